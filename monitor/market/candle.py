@@ -1,0 +1,62 @@
+"""Candles and instruments as plain values: what the book stores and the UI draws."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+from monitor.market.intervals import Interval
+
+
+class Origin(Enum):
+    """Where a candle came from: the live stream or a GetCandles backfill."""
+
+    STREAM = "stream"
+    BACKFILL = "backfill"
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV candle of one (instrument, interval) series.
+
+    Prices are per one security as floats (the book and the renderers need speed, not exact
+    decimals); `volume` is in lots; `time` is the interval start in UTC epoch seconds.
+    """
+
+    time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    closed: bool
+    origin: Origin = Origin.STREAM
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """An instrument as resolved from the API: the uid is the key everywhere."""
+
+    uid: str
+    figi: str
+    ticker: str
+    class_code: str
+    name: str
+    lot: int
+    price_step: Decimal
+    kind: str = "share"
+    currency: str = "rub"
+
+    @property
+    def symbol(self) -> str:
+        """The `TICKER_CLASSCODE` form the API accepts as an instrument_id."""
+        return f"{self.ticker}_{self.class_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """Identifies one candle series: an instrument uid and an interval."""
+
+    uid: str
+    interval: Interval

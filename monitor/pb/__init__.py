@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC code for the T-Invest contract subset (never edited by hand)."""

@@ -1,0 +1,1 @@
+"""The async T-Invest client: channel, stream sessions, supervisor, registry, backfill, health."""

@@ -1,0 +1,148 @@
+"""The health model: connection state, stream counters and per-watch-entry status.
+
+Health is the single source of truth for "is the data live?". The feed mutates it; the UI and
+`monitor stream` only read it. Every connection transition is recorded as a HealthEvent.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+from monitor.market import Interval, TradingPhase
+
+
+class ConnectionState(Enum):
+    """Where the feed's connection stands."""
+
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STALE = "stale"  # the stream is open but silent beyond the watchdog bound
+    AUTH_FAILED = "auth_failed"  # fatal: the token was rejected; never retried on its own
+    DOWN = "down"  # stopped: closed, or an unexpected error in the feed
+
+
+class WatchState(Enum):
+    """Where one watch entry (instrument id + interval) stands."""
+
+    RESOLVING = "resolving"
+    PENDING = "pending"  # resolved, subscription sent or queued, not confirmed yet
+    ACTIVE = "active"  # confirmed by the server
+    RETRYING = "retrying"  # TOO_MANY_REQUESTS / INTERNAL_ERROR: will be retried
+    FAILED = "failed"  # permanent: not found, invalid; shown on the panel, never retried
+
+
+@dataclass(frozen=True, slots=True)
+class WatchKey:
+    """One watched series as the user named it: the watchlist id and the interval."""
+
+    id: str
+    interval: Interval
+
+
+@dataclass(slots=True)
+class WatchHealth:
+    """The state of one watch entry, rendered on its panel."""
+
+    state: WatchState = WatchState.RESOLVING
+    uid: str | None = None
+    """The instrument uid once resolved (the key of its book series)."""
+    reason: str | None = None
+    """Why the entry failed or is retrying, in words a user understands."""
+    last_data_at: float | None = None
+    """Clock time of the newest candle received for this series."""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthEvent:
+    """One connection transition, with the reason and the API's numeric code when there is one."""
+
+    at: float
+    state: ConnectionState
+    reason: str = ""
+    code: str | None = None
+    attempt: int = 0
+
+
+@dataclass
+class Health:
+    """Everything the status bar and the panel badges show about the feed."""
+
+    endpoint: str = ""
+    mode: str = "LIVE API"
+    """DEMO (built-in simulator), SANDBOX or LIVE API."""
+    state: ConnectionState = ConnectionState.CONNECTING
+    attempt: int = 0
+    """Reconnect attempt number while RECONNECTING (1 = the first retry)."""
+    next_retry_at: float | None = None
+    """Clock time of the next connection attempt while RECONNECTING."""
+    reconnects: int = 0
+    last_reason: str = ""
+    last_code: str | None = None
+    last_message_at: float | None = None
+    last_ping_at: float | None = None
+    messages: int = 0
+    """Messages received over the feed's life (pings included)."""
+    streams: int = 0
+    """Streams open now."""
+    watch: dict[WatchKey, WatchHealth] = field(default_factory=dict)
+    trading: dict[str, TradingPhase] = field(default_factory=dict)
+    """Trading phase per instrument uid, from the info subscription."""
+    events: deque[HealthEvent] = field(default_factory=lambda: deque(maxlen=200))
+    version: int = 0
+    """Grows on every change, so the UI redraws the status only when it moved."""
+    _rate_window: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=16))
+
+    def transition(
+        self,
+        state: ConnectionState,
+        at: float,
+        reason: str = "",
+        code: str | None = None,
+        attempt: int = 0,
+        next_retry_at: float | None = None,
+    ) -> HealthEvent | None:
+        """Moves to `state`; returns the event, or None when nothing changed."""
+        if (
+            state is self.state
+            and reason == self.last_reason
+            and attempt == self.attempt
+            and next_retry_at == self.next_retry_at
+        ):
+            return None
+        self.state, self.attempt, self.next_retry_at = state, attempt, next_retry_at
+        if reason:
+            self.last_reason, self.last_code = reason, code
+        event = HealthEvent(at, state, reason, code, attempt)
+        self.events.append(event)
+        self.version += 1
+        return event
+
+    def note_message(self, at: float) -> None:
+        """Counts one received message (called on the receive loop: keep it cheap)."""
+        self.messages += 1
+        self.last_message_at = at
+
+    def message_rate(self, now: float) -> float:
+        """Messages per second over the last few seconds (sampled on read, never on receive)."""
+        window = self._rate_window
+        window.append((now, self.messages))
+        while len(window) > 1 and now - window[0][0] > 5.0:
+            window.popleft()
+        first_at, first_count = window[0]
+        elapsed = now - first_at
+        return (self.messages - first_count) / elapsed if elapsed > 0 else 0.0
+
+    def message_age(self, now: float) -> float | None:
+        """Seconds since the last message of any kind, when one has arrived."""
+        return None if self.last_message_at is None else max(0.0, now - self.last_message_at)
+
+    def set_watch(self, key: WatchKey, state: WatchState, reason: str | None = None) -> None:
+        """Updates one watch entry's state and reason."""
+        entry = self.watch.setdefault(key, WatchHealth())
+        if entry.state is state and entry.reason == reason:
+            return
+        entry.state, entry.reason = state, reason
+        self.version += 1

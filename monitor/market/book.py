@@ -1,0 +1,208 @@
+"""The candle book: bounded candle series per (instrument, interval), upserted by start time."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from monitor.market.candle import Candle, SeriesKey
+from monitor.market.ranges import RangeSet
+
+DEFAULT_CAPACITY = 1_000
+
+
+@dataclass(slots=True)
+class Quote:
+    """The latest price of one instrument and the session's opening price, for the watchlist."""
+
+    price: float | None = None
+    time: float | None = None
+    session_open: float | None = None
+
+    @property
+    def change(self) -> float | None:
+        """Relative change since the session's open (0.01 = +1 %), when both prices are known."""
+        if self.price is None or not self.session_open:
+            return None
+        return self.price / self.session_open - 1.0
+
+
+class CandleSeries:
+    """One series, ordered by candle start time, bounded to `capacity` candles.
+
+    Upserting by start time makes corrections and backfill overwrite instead of duplicating. The
+    newest candle may be forming; an older forming candle is closed as soon as a later period
+    arrives. `version` grows on every change, so a panel redraws only when its series moved.
+    """
+
+    __slots__ = ("_candles", "_times", "backfilled", "capacity", "gaps", "key", "version")
+
+    def __init__(self, key: SeriesKey, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.key = key
+        self.capacity = capacity
+        self._times: list[int] = []
+        self._candles: dict[int, Candle] = {}
+        self.gaps = RangeSet()
+        """Periods known to be missed (an outage) and not yet backfilled."""
+        self.backfilled = RangeSet()
+        """Periods filled from GetCandles after an outage."""
+        self.version = 0
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __iter__(self) -> Iterator[Candle]:
+        candles = self._candles
+        return (candles[t] for t in self._times)
+
+    def get(self, time: int) -> Candle | None:
+        """The candle that starts at `time`, if the series holds it."""
+        return self._candles.get(time)
+
+    def upsert(self, candle: Candle) -> bool:
+        """Inserts or replaces the candle of its period; returns whether the series changed."""
+        times = self._times
+        existing = self._candles.get(candle.time)
+        if existing is not None:
+            # A late forming update must never reopen a period that is already closed.
+            if existing == candle or (existing.closed and not candle.closed):
+                return False
+            self._candles[candle.time] = candle
+        elif not times or candle.time > times[-1]:
+            if times:
+                self._close(times[-1])
+            times.append(candle.time)
+            self._candles[candle.time] = candle
+            self._trim()
+        else:
+            if candle.time < times[0] and len(times) >= self.capacity:
+                return False  # older than everything a full series keeps
+            times.insert(bisect_left(times, candle.time), candle.time)
+            self._candles[candle.time] = candle
+            self._trim()
+        self.version += 1
+        return True
+
+    def last(self, count: int | None = None) -> list[Candle]:
+        """The newest `count` candles (all when None), oldest first."""
+        times = self._times if count is None else self._times[-count:]
+        candles = self._candles
+        return [candles[t] for t in times]
+
+    @property
+    def newest(self) -> Candle | None:
+        """The newest candle (the forming one while its period runs)."""
+        return self._candles[self._times[-1]] if self._times else None
+
+    @property
+    def forming(self) -> Candle | None:
+        """The newest candle when it is still forming."""
+        newest = self.newest
+        return newest if newest is not None and not newest.closed else None
+
+    def last_closed_time(self) -> int | None:
+        """Start of the newest closed candle, the point a backfill resumes from."""
+        for t in reversed(self._times):
+            if self._candles[t].closed:
+                return t
+        return None
+
+    def close_through(self, before: int) -> bool:
+        """Marks every forming candle that starts before `before` as closed (its period ended)."""
+        changed = False
+        for t in reversed(self._times):
+            if t >= before:
+                continue
+            if not self._candles[t].closed:
+                changed = self._close(t) or changed
+            else:
+                break
+        if changed:
+            self.version += 1
+        return changed
+
+    def mark_gap(self, start: int, end: int) -> None:
+        """Records [start, end) as missed: shown as a gap until backfilled."""
+        if end > start:
+            self.gaps.add(start, end)
+            self.version += 1
+
+    def mark_backfilled(self, start: int, end: int) -> None:
+        """Records [start, end) as filled from history: the gap closes, the range stays marked."""
+        if end > start:
+            self.gaps.remove(start, end)
+            self.backfilled.add(start, end)
+            self.version += 1
+
+    def _close(self, time: int) -> bool:
+        candle = self._candles[time]
+        if candle.closed:
+            return False
+        self._candles[time] = replace(candle, closed=True)
+        return True
+
+    def _trim(self) -> None:
+        # Trim in chunks so that the append path stays O(1) amortised.
+        excess = len(self._times) - self.capacity
+        if excess > max(16, self.capacity // 8):
+            dropped = self._times[:excess]
+            del self._times[:excess]
+            for t in dropped:
+                del self._candles[t]
+            self.gaps.remove(0, self._times[0])
+            self.backfilled.remove(0, self._times[0])
+
+
+@dataclass
+class CandleBook:
+    """Every series and quote the monitor holds; the single source of truth for market data."""
+
+    capacity: int = DEFAULT_CAPACITY
+    _series: dict[SeriesKey, CandleSeries] = field(default_factory=dict)
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    """Latest price per instrument uid."""
+    version: int = 0
+    """Grows on every change anywhere in the book."""
+
+    def series(self, key: SeriesKey) -> CandleSeries:
+        """The series for `key`, created empty on first use."""
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = CandleSeries(key, self.capacity)
+        return found
+
+    def find(self, key: SeriesKey) -> CandleSeries | None:
+        """The series for `key` if it exists (never creates one)."""
+        return self._series.get(key)
+
+    def upsert(self, key: SeriesKey, candle: Candle) -> bool:
+        """Upserts a candle into its series; returns whether anything changed."""
+        changed = self.series(key).upsert(candle)
+        if changed:
+            self.version += 1
+        return changed
+
+    def drop(self, key: SeriesKey) -> None:
+        """Forgets a series (its panel is gone)."""
+        if self._series.pop(key, None) is not None:
+            self.version += 1
+
+    def keys(self) -> list[SeriesKey]:
+        """Every series held."""
+        return list(self._series)
+
+    def quote(self, uid: str) -> Quote:
+        """The quote of an instrument, created empty on first use."""
+        found = self.quotes.get(uid)
+        if found is None:
+            found = self.quotes[uid] = Quote()
+        return found
+
+    def set_price(self, uid: str, price: float, time: float) -> None:
+        """Records a last price (newest wins: an older price never replaces a newer one)."""
+        quote = self.quote(uid)
+        if quote.time is not None and time < quote.time:
+            return
+        quote.price, quote.time = price, time
+        self.version += 1

@@ -1,0 +1,46 @@
+"""The health model: transitions as events, message rate and watch entries."""
+
+from __future__ import annotations
+
+from monitor.feed.health import ConnectionState, Health, WatchKey, WatchState
+from monitor.market import Interval, TradingPhase, phase_of
+
+
+def test_transitions_are_recorded_once() -> None:
+    health = Health()
+    event = health.transition(ConnectionState.LIVE, at=10.0)
+    assert event is not None and event.state is ConnectionState.LIVE
+    assert health.transition(ConnectionState.LIVE, at=11.0) is None
+    reconnecting = health.transition(
+        ConnectionState.RECONNECTING, at=12.0, reason="UNAVAILABLE", code="14", attempt=1, next_retry_at=13.0
+    )
+    assert reconnecting is not None and reconnecting.attempt == 1
+    assert health.last_reason == "UNAVAILABLE" and health.next_retry_at == 13.0
+    assert [e.state for e in health.events] == [ConnectionState.LIVE, ConnectionState.RECONNECTING]
+    assert health.version == 2
+
+
+def test_message_rate_is_sampled_on_read() -> None:
+    health = Health()
+    assert health.message_rate(0.0) == 0.0
+    for n in range(100):
+        health.note_message(n / 100)
+    assert health.message_rate(1.0) == 100.0
+    assert health.message_age(3.0) == 3.0 - 0.99
+
+
+def test_watch_entries_change_only_when_different() -> None:
+    health = Health()
+    key = WatchKey("SBER_TQBR", Interval.M1)
+    health.set_watch(key, WatchState.FAILED, "instrument not found")
+    version = health.version
+    health.set_watch(key, WatchState.FAILED, "instrument not found")
+    assert health.version == version
+    assert health.watch[key].reason == "instrument not found"
+
+
+def test_trading_phases_follow_the_contract_table() -> None:
+    assert phase_of(5) is TradingPhase.TRADING and phase_of(14) is TradingPhase.TRADING
+    assert phase_of(2) is TradingPhase.LIMITED and phase_of(11) is TradingPhase.LIMITED
+    assert phase_of(1) is TradingPhase.CLOSED and phase_of(16) is TradingPhase.CLOSED
+    assert phase_of(0) is TradingPhase.UNKNOWN and phase_of(None) is TradingPhase.UNKNOWN

@@ -1,0 +1,126 @@
+"""The candle book: upsert by start time, forming vs closed, bounds, gaps and versions."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.market import Candle, CandleBook, CandleSeries, Interval, Origin, RangeSet, SeriesKey
+
+KEY = SeriesKey("uid", Interval.M1)
+
+
+def candle(time: int, close: float = 100.0, closed: bool = True, volume: int = 1) -> Candle:
+    return Candle(time, close, close + 1, close - 1, close, volume, closed)
+
+
+def test_upsert_appends_in_order_and_bumps_the_version() -> None:
+    series = CandleSeries(KEY)
+    assert series.upsert(candle(60)) and series.upsert(candle(120))
+    assert [c.time for c in series] == [60, 120]
+    assert series.version == 2
+
+
+def test_a_correction_overwrites_instead_of_duplicating() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60, close=100))
+    series.upsert(candle(60, close=101, volume=7))
+    assert len(series) == 1
+    assert series.get(60) == candle(60, close=101, volume=7)
+
+
+def test_identical_candle_is_not_a_change() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60))
+    assert not series.upsert(candle(60))
+    assert series.version == 1
+
+
+def test_a_late_forming_update_never_reopens_a_closed_period() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60, closed=True))
+    assert not series.upsert(candle(60, close=90, closed=False))
+    assert series.get(60) == candle(60, closed=True)
+
+
+def test_a_new_period_closes_the_forming_candle() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60, closed=False))
+    assert series.forming is not None
+    series.upsert(candle(120, closed=False))
+    assert series.get(60) is not None and series.get(60).closed  # type: ignore[union-attr]
+    assert series.forming == candle(120, closed=False)
+    assert series.last_closed_time() == 60
+
+
+def test_close_through_closes_forming_candles_whose_period_ended() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60, closed=False))
+    assert series.close_through(120)
+    assert series.forming is None
+    assert not series.close_through(120)
+
+
+def test_backfill_inserts_older_candles_in_place() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60))
+    series.upsert(candle(240))
+    series.upsert(Candle(120, 1, 1, 1, 1, 1, True, Origin.BACKFILL))
+    assert [c.time for c in series] == [60, 120, 240]
+
+
+def test_series_stay_bounded() -> None:
+    series = CandleSeries(KEY, capacity=100)
+    for n in range(10_000):
+        series.upsert(candle(n * 60))
+    assert 100 <= len(series) <= 100 + 100 // 8 + 16
+    assert series.newest == candle(9_999 * 60)
+    assert [c.time for c in series.last(3)] == [9_997 * 60, 9_998 * 60, 9_999 * 60]
+
+
+def test_gaps_close_when_backfilled() -> None:
+    series = CandleSeries(KEY)
+    series.mark_gap(60, 600)
+    assert series.gaps == [(60, 600)]
+    series.mark_backfilled(60, 300)
+    assert series.gaps == [(300, 600)] and series.backfilled == [(60, 300)]
+
+
+def test_book_prices_keep_the_newest() -> None:
+    book = CandleBook()
+    book.set_price("u", 10.0, time=100)
+    book.set_price("u", 9.0, time=50)
+    assert book.quote("u").price == 10.0
+    book.quote("u").session_open = 8.0
+    assert book.quote("u").change == 10.0 / 8.0 - 1
+
+
+def test_book_version_tracks_changes() -> None:
+    book = CandleBook()
+    assert book.upsert(KEY, candle(60))
+    assert not book.upsert(KEY, candle(60))
+    assert book.version == 1
+    assert book.find(SeriesKey("other", Interval.M1)) is None
+    book.drop(KEY)
+    assert book.keys() == []
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.floats(1, 1000), st.booleans()), max_size=200))
+def test_any_order_of_upserts_gives_one_sorted_candle_per_period(
+    updates: list[tuple[int, float, bool]],
+) -> None:
+    series = CandleSeries(KEY, capacity=1000)
+    for slot, price, closed in updates:
+        series.upsert(candle(slot * 60, price, closed))
+    times = [c.time for c in series]
+    assert times == sorted(set(times))
+    assert set(times) == {slot * 60 for slot, _, _ in updates}
+
+
+def test_range_set_merges_and_splits() -> None:
+    ranges = RangeSet([(0, 10), (20, 30)])
+    ranges.add(10, 20)
+    assert ranges == [(0, 30)]
+    ranges.remove(5, 25)
+    assert ranges == [(0, 5), (25, 30)]
+    assert ranges.contains(27) and not ranges.contains(10)

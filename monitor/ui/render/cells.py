@@ -1,0 +1,139 @@
+"""Cell-level building blocks of the native renderer: glyph tables, cached styles and a canvas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rich.color import Color, ColorParseError
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+from monitor.ui.render.base import ChartStyle
+
+MIN_WIDTH = 20
+"""Below this many columns (or MIN_HEIGHT rows) the chart collapses to a one-line summary."""
+MIN_HEIGHT = 5
+WAITING = "waiting for data…"
+GAP = "░"
+BACKFILL = "━"
+LAST_LINE = "┄"
+LAST_MARK = "◀"
+FORMING_MARK = "•"
+VOLUME = " ▁▂▃▄▅▆▇█"
+
+
+def _centre_glyph(upper_body: bool, lower_body: bool, upper_wick: bool, lower_wick: bool) -> str:
+    """The glyph of a candle's centre column in one cell, from what covers each half of it."""
+    if upper_body and lower_body:
+        return "█"
+    if upper_body:
+        # The heavy-over-light line keeps the wick continuous where a half block would break it.
+        return "╿" if lower_wick else "▀"
+    if lower_body:
+        return "╽" if upper_wick else "▄"
+    if upper_wick and lower_wick:
+        return "│"
+    if upper_wick:
+        return "╵"
+    return "╷" if lower_wick else " "
+
+
+# Precomputed for every combination so the per-cell loop is one tuple lookup.
+CENTRE = {
+    (ub, lb, uw, lw): _centre_glyph(ub, lb, uw, lw)
+    for ub in (False, True)
+    for lb in (False, True)
+    for uw in (False, True)
+    for lw in (False, True)
+}
+SIDE = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
+
+
+def _color(name: str | None) -> Color | None:
+    if name is None:
+        return None
+    try:
+        return Color.parse(name)
+    except ColorParseError:
+        return None  # a bad theme colour falls back to the terminal default instead of crashing
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The Rich styles of one ChartStyle, built once (Style objects are compared by identity)."""
+
+    blank: Style
+    axis: Style
+    gap: Style
+    backfill: Style
+    last_line: Style
+    last_label: Style
+    candle: dict[tuple[bool, bool], Style]  # (up, forming) -> style
+    volume: dict[bool, Style]  # up -> style
+
+
+@lru_cache(maxsize=32)
+def palette(style: ChartStyle) -> Palette:
+    """The styles of `style`; the forming candle is dimmed (and always marked with a dot below it)."""
+    bg = _color(style.background)
+
+    def make(color: str | None, *, bold: bool = False, dim: bool = False) -> Style:
+        # None, not False: an unset attribute lets the widget's own style show through.
+        return Style(color=_color(color), bgcolor=bg, bold=bold or None, dim=dim or None)
+
+    return Palette(
+        blank=make(None),
+        axis=make(style.axis),
+        gap=make(style.gap),
+        backfill=make(style.backfill, bold=True),
+        last_line=make(style.last_price),
+        last_label=make(style.last_price, bold=True),
+        candle={
+            (True, False): make(style.up),
+            (False, False): make(style.down),
+            (True, True): make(style.up, dim=style.forming_dim),
+            (False, True): make(style.down, dim=style.forming_dim),
+        },
+        volume={True: make(style.up, dim=True), False: make(style.down, dim=True)},
+    )
+
+
+class Canvas:
+    """A grid of one-cell glyphs and their styles, turned into Strips row by row."""
+
+    __slots__ = ("chars", "styles", "width")
+
+    def __init__(self, width: int, height: int, blank: Style) -> None:
+        self.width = width
+        self.chars = [[" "] * width for _ in range(height)]
+        self.styles = [[blank] * width for _ in range(height)]
+
+    def put(self, row: int, col: int, char: str, style: Style) -> None:
+        self.chars[row][col] = char
+        self.styles[row][col] = style
+
+    def text(self, row: int, col: int, text: str, style: Style) -> None:
+        """Writes `text` from `col`, clipped to the canvas."""
+        chars, styles = self.chars[row], self.styles[row]
+        for offset, char in enumerate(text[: max(0, self.width - col)]):
+            if col + offset >= 0:
+                chars[col + offset] = char
+                styles[col + offset] = style
+
+    def strips(self) -> list[Strip]:
+        result: list[Strip] = []
+        for chars, styles in zip(self.chars, self.styles, strict=True):
+            segments: list[Segment] = []
+            start = 0
+            current = styles[0] if styles else None
+            for col in range(1, self.width):
+                # Palette styles are shared objects, so identity finds the runs without hashing.
+                if styles[col] is not current:
+                    segments.append(Segment("".join(chars[start:col]), current))
+                    start, current = col, styles[col]
+            if self.width:
+                segments.append(Segment("".join(chars[start:]), current))
+            result.append(Strip(segments, self.width))
+        return result

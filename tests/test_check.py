@@ -1,0 +1,225 @@
+"""`monitor check` against a local fake InstrumentsService and (when built) the simulator."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import structlog
+
+import monitor.__main__ as cli
+from monitor.check import check
+from monitor.pb import instruments_pb2, instruments_pb2_grpc
+from monitor.settings import Settings
+
+GOOD = "t.good-token-good-token-good-token-good-token-0123"
+BAD = "t.wrong-token-wrong-token-wrong-token-wrong-token-99"
+SBER_UID = "e6123145-9665-43e0-8413-cd61b8aa9b13"
+SBER = instruments_pb2.Instrument(
+    figi="BBG004730N88", ticker="SBER", class_code="TQBR", uid=SBER_UID, lot=10, name="Sberbank"
+)
+
+
+class FakeInstruments(instruments_pb2_grpc.InstrumentsServiceServicer):
+    """Knows SBER by ticker+class, FIGI and uid; checks the bearer token like the API."""
+
+    def __init__(self) -> None:
+        self.requests: list[instruments_pb2.InstrumentRequest] = []
+        self.app_names: list[str] = []
+
+    def GetInstrumentBy(
+        self, request: instruments_pb2.InstrumentRequest, context: grpc.ServicerContext
+    ) -> instruments_pb2.InstrumentResponse:
+        metadata = dict(context.invocation_metadata())
+        if metadata.get("authorization") != f"Bearer {GOOD}":
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "40003")
+        self.requests.append(request)
+        self.app_names.append(str(metadata.get("x-app-name", "")))
+        matches = (
+            (
+                request.id_type == instruments_pb2.INSTRUMENT_ID_TYPE_TICKER
+                and request.id == "SBER"
+                and request.class_code == "TQBR"
+            )
+            or (request.id_type == instruments_pb2.INSTRUMENT_ID_TYPE_FIGI and request.id == SBER.figi)
+            or (request.id_type == instruments_pb2.INSTRUMENT_ID_TYPE_UID and request.id == SBER_UID)
+        )
+        if not matches:
+            context.abort(grpc.StatusCode.NOT_FOUND, "50002")
+        return instruments_pb2.InstrumentResponse(instrument=SBER)
+
+    def ShareBy(self, request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
+
+    def Shares(self, request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
+
+    def FindInstrument(self, request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if (
+            name.startswith("MONITOR_")
+            or name.lower().endswith("_proxy")
+            or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    logging.captureWarnings(False)
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[str, FakeInstruments]]:
+    """A threaded (sync) gRPC server, so main()'s own asyncio.run can talk to it."""
+    servicer = FakeInstruments()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    instruments_pb2_grpc.add_InstrumentsServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", servicer
+    server.stop(None)
+
+
+def watchlist(tmp_path: Path, *ids: str) -> Path:
+    path = tmp_path / "w.toml"
+    items = ", ".join(f'"{i}"' for i in ids)
+    path.write_text(f'[[lists]]\nname = "t"\ninstruments = [{items}]\n')
+    return path
+
+
+def run_main(tmp_path: Path, endpoint: str, *ids: str) -> int:
+    return cli.main(
+        [
+            "check",
+            "--endpoint",
+            endpoint,
+            "--plaintext",
+            "--watchlist",
+            str(watchlist(tmp_path, *ids)),
+            "--log-file",
+            str(tmp_path / "log.jsonl"),
+        ]
+    )
+
+
+def test_good_token_resolves_every_kind_of_id(
+    fake: tuple[str, FakeInstruments],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint, servicer = fake
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", GOOD)
+    assert run_main(tmp_path, endpoint, "SBER_TQBR", "BBG004730N88", SBER_UID) == 0
+    out = capsys.readouterr().out
+    assert "OK  SBER_TQBR  Sberbank  lot 10" in out
+    assert "OK  BBG004730N88  Sberbank  lot 10" in out
+    assert f"OK  {SBER_UID}  Sberbank  lot 10" in out
+    assert "token accepted" in out
+    for stage in ("DNS", "TCP connect", "TLS handshake", "first response"):
+        assert stage in out
+    assert [r.id_type for r in servicer.requests] == [
+        instruments_pb2.INSTRUMENT_ID_TYPE_TICKER,
+        instruments_pb2.INSTRUMENT_ID_TYPE_FIGI,
+        instruments_pb2.INSTRUMENT_ID_TYPE_UID,
+    ]
+    assert servicer.app_names == ["monitor"] * 3
+    assert GOOD not in out
+
+
+def test_wrong_token_is_rejected_without_leaking(
+    fake: tuple[str, FakeInstruments],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint, _ = fake
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", BAD)
+    assert run_main(tmp_path, endpoint, "SBER_TQBR") == 1
+    captured = capsys.readouterr()
+    assert "token rejected (UNAUTHENTICATED 40003)" in captured.out
+    assert "auth" in captured.out and "try: check the token" in captured.out
+    assert "Traceback" not in captured.out + captured.err
+    assert BAD not in captured.out + captured.err + (tmp_path / "log.jsonl").read_text()
+
+
+def test_unknown_instrument_is_not_found(
+    fake: tuple[str, FakeInstruments],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint, _ = fake
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", GOOD)
+    assert run_main(tmp_path, endpoint, "XXX_TQBR", "SBER_TQBR") == 1
+    out = capsys.readouterr().out
+    assert "NOT FOUND  XXX_TQBR" in out
+    assert "OK  SBER_TQBR" in out
+
+
+def test_unreachable_port_names_the_tcp_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago and now has no listener
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", GOOD)
+    assert run_main(tmp_path, f"127.0.0.1:{port}", "SBER_TQBR") == 1
+    out = capsys.readouterr().out
+    assert "TCP connect     FAILED" in out
+    assert "DNS             ok" in out
+    assert "try: behind a proxy?" in out
+
+
+async def test_check_against_the_simulator(tmp_path: Path) -> None:
+    sim = pytest.importorskip("monitor.sim")
+    if not hasattr(sim, "SimServer"):
+        pytest.skip("monitor.sim does not export SimServer yet")
+    out = io.StringIO()
+    settings = Settings()
+    assert settings.demo
+    assert await check(settings, ["SBER_TQBR", "XXX_TQBR"], out) == 1
+    text = out.getvalue()
+    assert "built-in simulator" in text and "OK  SBER_TQBR" in text and "NOT FOUND  XXX_TQBR" in text
+
+
+async def test_simulator_good_and_wrong_token(tmp_path: Path) -> None:
+    sim_module = pytest.importorskip("monitor.sim")
+    if not hasattr(sim_module, "SimServer"):
+        pytest.skip("monitor.sim does not export SimServer yet")
+    sim = sim_module.SimServer(sim_module.SimConfig(host="127.0.0.1", port=0, tokens=(GOOD,)))
+    await sim.start()
+    try:
+        for token, expected in ((GOOD, 0), (BAD, 1)):
+            settings = Settings(
+                connection={  # type: ignore[arg-type]
+                    "endpoint": sim.address,
+                    "plaintext": True,
+                    "token": token,
+                }
+            )
+            out = io.StringIO()
+            assert await check(settings, ["SBER_TQBR"], out) == expected
+            assert token not in out.getvalue()
+            assert ("token accepted" if expected == 0 else "token rejected") in out.getvalue()
+    finally:
+        await sim.stop()

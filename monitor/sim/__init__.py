@@ -1,0 +1,7 @@
+"""The built-in market simulator: a grpc.aio server speaking our T-Invest contract subset."""
+
+from monitor.sim.config import SimConfig
+from monitor.sim.faults import Faults, Stats, StreamEnd
+from monitor.sim.server import SimServer
+
+__all__ = ["Faults", "SimConfig", "SimServer", "Stats", "StreamEnd"]

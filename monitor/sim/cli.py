@@ -1,0 +1,128 @@
+"""`monitor sim`: run the simulator as a standalone server."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before grpc is imported: the C core must stay quiet
+
+import argparse
+import asyncio
+import contextlib
+import secrets
+import signal
+from dataclasses import dataclass
+
+from monitor.sim.config import SimConfig
+from monitor.sim.faults import StreamEnd
+from monitor.sim.gate import wait_sim
+from monitor.sim.server import SimServer
+
+_EPILOG = """\
+faults (--fault KIND[@PERIOD[:DURATION]], repeatable; times in sim seconds):
+  every PERIOD seconds (default 60) inject KIND; timed kinds last DURATION (default 10).
+  stream ends:  unavailable, internal, cancelled, stream-removed, clean, lifetime (80005)
+  timed:        stall (silence, no pings), refuse-streams (80001),
+                refuse-connections (server down, then back on the same port), delay (unary/stream
+                start delayed by DURATION seconds once per PERIOD; lasts one PERIOD/2)
+  example: --fault unavailable@120 --fault stall@300:30
+"""
+
+_TIMED = ("stall", "refuse-streams", "refuse-connections", "delay")
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """One --fault flag."""
+
+    kind: str
+    period: float
+    duration: float
+
+
+def parse_fault(text: str) -> FaultPlan:
+    kind, _, timing = text.partition("@")
+    kind = kind.strip().lower()
+    if kind not in _TIMED and kind not in {e.value for e in StreamEnd}:
+        raise argparse.ArgumentTypeError(f"unknown fault {kind!r}")
+    period_text, _, duration_text = timing.partition(":")
+    try:
+        period = float(period_text) if period_text else 60.0
+        duration = float(duration_text) if duration_text else 10.0
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"bad fault timing in {text!r}") from error
+    if period <= 0 or duration < 0:
+        raise argparse.ArgumentTypeError(f"fault times must be positive in {text!r}")
+    return FaultPlan(kind, period, duration)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Registers `sim` on the main CLI."""
+    parser = subparsers.add_parser(
+        "sim",
+        help="run the built-in market simulator (a T-Invest-compatible gRPC server)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
+    parser.add_argument("--token", help="the accepted Bearer token (default: a generated one, printed)")
+    parser.add_argument("--speed", type=float, default=1.0, help="sim seconds per wall second (default 1)")
+    parser.add_argument("--seed", type=int, default=1, help="market seed (default 1)")
+    parser.add_argument("--sessions", action="store_true", help="MOEX-like trading hours and statuses")
+    parser.add_argument("--tls-cert", metavar="F", help="PEM certificate chain (with --tls-key)")
+    parser.add_argument("--tls-key", metavar="F", help="PEM private key (with --tls-cert)")
+    parser.add_argument("--fault", type=parse_fault, action="append", default=[], metavar="KIND[@SECONDS]")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serves until SIGINT or SIGTERM; returns the exit code."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("monitor sim: --tls-cert and --tls-key go together")
+        return 2
+    token = args.token or f"sim-{secrets.token_hex(8)}"
+    config = SimConfig(
+        host=args.host, port=args.port, tokens=(token,), seed=args.seed, speed=args.speed,
+        sessions=args.sessions, tls_cert=args.tls_cert, tls_key=args.tls_key,
+    )  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config, list(args.fault)))
+    return 0
+
+
+async def _serve(config: SimConfig, faults: list[FaultPlan]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with SimServer(config) as sim:
+        print(f"monitor sim listening on {sim.address} token {sim.token}", flush=True)
+        tasks = [asyncio.create_task(_inject(sim, plan)) for plan in faults]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _inject(sim: SimServer, plan: FaultPlan) -> None:
+    """Injects one planned fault every `plan.period` sim seconds."""
+    while True:
+        await wait_sim(sim.clock, plan.period)
+        if plan.kind == "stall":
+            sim.faults.stall(True)
+            await wait_sim(sim.clock, plan.duration)
+            sim.faults.stall(False)
+        elif plan.kind == "refuse-streams":
+            sim.faults.refuse_streams(True)
+            await wait_sim(sim.clock, plan.duration)
+            sim.faults.refuse_streams(False)
+        elif plan.kind == "refuse-connections":
+            await sim.faults.refuse_connections(plan.duration)
+            await sim.faults.wait_restored()
+        elif plan.kind == "delay":
+            sim.faults.delay(plan.duration)
+            await wait_sim(sim.clock, plan.period / 2)
+            sim.faults.delay(0)
+        else:
+            sim.faults.end_streams(StreamEnd(plan.kind))

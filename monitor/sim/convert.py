@@ -1,0 +1,109 @@
+"""Simulator values to wire messages: prices in ticks to Quotations, bars to candles, instruments."""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from monitor.market import Interval
+from monitor.pb import common_pb2, instruments_pb2, marketdata_pb2
+from monitor.sim.catalogue import SimInstrument
+from monitor.sim.market import price_parts
+from monitor.sim.prices import Bar
+from monitor.wire import seconds_to_timestamp, to_quotation
+
+_FIRST_CANDLE = seconds_to_timestamp(1_520_380_800)  # 2018-03-07, when the sim claims history starts
+
+
+def tracking_id() -> str:
+    """A tracking id the way the real API writes it: 32 hex digits."""
+    return uuid.uuid4().hex
+
+
+def quotation(item: SimInstrument, ticks: int) -> common_pb2.Quotation:
+    units, nano = price_parts(item, ticks)
+    return common_pb2.Quotation(units=units, nano=nano)
+
+
+def stream_candle(item: SimInstrument, interval: Interval, start: int, bar: Bar) -> marketdata_pb2.Candle:
+    i = item.instrument
+    return marketdata_pb2.Candle(
+        figi=i.figi,
+        interval=interval.value,  # type: ignore[arg-type]
+        open=quotation(item, bar.open),
+        high=quotation(item, bar.high),
+        low=quotation(item, bar.low),
+        close=quotation(item, bar.close),
+        volume=bar.volume,
+        time=Timestamp(seconds=start),
+        last_trade_ts=seconds_to_timestamp(bar.last_trade),
+        instrument_uid=i.uid,
+        ticker=i.ticker,
+        class_code=i.class_code,
+        volume_buy=bar.volume_buy,
+        volume_sell=bar.volume - bar.volume_buy,
+        candle_source_type=marketdata_pb2.CANDLE_SOURCE_EXCHANGE,
+    )
+
+
+def historic_candle(
+    item: SimInstrument, start: int, bar: Bar, complete: bool
+) -> marketdata_pb2.HistoricCandle:
+    return marketdata_pb2.HistoricCandle(
+        open=quotation(item, bar.open),
+        high=quotation(item, bar.high),
+        low=quotation(item, bar.low),
+        close=quotation(item, bar.close),
+        volume=bar.volume,
+        time=Timestamp(seconds=start),
+        is_complete=complete,
+        candle_source=marketdata_pb2.CANDLE_SOURCE_EXCHANGE,
+        volume_buy=bar.volume_buy,
+        volume_sell=bar.volume - bar.volume_buy,
+    )
+
+
+def last_price(item: SimInstrument, ticks: int, at: float) -> marketdata_pb2.LastPrice:
+    i = item.instrument
+    return marketdata_pb2.LastPrice(
+        figi=i.figi,
+        price=quotation(item, ticks),
+        time=seconds_to_timestamp(at),
+        ticker=i.ticker,
+        class_code=i.class_code,
+        instrument_uid=i.uid,
+        last_price_type=marketdata_pb2.LAST_PRICE_EXCHANGE,
+    )
+
+
+def share(item: SimInstrument, status: int) -> instruments_pb2.Share:
+    i = item.instrument
+    return instruments_pb2.Share(
+        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot,
+        currency=i.currency, name=i.name, exchange="MOEX", trading_status=status,  # type: ignore[arg-type]
+        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=True, uid=i.uid,
+        position_uid=str(uuid.uuid5(uuid.NAMESPACE_OID, i.uid)),
+        first_1min_candle_date=_FIRST_CANDLE, first_1day_candle_date=_FIRST_CANDLE,
+    )  # fmt: skip
+
+
+def instrument(item: SimInstrument, status: int) -> instruments_pb2.Instrument:
+    i = item.instrument
+    return instruments_pb2.Instrument(
+        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot,
+        currency=i.currency, name=i.name, exchange="MOEX", instrument_type=i.kind,
+        trading_status=status, min_price_increment=to_quotation(i.price_step),  # type: ignore[arg-type]
+        api_trade_available_flag=True, uid=i.uid, instrument_kind=item.kind,  # type: ignore[arg-type]
+        first_1min_candle_date=_FIRST_CANDLE, first_1day_candle_date=_FIRST_CANDLE,
+    )  # fmt: skip
+
+
+def instrument_short(item: SimInstrument) -> instruments_pb2.InstrumentShort:
+    i = item.instrument
+    return instruments_pb2.InstrumentShort(
+        isin=item.isin, figi=i.figi, ticker=i.ticker, class_code=i.class_code, instrument_type=i.kind,
+        name=i.name, uid=i.uid, position_uid=str(uuid.uuid5(uuid.NAMESPACE_OID, i.uid)),
+        instrument_kind=item.kind, api_trade_available_flag=True, lot=i.lot,  # type: ignore[arg-type]
+        first_1min_candle_date=_FIRST_CANDLE, first_1day_candle_date=_FIRST_CANDLE,
+    )  # fmt: skip

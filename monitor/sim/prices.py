@@ -1,0 +1,251 @@
+"""The price model: one instrument's minute candles as a pure function of (seed, instrument, time).
+
+Top-down, so any moment is cheap to compute without replaying from the epoch:
+1. The price at each UTC day boundary is a sum of value-noise layers over days (1, 4, 16, 64, 256
+   day knots, linearly interpolated), so it wanders around the base price with realistic daily moves.
+2. Each day's high, low and volume come from a hash of (seed, uid, day): a day bar is a few hashes.
+3. Inside a day, minute-scale value noise pinned to the day's open and close is scaled to touch the
+   day's high and low exactly, so the day bar equals the aggregate of its 1440 minute candles.
+4. Inside a minute the price runs open → first extreme → second extreme → close, which gives the
+   forming candle and the last price at any second.
+Prices are integers in price steps ("ticks"); volumes are lots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from hashlib import blake2b
+
+MINUTES = 1440
+_DAY_SCALES = (1, 4, 16, 64, 256)  # days between knots of each inter-day layer
+_MINUTE_SCALES = (1, 5, 15, 60, 240)  # minutes between knots; each divides a day, so knots meet at 00:00
+_U32 = float(1 << 32)
+
+
+def _digest(*parts: object) -> bytes:
+    return blake2b("|".join(map(str, parts)).encode(), digest_size=32).digest()
+
+
+def _uniforms(digest: bytes) -> list[float]:
+    """Eight uniforms in [0, 1) from one 32-byte digest."""
+    return [int.from_bytes(digest[i : i + 4], "little") / _U32 for i in range(0, 32, 4)]
+
+
+@lru_cache(maxsize=65_536)
+def _knot(seed: int, uid: str, layer: str, scale: int, index: int) -> float:
+    """A value-noise knot in [-1, 1)."""
+    return int.from_bytes(_digest(seed, uid, layer, scale, index)[:4], "little") / _U32 * 2.0 - 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """An aggregated candle in ticks and lots; `last_trade` is epoch seconds of its newest trade."""
+
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    volume_buy: int
+    last_trade: float
+
+
+def merge(bars: list[Bar]) -> Bar | None:
+    """The aggregate of consecutive bars (None for none)."""
+    if not bars:
+        return None
+    if len(bars) == 1:
+        return bars[0]
+    return Bar(
+        bars[0].open,
+        max(b.high for b in bars),
+        min(b.low for b in bars),
+        bars[-1].close,
+        sum(b.volume for b in bars),
+        sum(b.volume_buy for b in bars),
+        bars[-1].last_trade,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """How a minute's preliminary close differs from its final one (ticks, lots)."""
+
+    close: int
+    volume: int
+    volume_buy: int
+
+
+class DayMinutes:
+    """The 1440 minute candles of one instrument on one UTC day, restricted to trading minutes."""
+
+    __slots__ = ("base", "close", "corrections", "first", "high", "index", "low", "open", "position",
+                 "shape", "volume", "volume_buy")  # fmt: skip
+
+    def __init__(self, base: int, open_: list[int], high: list[int], low: list[int], close: list[int],
+                 volume: list[int], volume_buy: list[int], shape: list[tuple[float, float, bool]],
+                 corrections: dict[int, Correction], trading: list[int] | None) -> None:  # fmt: skip
+        self.base = base  # epoch seconds of 00:00 UTC
+        self.index = list(range(MINUTES)) if trading is None else trading
+        keep = self.index
+        self.position = {m: p for p, m in enumerate(keep)}
+        self.open = [open_[m] for m in keep] if trading is not None else open_
+        self.high = [high[m] for m in keep] if trading is not None else high
+        self.low = [low[m] for m in keep] if trading is not None else low
+        self.close = [close[m] for m in keep] if trading is not None else close
+        self.volume = [volume[m] for m in keep] if trading is not None else volume
+        self.volume_buy = [volume_buy[m] for m in keep] if trading is not None else volume_buy
+        self.shape = [shape[m] for m in keep] if trading is not None else shape
+        self.corrections = corrections
+
+    def aggregate(self, lo: int, hi: int) -> Bar | None:
+        """The aggregate of trading positions [lo, hi) (positions index the trading minutes)."""
+        if hi <= lo:
+            return None
+        return Bar(
+            self.open[lo],
+            max(self.high[lo:hi]),
+            min(self.low[lo:hi]),
+            self.close[hi - 1],
+            sum(self.volume[lo:hi]),
+            sum(self.volume_buy[lo:hi]),
+            self.base + self.index[hi - 1] * 60 + 59.0,
+        )
+
+    def partial(self, minute: int, fraction: float, at: float) -> Bar | None:
+        """Minute `minute` of the day as seen `fraction` (0..1) of the way through it."""
+        p = self.position.get(minute)
+        if p is None:
+            return None
+        f1, f2, high_first = self.shape[p]
+        o, h, lo, c = self.open[p], self.high[p], self.low[p], self.close[p]
+        x1, x2 = (h, lo) if high_first else (lo, h)
+        if fraction < f1:
+            price, seen = o + (x1 - o) * fraction / f1, [o]
+        elif fraction < f2:
+            price, seen = x1 + (x2 - x1) * (fraction - f1) / (f2 - f1), [o, x1]
+        else:
+            price, seen = x2 + (c - x2) * (fraction - f2) / (1.0 - f2), [o, x1, x2]
+        now = round(price)
+        seen.append(now)
+        return Bar(o, max(seen), min(seen), now, int(self.volume[p] * fraction),
+                   int(self.volume_buy[p] * fraction), at)  # fmt: skip
+
+
+class PriceModel:
+    """Deterministic day bars and minute candles for one instrument."""
+
+    def __init__(self, seed: int, uid: str, base_ticks: int, daily_vol: float, day_volume: int) -> None:
+        self.seed = seed
+        self.uid = uid
+        self.base_ticks = max(base_ticks, 10)
+        self.daily_vol = daily_vol
+        self.day_volume = max(day_volume, 20 * MINUTES)
+        self.day_bar = lru_cache(maxsize=8192)(self._day_bar)
+
+    def boundary(self, day: int) -> int:
+        """The price (ticks) at 00:00 UTC of `day` (days since the epoch)."""
+        log_move = 0.0
+        for scale in _DAY_SCALES:
+            n, r = divmod(day, scale)
+            a = _knot(self.seed, self.uid, "d", scale, n)
+            b = _knot(self.seed, self.uid, "d", scale, n + 1) if r else a
+            amplitude = self.daily_vol * (1.0 if scale == 1 else 0.8 * math.sqrt(scale))
+            log_move += amplitude * (a + (b - a) * r / scale)
+        return max(1, round(self.base_ticks * math.exp(log_move)))
+
+    def _day_bar(self, day: int) -> Bar:
+        """The day's candle over all 1440 minutes (the minute candles aggregate to exactly this)."""
+        o, c = self.boundary(day), self.boundary(day + 1)
+        u = _uniforms(_digest(self.seed, self.uid, "bar", day))
+        spread = self.daily_vol * self.base_ticks
+        high = max(o, c) + 1 + int(spread * (0.15 + 0.6 * u[0]))
+        low = max(1, min(o, c) - 1 - int(spread * (0.15 + 0.6 * u[1])))
+        volume = max(20 * MINUTES, int(self.day_volume * (0.5 + u[2])))
+        volume_buy = int(volume * (0.4 + 0.2 * u[3]))
+        return Bar(o, high, low, c, volume, volume_buy, day * 86_400 + 86_399.0)
+
+    def minutes(self, day: int, trading: list[int] | None) -> DayMinutes:
+        """Every minute candle of `day`; only `trading` minutes kept when given."""
+        bar = self.day_bar(day)
+        path = self._path(day, bar)
+        rng = [_uniforms(_digest(self.seed, self.uid, "m", day * MINUTES + m)) for m in range(MINUTES)]
+        typical = max(1, (bar.high - bar.low) // 30)
+        opens, closes = path[:-1], path[1:]
+        highs = [
+            min(bar.high, max(o, c) + int(u[0] * typical)) for o, c, u in zip(opens, closes, rng, strict=True)
+        ]
+        lows = [
+            max(bar.low, min(o, c) - int(u[1] * typical)) for o, c, u in zip(opens, closes, rng, strict=True)
+        ]
+        # The scaled path touches the day's extremes; pin them to a minute in case rounding missed.
+        top, bottom = (
+            max(range(MINUTES + 1), key=path.__getitem__),
+            min(range(MINUTES + 1), key=path.__getitem__),
+        )
+        highs[min(top, MINUTES - 1)] = bar.high
+        lows[min(bottom, MINUTES - 1)] = bar.low
+        weights = [0.3 + u[2] for u in rng]
+        total = sum(weights)
+        spare = bar.volume - MINUTES
+        volumes = [1 + int(spare * w / total) for w in weights]
+        for m in range(bar.volume - sum(volumes)):
+            volumes[m % MINUTES] += 1
+        buys = [min(v, int(v * (0.4 + 0.2 * u[3]) + 0.5)) for v, u in zip(volumes, rng, strict=True)]
+        extra = bar.volume_buy - sum(buys)
+        for m in range(MINUTES):  # spread the rounding error of the buy side without breaking 0..volume
+            if extra == 0:
+                break
+            step = max(-buys[m], min(volumes[m] - buys[m], extra))
+            buys[m] += step
+            extra -= step
+        shape = [(0.1 + 0.35 * u[4], 0.55 + 0.35 * u[5], u[6] < 0.5) for u in rng]
+        corrections: dict[int, Correction] = {}
+        for m, u in enumerate(rng):
+            if self.is_corrected(day * MINUTES + m):
+                corrections[m] = self._correction(closes[m], highs[m], lows[m], volumes[m], buys[m], u[6])
+        return DayMinutes(
+            day * 86_400, opens, highs, lows, closes, volumes, buys, shape, corrections, trading
+        )
+
+    def is_corrected(self, minute: int) -> bool:
+        """Whether epoch minute `minute` gets a late correction (one in twenty; one hash, no day)."""
+        return _knot(self.seed, self.uid, "c", 1, minute) < -0.9
+
+    @staticmethod
+    def _correction(close: int, high: int, low: int, volume: int, buy: int, u: float) -> Correction:
+        """The preliminary minute differs by one tick of close (kept inside the range) and some lots."""
+        shift = 1 if u < 0.25 else -1
+        if not low <= close + shift <= high:
+            shift = -shift if low <= close - shift <= high else 0
+        lots = min(volume - 1, 1 + int(volume * 0.2 * u))
+        return Correction(close=shift, volume=lots, volume_buy=min(buy, lots))
+
+    def _path(self, day: int, bar: Bar) -> list[int]:
+        """Prices at the 1441 minute boundaries of the day, from bar.open to bar.close within [low, high]."""
+        first = day * MINUTES
+        layers: list[list[float]] = []
+        for scale in _MINUTE_SCALES:
+            knots = [
+                _knot(self.seed, self.uid, "m", scale, first // scale + k)
+                for k in range(MINUTES // scale + 1)
+            ]
+            amplitude = math.sqrt(scale)
+            layer: list[float] = []
+            for a, b in itertools.pairwise(knots):
+                step = (b - a) / scale
+                layer.extend([amplitude * (a + step * r) for r in range(scale)])
+            layer.append(amplitude * knots[-1])
+            layers.append(layer)
+        noise = [sum(values) for values in zip(*layers, strict=True)]
+        start, end = noise[0], noise[MINUTES]
+        dev = [x - (start + (end - start) * i / MINUTES) for i, x in enumerate(noise)]
+        line = [bar.open + (bar.close - bar.open) * i / MINUTES for i in range(MINUTES + 1)]
+        up = min(((bar.high - y) / d for y, d in zip(line, dev, strict=True) if d > 0), default=0.0)
+        down = min(((y - bar.low) / -d for y, d in zip(line, dev, strict=True) if d < 0), default=0.0)
+        path = [round(y + d * (up if d > 0 else down)) for y, d in zip(line, dev, strict=True)]
+        path[0], path[MINUTES] = bar.open, bar.close
+        return [min(bar.high, max(bar.low, p)) for p in path]

@@ -1,0 +1,87 @@
+"""The gRPC channel: TLS (or loopback-only plaintext), keepalive, message size, auth metadata."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+from importlib import resources
+from pathlib import Path
+
+# The C core writes to stderr, which belongs to the TUI; this must run before grpc is imported.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import grpc
+
+from monitor.feed.config import FeedConfig
+
+MAX_RECEIVE_BYTES = 10 * 1024 * 1024
+MIN_KEEPALIVE_MS = 60_000
+VERSION = "0.1.0"
+
+
+def split_host(endpoint: str) -> str:
+    """The host part of `host:port` or `[v6]:port`."""
+    if endpoint.startswith("["):
+        return endpoint[1 : endpoint.index("]")]
+    host, sep, _ = endpoint.rpartition(":")
+    return host if sep else endpoint
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: the only hosts plaintext may talk to."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def channel_options(config: FeedConfig) -> list[tuple[str, int | str]]:
+    """Channel arguments per stream-recovery §3: conservative keepalive, 10 MiB messages."""
+    return [
+        # Envoy fronts the API with an undocumented ping policy: ping rarely, rely on app pings.
+        ("grpc.keepalive_time_ms", max(MIN_KEEPALIVE_MS, config.keepalive_time_ms)),
+        ("grpc.keepalive_timeout_ms", config.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+        ("grpc.primary_user_agent", f"{config.app_name}/{VERSION}"),
+    ]
+
+
+def root_certificates(ca_file: str | None) -> bytes | None:
+    """System roots with `ca_file` appended; None (gRPC's own roots) when no extra CA is given."""
+    if ca_file is None:
+        return None
+    extra = Path(ca_file).expanduser().read_bytes()
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_bytes() + b"\n" + extra
+    # No system bundle file: fall back to the bundle grpc ships, so public hosts still verify.
+    bundled = resources.files("grpc").joinpath("_cython/_credentials/roots.pem")
+    return bundled.read_bytes() + b"\n" + extra
+
+
+def open_channel(config: FeedConfig) -> grpc.aio.Channel:
+    """A grpc.aio channel for `config.endpoint`; call it inside the running event loop.
+
+    Raises:
+        ValueError: plaintext was asked for a host that is not loopback.
+    """
+    options = channel_options(config)
+    if config.plaintext:
+        host = split_host(config.endpoint)
+        if not is_loopback(host):
+            raise ValueError(
+                f"plaintext is only allowed for loopback endpoints (localhost, 127.0.0.0/8, ::1), not {host}"
+            )
+        return grpc.aio.insecure_channel(config.endpoint, options=options)
+    credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates(config.ca_file))
+    return grpc.aio.secure_channel(config.endpoint, credentials, options=options)
+
+
+def metadata(config: FeedConfig) -> tuple[tuple[str, str], ...]:
+    """The request headers of every call: the bearer token and the app name."""
+    return (("authorization", f"Bearer {config.token}"), ("x-app-name", config.app_name))

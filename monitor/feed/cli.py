@@ -1,0 +1,428 @@
+"""`monitor stream`: live candles as NDJSON (or compact lines) on stdout, health on stderr."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from monitor.cli_common import add_connection_arguments, settings_from_args
+from monitor.clock import Clock, ScaledClock, SystemClock
+from monitor.feed.api import FeedLike
+from monitor.feed.config import FeedConfig
+from monitor.feed.health import ConnectionState, HealthEvent, WatchKey
+from monitor.market import Candle, Interval, SeriesKey
+from monitor.settings import SettingsError
+
+if TYPE_CHECKING:
+    from monitor.sim import SimServer
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+PRINTED_PER_SERIES = 20_000
+"""Closed candles remembered per series to tell corrections from re-sends (bounded memory)."""
+
+
+class StreamFeed(FeedLike, Protocol):
+    """The feed as `monitor stream` uses it: FeedLike plus per-candle and per-event callbacks."""
+
+    def add_candle_listener(self, cb: Callable[[SeriesKey, Candle], None]) -> None: ...
+
+    def add_event_listener(self, cb: Callable[[HealthEvent], None]) -> None: ...
+
+
+def add_parser(subparsers: Any) -> None:
+    """Registers `monitor stream ID [ID ...] [--interval 1m] [--json]`."""
+    parser = subparsers.add_parser(
+        "stream",
+        help="print live candles to stdout (NDJSON with --json)",
+        description="Stream candles of one or more instruments; health changes go to stderr. "
+        "With no token, streams from the built-in simulator.",
+    )
+    parser.add_argument("ids", nargs="+", metavar="ID", help="instrument: TICKER_CLASSCODE, FIGI or uid")
+    parser.add_argument(
+        "--interval",
+        type=_interval,
+        default=Interval.M1,
+        metavar="INTERVAL",
+        help="1m (default), 5m, 1h…",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per candle update")
+    parser.add_argument(
+        "--sim-speed",
+        type=float,
+        default=None,
+        metavar="N",
+        help="run the client's clock like `monitor sim --speed N` (testing against a fast simulator)",
+    )
+    add_connection_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _interval(text: str) -> Interval:
+    try:
+        return Interval.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Streams until Ctrl+C or SIGTERM (exit 0) or a fatal feed error (exit 1)."""
+    return asyncio.run(_main(args))
+
+
+async def _main(args: argparse.Namespace) -> int:
+    # Imported here: `monitor --help` builds every command's parser and should not load grpc.
+    from monitor.feed.supervisor import Feed
+
+    settings, _ = settings_from_args(args)
+    clock = _clock(args.sim_speed)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    sim: SimServer | None = None
+    try:
+        if settings.resolved_token() is None:
+            # Lazy: the simulator is only needed (and only imported) in demo mode.
+            from monitor.sim import SimConfig, SimServer
+
+            sim = SimServer(SimConfig(host="127.0.0.1", port=0, speed=args.sim_speed or 1.0), clock=clock)
+            await sim.start()
+            demo = FeedConfig.from_settings(settings, endpoint=sim.address, token=sim.token, mode="DEMO")
+            config = dataclasses.replace(demo, plaintext=True)
+            print(
+                f"monitor: no token: streaming from the built-in simulator at {sim.address}", file=sys.stderr
+            )
+        else:
+            config = FeedConfig.from_settings(settings)
+        feed = Feed(config=config, clock=clock)
+        return await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if sim is not None:
+            await sim.stop()
+
+
+def _clock(sim_speed: float | None) -> Clock:
+    """Wall time, or the clock of an external `monitor sim --speed N`.
+
+    The feed decides from its clock which candles are closed and where a gap ends, so against a
+    sim running N times faster it needs the sim's clock: N times wall time from 00:00 UTC today,
+    the sim's default origin (a pure function of wall time and the flags).
+    """
+    if sim_speed is None:
+        return SystemClock()
+    if sim_speed <= 0:
+        raise SettingsError("--sim-speed must be positive")
+    now = time.time()
+    return ScaledClock(speed=sim_speed, origin=now - now % 86_400)
+
+
+async def stream(
+    feed: StreamFeed,
+    ids: Sequence[str],
+    interval: Interval,
+    *,
+    as_json: bool,
+    stop: asyncio.Event,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Runs `feed` for `ids` and prints its updates until `stop` is set or the feed gives up.
+
+    The feed's callbacks only queue updates; a writer task formats them and writes from a
+    thread, so a slow or blocked stdout never stalls the receive loop.
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    outbox = Outbox()
+    printer = Printer(feed, ids, interval, as_json=as_json)
+    fatal: list[HealthEvent] = []
+
+    def on_event(event: HealthEvent) -> None:
+        outbox.put_line(printer.health_line(event, feed.health.next_retry_at))
+        if event.state is ConnectionState.AUTH_FAILED:
+            fatal.append(event)
+            stop.set()
+
+    feed.add_candle_listener(
+        lambda key, candle: outbox.put_candle(key, candle) if key.interval is interval else None
+    )
+    feed.add_event_listener(on_event)
+    feed.watch([WatchKey(watch_id, interval) for watch_id in ids])
+    writer = asyncio.create_task(_write(outbox, printer, out, err, stop))
+    runner = asyncio.create_task(feed.run())
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({runner, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        gave_up = runner.done() and not stop.is_set()
+    finally:
+        await feed.close()
+        for task in (runner, stopped):
+            task.cancel()
+        results = await asyncio.gather(runner, stopped, return_exceptions=True)
+        outbox.close()
+        await writer
+    failure = results[0]
+    if isinstance(failure, Exception):
+        print(f"monitor: error: the feed stopped: {type(failure).__name__}: {failure}", file=err)
+        return EXIT_FAILED
+    if gave_up:
+        print(f"monitor: error: the feed stopped: {feed.health.last_reason or 'unknown reason'}", file=err)
+    return EXIT_FAILED if fatal or gave_up else EXIT_OK
+
+
+async def _write(outbox: Outbox, printer: Printer, out: TextIO, err: TextIO, stop: asyncio.Event) -> None:
+    while True:
+        batch = await outbox.next_batch()
+        if batch is None:
+            return
+        lines, notes = printer.render(batch)
+        try:
+            await asyncio.to_thread(_emit, out, lines, err, notes)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep Python's exit flush silent.
+            _silence(out)
+            stop.set()
+            return
+
+
+def _emit(out: TextIO, lines: list[str], err: TextIO, notes: list[str]) -> None:
+    if notes:
+        err.write("".join(notes))
+        err.flush()
+    if lines:
+        out.write("".join(lines))
+        out.flush()
+
+
+def _silence(stream: TextIO) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A queued place for the newest forming candle of one series (emptied when superseded)."""
+
+    key: SeriesKey
+    candle: Candle | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """A later period began for `key`: the candle at `time` is over and is printed closed.
+
+    The book's copy is used when it still holds the period (it may carry a correction); else
+    `last`, the newest forming update the outbox saw for it.
+    """
+
+    key: SeriesKey
+    time: int
+    last: Candle
+
+
+Update = tuple[SeriesKey, Candle] | Settle | str
+"""What the writer gets: a candle update, a period to settle, or a stderr line."""
+
+
+class Outbox:
+    """Updates waiting for the writer, in arrival order.
+
+    Closed candles and health lines are never dropped. Forming candles are conflated per series:
+    the queue holds one slot per series and period, and the newest forming candle wins. When a
+    forming candle of a later period arrives, the earlier period is queued to be settled, so
+    its closed candle is printed even if the feed never sends it closed on its own.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[SeriesKey, Candle] | _Slot | Settle | str] = deque()
+        self._forming: dict[SeriesKey, _Slot] = {}
+        self._newest: dict[SeriesKey, int] = {}
+        self._open: dict[SeriesKey, Candle] = {}
+        """Per series, the newest forming update of the newest period not yet seen closed."""
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def put_candle(self, key: SeriesKey, candle: Candle) -> None:
+        """Queues one candle update (called on the receive loop: cheap, never blocks)."""
+        newest = self._newest.get(key)
+        if newest is None or candle.time > newest:
+            self._newest[key] = newest = candle.time
+        open_ = self._open.get(key)
+        slot = self._forming.get(key)
+        if candle.closed:
+            if open_ is not None and open_.time <= candle.time:
+                del self._open[key]
+            if slot is not None and slot.candle is not None and slot.candle.time <= candle.time:
+                slot.candle = None  # superseded: the closed candle says more
+                del self._forming[key]
+            self._items.append((key, candle))
+        elif candle.time < newest:
+            return  # a late forming update of a period a later one has already replaced
+        else:
+            if open_ is not None and open_.time < candle.time:
+                self._items.append(Settle(key, open_.time, open_))
+            self._open[key] = candle
+            if slot is not None and slot.candle is not None and slot.candle.time == candle.time:
+                slot.candle = candle
+            else:
+                if slot is not None:
+                    slot.candle = None
+                slot = self._forming[key] = _Slot(key, candle)
+                self._items.append(slot)
+        self._ready.set()
+
+    def put_line(self, line: str) -> None:
+        """Queues one line for stderr."""
+        self._items.append(line)
+        self._ready.set()
+
+    def close(self) -> None:
+        """No more updates: the writer drains what is queued and ends."""
+        self._closed = True
+        self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def next_batch(self) -> list[Update] | None:
+        """Everything queued now (waiting for something); None once closed and drained."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        batch: list[Update] = []
+        while self._items:
+            item = self._items.popleft()
+            if isinstance(item, _Slot):
+                if item.candle is not None:
+                    batch.append((item.key, item.candle))
+                    if self._forming.get(item.key) is item:
+                        del self._forming[item.key]
+            else:
+                batch.append(item)
+        return batch
+
+
+class Printer:
+    """Formats updates and decides which closed candles to print (each once; corrections again)."""
+
+    def __init__(self, feed: FeedLike, ids: Sequence[str], interval: Interval, *, as_json: bool) -> None:
+        self._feed = feed
+        self._ids = list(ids)
+        self._interval = interval
+        self._as_json = as_json
+        self._names: dict[str, tuple[str, str]] = {}
+        self._printed: dict[SeriesKey, OrderedDict[int, tuple[float, float, float, float, int]]] = {}
+        self._newest_closed: dict[SeriesKey, int] = {}
+
+    def render(self, batch: Sequence[Update]) -> tuple[list[str], list[str]]:
+        """stdout lines and stderr lines for a batch, in order."""
+        lines: list[str] = []
+        notes: list[str] = []
+        for item in batch:
+            if isinstance(item, str):
+                notes.append(item)
+                continue
+            if isinstance(item, Settle):
+                item = self._settled(item)
+            key, candle = item
+            correction = False
+            printed = self._printed.setdefault(key, OrderedDict())
+            values = (candle.open, candle.high, candle.low, candle.close, candle.volume)
+            if candle.closed:
+                before = printed.get(candle.time)
+                if before == values:
+                    continue  # an identical re-send (stream and backfill overlap)
+                correction = before is not None
+                printed[candle.time] = values
+                if len(printed) > PRINTED_PER_SERIES:
+                    printed.popitem(last=False)
+                self._newest_closed[key] = max(candle.time, self._newest_closed.get(key, candle.time))
+            elif candle.time <= self._newest_closed.get(key, -1):
+                continue  # a late forming update of a period already printed as closed
+            lines.append(self.candle_line(key, candle, correction=correction))
+        return lines, notes
+
+    def candle_line(self, key: SeriesKey, candle: Candle, *, correction: bool = False) -> str:
+        """One stdout line for a candle update."""
+        watch_id, ticker = self._name(key.uid)
+        when = datetime.fromtimestamp(candle.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self._as_json:
+            record: dict[str, object] = {
+                "instrument": watch_id,
+                "uid": key.uid,
+                "ticker": ticker,
+                "interval": key.interval.code,
+                "time": when,
+                "open": candle.open,
+                "high": candle.high,
+                "low": candle.low,
+                "close": candle.close,
+                "volume": candle.volume,
+                "closed": candle.closed,
+                "source": candle.origin.value,
+            }
+            if correction:
+                record["correction"] = True
+            return json.dumps(record, separators=(",", ":")) + "\n"
+        state = "closed" if candle.closed else "forming"
+        flags = f"{state} {candle.origin.value}" + (" correction" if correction else "")
+        return (
+            f"{when} {ticker or watch_id} {key.interval.code} O {candle.open:g} H {candle.high:g} "
+            f"L {candle.low:g} C {candle.close:g} V {candle.volume} {flags}\n"
+        )
+
+    def health_line(self, event: HealthEvent, next_retry_at: float | None) -> str:
+        """One stderr line for a connection transition."""
+        when = datetime.fromtimestamp(event.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parts = [f"monitor: {when} {event.state.name}"]
+        if event.reason:
+            parts.append(f"reason={json.dumps(event.reason, ensure_ascii=False)}")
+        if event.code:
+            parts.append(f"code={event.code}")
+        if event.attempt:
+            parts.append(f"attempt={event.attempt}")
+        if event.state is ConnectionState.RECONNECTING and next_retry_at is not None:
+            parts.append(f"next_retry_in={max(0.0, next_retry_at - event.at):.1f}s")
+        return " ".join(parts) + "\n"
+
+    def _settled(self, settle: Settle) -> tuple[SeriesKey, Candle]:
+        """The candle of a period a later one has replaced, as closed."""
+        series = self._feed.book.find(settle.key)
+        candle = series.get(settle.time) if series is not None else None
+        if candle is None:
+            candle = settle.last  # the book no longer holds it (trimmed)
+        return settle.key, candle if candle.closed else dataclasses.replace(candle, closed=True)
+
+    def _name(self, uid: str) -> tuple[str, str]:
+        """(the id as the user gave it, the ticker) for an instrument uid."""
+        known = self._names.get(uid)
+        if known is not None:
+            return known
+        for watch_id in self._ids:
+            instrument = self._feed.instrument(watch_id)
+            if instrument is not None and instrument.uid == uid:
+                self._names[uid] = (watch_id, instrument.ticker)
+                return self._names[uid]
+        return (self._ids[0] if len(self._ids) == 1 else uid), ""

@@ -1,0 +1,83 @@
+"""FeedConfig: the plain, frozen settings the feed runs with (no pydantic in the hot path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
+DEFAULT_ENDPOINT = "invest-public-api.tbank.ru:443"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """Everything the feed needs to connect, subscribe and watch its streams.
+
+    The token is excluded from `repr` so that logging a config can never leak it.
+    """
+
+    endpoint: str = DEFAULT_ENDPOINT
+    token: str = field(default="", repr=False)
+    plaintext: bool = False
+    ca_file: str | None = None
+    app_name: str = "monitor"
+    keepalive_time_ms: int = 60_000
+    keepalive_timeout_ms: int = 20_000
+    ping_delay_ms: int = 15_000
+    connect_timeout_s: float = 20.0
+    history_candles: int = 200
+    max_streams: int = 4
+    reconcile_interval_s: float = 60.0
+    stale_after_s: float | None = None
+    mode: str = "LIVE API"
+    """DEMO (built-in simulator), SANDBOX or LIVE API: shown on the status bar."""
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds of silence (pings included) after which a stream counts as dead."""
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        return 3 * self.ping_delay_ms / 1000
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        mode: str | None = None,
+    ) -> FeedConfig:
+        """Builds a config from the app settings; the keyword arguments override them (e.g. DEMO).
+
+        Args:
+            settings: the loaded Settings (read only).
+            endpoint: overrides `connection.endpoint` (the simulator's loopback address).
+            token: overrides the resolved token.
+            mode: overrides the mode derived from `connection.sandbox`.
+        """
+        conn, feed = settings.connection, settings.feed
+        if token is None:
+            secret = settings.resolved_token()
+            token = secret.get_secret_value() if secret is not None else ""
+        if mode is None:
+            mode = "SANDBOX" if conn.sandbox else "LIVE API"
+        return cls(
+            endpoint=endpoint if endpoint is not None else conn.endpoint,
+            token=token,
+            # The built-in simulator listens on loopback without TLS (open_channel enforces loopback).
+            plaintext=conn.plaintext or mode == "DEMO",
+            ca_file=str(conn.ca_file) if conn.ca_file is not None else None,
+            app_name=conn.app_name,
+            keepalive_time_ms=conn.keepalive_time_ms,
+            keepalive_timeout_ms=conn.keepalive_timeout_ms,
+            ping_delay_ms=conn.ping_delay_ms,
+            connect_timeout_s=conn.connect_timeout_s,
+            history_candles=feed.history_candles,
+            max_streams=feed.max_streams,
+            reconcile_interval_s=feed.reconcile_interval_s,
+            stale_after_s=feed.stale_after_s,
+            mode=mode,
+        )

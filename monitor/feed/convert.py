@@ -1,0 +1,116 @@
+"""Protobuf market messages to market values, and the closed-versus-forming decision."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from monitor.market import Candle, Instrument, Interval, Origin
+from monitor.pb import instruments_pb2, marketdata_pb2
+from monitor.pb.common_pb2 import Quotation
+from monitor.wire import NANO, from_quotation
+
+
+def price(q: Quotation) -> float:
+    """Fast float of a Quotation (the receive loop runs this per message)."""
+    return q.units + q.nano / NANO
+
+
+def is_closed(time: int, interval: Interval, now: float) -> bool:
+    """True when the period starting at `time` has ended by `now`.
+
+    The stream never flags closed candles (investAPI#66): a candle of an earlier period than the
+    current one is final or a correction; the current period's candle is still forming.
+    """
+    return time < interval.start_of(int(now))
+
+
+def stream_candle(msg: marketdata_pb2.Candle, interval: Interval, now: float) -> Candle:
+    """A streamed candle as a book value, closed when its period is already over."""
+    time = msg.time.seconds
+    return Candle(
+        time=time,
+        open=msg.open.units + msg.open.nano / NANO,
+        high=msg.high.units + msg.high.nano / NANO,
+        low=msg.low.units + msg.low.nano / NANO,
+        close=msg.close.units + msg.close.nano / NANO,
+        volume=msg.volume,
+        closed=time < interval.start_of(int(now)),
+        origin=Origin.STREAM,
+    )
+
+
+def historic_candle(msg: marketdata_pb2.HistoricCandle) -> Candle:
+    """A GetCandles candle as a book value (BACKFILL origin; closed as the API says)."""
+    return Candle(
+        time=msg.time.seconds,
+        open=price(msg.open),
+        high=price(msg.high),
+        low=price(msg.low),
+        close=price(msg.close),
+        volume=msg.volume,
+        closed=msg.is_complete,
+        origin=Origin.BACKFILL,
+    )
+
+
+def interval_of(value: int) -> Interval | None:
+    """The Interval of a SubscriptionInterval number, None for UNSPECIFIED or unknown."""
+    try:
+        return Interval(value)
+    except ValueError:
+        return None
+
+
+def last_price(msg: marketdata_pb2.LastPrice) -> tuple[str, float, float]:
+    """(uid, price, time) of a LastPrice."""
+    return msg.instrument_uid, price(msg.price), msg.time.seconds + msg.time.nanos / NANO
+
+
+def trading_status(msg: marketdata_pb2.TradingStatus) -> tuple[str, int]:
+    """(uid, SecurityTradingStatus number) of a TradingStatus."""
+    return msg.instrument_uid, int(msg.trading_status)
+
+
+_KINDS = {
+    1: "bond",
+    2: "share",
+    3: "currency",
+    4: "etf",
+    5: "futures",
+    6: "sp",
+    7: "option",
+    8: "clearing",
+    9: "index",
+    10: "commodity",
+}
+
+
+def instrument(msg: instruments_pb2.Instrument) -> Instrument:
+    """A GetInstrumentBy record as a market Instrument (price step from min_price_increment)."""
+    kind = _KINDS.get(int(msg.instrument_kind), msg.instrument_type or "share")
+    return Instrument(
+        uid=msg.uid,
+        figi=msg.figi,
+        ticker=msg.ticker,
+        class_code=msg.class_code,
+        name=msg.name,
+        lot=msg.lot or 1,
+        price_step=from_quotation(msg.min_price_increment),
+        kind=kind,
+        currency=msg.currency or "rub",
+    )
+
+
+def short_instrument(msg: instruments_pb2.InstrumentShort) -> Instrument:
+    """A FindInstrument hit as an Instrument (the short record has no price step: 0)."""
+    kind = _KINDS.get(int(msg.instrument_kind), msg.instrument_type or "share")
+    return Instrument(
+        uid=msg.uid,
+        figi=msg.figi,
+        ticker=msg.ticker,
+        class_code=msg.class_code,
+        name=msg.name,
+        lot=msg.lot or 1,
+        price_step=Decimal(0),
+        kind=kind,
+    )

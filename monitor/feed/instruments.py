@@ -1,0 +1,127 @@
+"""Watch-id resolution (FIGI, uid, TICKER_CLASSCODE) and search over InstrumentsService."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+
+from monitor.feed import channel as _channel  # noqa: F401  (sets GRPC_VERBOSITY before grpc loads)
+from monitor.feed.convert import instrument, short_instrument
+from monitor.market import Instrument
+from monitor.pb import instruments_pb2, instruments_pb2_grpc
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_FIGI = re.compile(r"^[A-Z]{2}[A-Z0-9]{10}$")
+UNARY_TIMEOUT_S = 10.0
+
+
+class InstrumentError(Exception):
+    """A watch id that can never resolve (not found, malformed); retrying will not help."""
+
+    def __init__(self, watch_id: str, reason: str) -> None:
+        super().__init__(f"{watch_id}: {reason}")
+        self.watch_id = watch_id
+        self.reason = reason
+
+
+def instrument_request(watch_id: str) -> instruments_pb2.InstrumentRequest:
+    """The GetInstrumentBy request for a watchlist id: uid, FIGI or `TICKER_CLASSCODE`.
+
+    Raises:
+        InstrumentError: the id has none of the three shapes.
+    """
+    text = watch_id.strip()
+    if _UUID.match(text):
+        return instruments_pb2.InstrumentRequest(id_type=instruments_pb2.INSTRUMENT_ID_TYPE_UID, id=text)
+    if _FIGI.match(text):
+        return instruments_pb2.InstrumentRequest(id_type=instruments_pb2.INSTRUMENT_ID_TYPE_FIGI, id=text)
+    ticker, sep, class_code = text.rpartition("_")
+    if sep and ticker and class_code:
+        return instruments_pb2.InstrumentRequest(
+            id_type=instruments_pb2.INSTRUMENT_ID_TYPE_TICKER, id=ticker, class_code=class_code
+        )
+    raise InstrumentError(watch_id, "not a FIGI, uid or TICKER_CLASSCODE")
+
+
+class InstrumentResolver:
+    """Resolves watch ids to Instruments once per session and answers searches."""
+
+    def __init__(self, channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]]) -> None:
+        self._stub = instruments_pb2_grpc.InstrumentsServiceStub(channel)
+        self._metadata = tuple(metadata)
+        self._cache: dict[str, Instrument] = {}
+
+    def cached(self, watch_id: str) -> Instrument | None:
+        """The instrument already resolved for `watch_id`, if any."""
+        return self._cache.get(watch_id)
+
+    async def resolve(self, watch_id: str) -> Instrument:
+        """The instrument for `watch_id` (cached after the first answer).
+
+        Raises:
+            InstrumentError: permanent failure ("instrument not found", malformed id).
+            grpc.aio.AioRpcError: transient failures (the caller retries later).
+        """
+        found = self._cache.get(watch_id)
+        if found is not None:
+            return found
+        request = instrument_request(watch_id)
+        try:
+            response = await self._stub.GetInstrumentBy(
+                request, metadata=self._metadata, timeout=UNARY_TIMEOUT_S, wait_for_ready=True
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.NOT_FOUND:
+                raise InstrumentError(watch_id, "instrument not found") from None
+            if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                raise InstrumentError(watch_id, f"invalid id ({exc.details()})") from None
+            raise
+        if not response.instrument.uid:
+            raise InstrumentError(watch_id, "instrument not found")
+        result = instrument(response.instrument)
+        self._cache[watch_id] = result
+        return result
+
+    async def search(self, query: str) -> list[Instrument]:
+        """Instruments matching `query` (FindInstrument, api-tradable only)."""
+        response = await self._stub.FindInstrument(
+            instruments_pb2.FindInstrumentRequest(query=query, api_trade_available_flag=True),
+            metadata=self._metadata,
+            timeout=UNARY_TIMEOUT_S,
+        )
+        return [short_instrument(item) for item in response.instruments if item.uid]
+
+
+@dataclass(slots=True)
+class ResolveRound:
+    """What one pass over the unresolved watch ids found."""
+
+    failed: dict[str, str] = field(default_factory=dict)
+    """Ids that can never resolve, with the reason."""
+    transient: bool = False
+    """Some look-ups failed for now (network, server): try again later."""
+    fatal: str | None = None
+    """The token was rejected (UNAUTHENTICATED / PERMISSION_DENIED): stop asking."""
+
+
+async def resolve_round(
+    resolver: InstrumentResolver, watch_ids: Sequence[str], resolved: dict[str, Instrument]
+) -> ResolveRound:
+    """Resolves each id not yet in `resolved` (filling it in place); stops at an auth failure."""
+    result = ResolveRound()
+    for watch_id in dict.fromkeys(watch_ids):
+        if watch_id in resolved:
+            continue
+        try:
+            resolved[watch_id] = await resolver.resolve(watch_id)
+        except InstrumentError as exc:
+            result.failed[watch_id] = exc.reason
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                result.fatal = f"{exc.code().name}: {exc.details()}"
+                return result
+            result.transient = True
+    return result

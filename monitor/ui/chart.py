@@ -1,0 +1,188 @@
+"""`monitor chart ID`: a static plotext candle chart of recent history, printed to stdout."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import argparse
+import asyncio
+import dataclasses
+import datetime
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+import grpc
+from rich.text import Text
+
+from monitor.cli_common import add_connection_arguments, settings_from_args
+from monitor.clock import SystemClock
+from monitor.feed.channel import metadata, open_channel
+from monitor.feed.config import FeedConfig
+from monitor.feed.history import HistoryClient, HistoryError
+from monitor.feed.instruments import InstrumentError, InstrumentResolver
+from monitor.market import Candle, Instrument, Interval
+from monitor.ui.render.base import ChartInput, ChartStyle
+from monitor.ui.render.plotext_renderer import build_chart
+from monitor.ui.render.scale import tz_name
+from monitor.ui.state import timezone_for
+
+if TYPE_CHECKING:
+    from monitor.sim import SimServer
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+NOT_A_TTY_SIZE = (100, 30)
+"""Width and height when stdout is not a terminal (pipes, files, tests)."""
+MIN_SIZE = (20, 5)
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    """Registers `monitor chart ID [--interval 1h] [--width W] [--height H] [--count N]`."""
+    parser = subparsers.add_parser(
+        "chart",
+        help="print a static candle chart of recent history",
+        description="Fetch recent closed candles with GetCandles and print them as a chart. "
+        "With no token, charts the built-in simulator.",
+    )
+    parser.add_argument("id", metavar="ID", help="instrument: TICKER_CLASSCODE, FIGI or uid")
+    parser.add_argument(
+        "--interval", type=Interval.parse, default=Interval.H1, metavar="INTERVAL", help="1h (default), 1d…"
+    )
+    parser.add_argument("--width", type=_size, metavar="W", help="columns (default: the terminal's)")
+    parser.add_argument("--height", type=_size, metavar="H", help="rows (default: the terminal's)")
+    parser.add_argument("--count", type=_size, metavar="N", help="candles to fetch (default: what fits)")
+    add_connection_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fetches and prints the chart; 0 on success, 1 (with one line on stderr) on failure."""
+    return asyncio.run(chart(args))
+
+
+def chart_size(
+    width: int | None, height: int | None, stream: TextIO, fallback: tuple[int, int] = NOT_A_TTY_SIZE
+) -> tuple[int, int]:
+    """The flags, else the terminal's size when `stream` is a TTY, else `fallback`, never below 20x5."""
+    if width is None or height is None:
+        tty = stream.isatty() if hasattr(stream, "isatty") else False
+        columns, lines = shutil.get_terminal_size(fallback) if tty else fallback
+        # One line less than the terminal, so the shell prompt does not scroll the title away.
+        width = columns if width is None else width
+        height = max(1, lines - 1) if height is None and tty else (lines if height is None else height)
+    return max(MIN_SIZE[0], width), max(MIN_SIZE[1], height)
+
+
+async def chart(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The command body; `out`/`err` default to stdout/stderr (tests pass buffers)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    settings, _ = settings_from_args(args)
+    width, height = chart_size(args.width, args.height, out)
+    count = args.count or max(1, (width - 12) // 2)
+    secret = settings.resolved_token()
+    sim: SimServer | None = None
+    if secret is None:
+        # Lazy: the simulator is only needed (and only imported) in demo mode.
+        from monitor.sim import SimConfig, SimServer
+
+        sim = SimServer(SimConfig(host="127.0.0.1", port=0))
+        await sim.start()
+        config = FeedConfig.from_settings(settings, endpoint=sim.address, token=sim.token, mode="DEMO")
+        config = dataclasses.replace(config, plaintext=True)
+        print(f"monitor: no token: charting the built-in simulator at {sim.address}", file=err)
+    else:
+        config = FeedConfig.from_settings(settings)
+    try:
+        instrument, candles = await fetch(config, args.id, args.interval, count)
+    except InstrumentError as exc:
+        print(f"monitor: error: {exc}", file=err)
+        return EXIT_FAILED
+    except HistoryError as exc:
+        print(f"monitor: error: GetCandles failed: {exc}", file=err)
+        return EXIT_FAILED
+    except grpc.aio.AioRpcError as exc:
+        print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
+        return EXIT_FAILED
+    finally:
+        if sim is not None:
+            await sim.stop()
+    tz = timezone_for(settings.ui.timezone)
+    style = ChartStyle(up=settings.ui.up_color, down=settings.ui.down_color)
+    text = chart_text(instrument, candles, args.interval, tz, width, height, style)
+    color = out.isatty() if hasattr(out, "isatty") else False
+    try:
+        out.write(text if color else Text.from_ansi(text).plain)
+        out.write("\n")
+        out.flush()
+    except BrokenPipeError:
+        # `monitor chart … | head` closed the pipe early: not an error. Silence the flush at exit too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK
+
+
+async def fetch(
+    config: FeedConfig, watch_id: str, interval: Interval, count: int
+) -> tuple[Instrument, list[Candle]]:
+    """Resolves `watch_id` (GetInstrumentBy) and fetches its last `count` closed candles (GetCandles).
+
+    Raises:
+        InstrumentError: the id is malformed or not found.
+        HistoryError, grpc.aio.AioRpcError: the API refused or could not be reached.
+    """
+    channel = open_channel(config)
+    try:
+        headers = metadata(config)
+        instrument = await InstrumentResolver(channel, headers).resolve(watch_id)
+        history = HistoryClient(channel, headers, clock=SystemClock())
+        candles = await history.recent(instrument.uid, interval, count)
+    finally:
+        await channel.close()
+    return instrument, candles
+
+
+def zone_label(tz: datetime.tzinfo, at: float | None = None) -> str:
+    """`Europe/Moscow (MSK)` for a named zone, else its abbreviation (`UTC`, `+05`)."""
+    moment = int(time.time() if at is None else at)
+    short = tz_name(moment, tz)
+    key = getattr(tz, "key", None)
+    return f"{key} ({short})" if isinstance(key, str) and key != short else short
+
+
+def chart_text(
+    instrument: Instrument,
+    candles: Sequence[Candle],
+    interval: Interval,
+    tz: datetime.tzinfo,
+    width: int,
+    height: int,
+    style: ChartStyle,
+) -> str:
+    """The chart as ANSI text: a plotext figure titled with the ticker, interval and time zone."""
+    at = candles[-1].time if candles else None
+    title = f"{instrument.ticker} ({instrument.symbol}) · {interval.code} · {zone_label(tz, at)}"
+    if not candles:
+        return f"{title}\nno closed candles in the recent history"
+    data = ChartInput(
+        candles=candles,
+        interval=interval,
+        last_price=candles[-1].close,
+        price_step=float(instrument.price_step) if instrument.price_step > 0 else None,
+        tz=tz,
+        show_volume=False,
+    )
+    built = build_chart(data, width, height, style, title=title)
+    return title if built is None else built

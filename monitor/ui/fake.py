@@ -1,0 +1,229 @@
+"""A deterministic in-memory FeedLike for UI tests, snapshots and demos without a server."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from monitor.clock import Clock, ManualClock
+from monitor.feed.api import Listener
+from monitor.feed.health import ConnectionState, Health, WatchHealth, WatchKey, WatchState
+from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase
+
+NOT_FOUND = "instrument not found"
+
+
+def demo_instrument(ticker: str, name: str, class_code: str = "TQBR", step: str = "0.01") -> Instrument:
+    """An instrument with a predictable uid (`uid-<ticker>`) and FIGI."""
+    return Instrument(
+        uid=f"uid-{ticker.lower()}",
+        figi=f"BBG{ticker.upper():0<9}"[:12],
+        ticker=ticker,
+        class_code=class_code,
+        name=name,
+        lot=1,
+        price_step=Decimal(step),
+    )
+
+
+DEMO_INSTRUMENTS: tuple[Instrument, ...] = (
+    demo_instrument("SBER", "Sberbank"),
+    demo_instrument("GAZP", "Gazprom"),
+    demo_instrument("LKOH", "Lukoil", step="0.5"),
+    demo_instrument("YDEX", "Yandex", step="0.5"),
+    demo_instrument("GMKN", "Nornickel", step="0.02"),
+    demo_instrument("VTBR", "VTB Bank", step="0.005"),
+)
+
+
+def wave_candles(
+    start: int, interval: Interval, count: int, base: float, *, seed: int = 0, forming: bool = True
+) -> list[Candle]:
+    """Deterministic candles following a wave (no randomness, so snapshots never move)."""
+    candles: list[Candle] = []
+    price = base
+    for i in range(count):
+        drift = math.sin((i + seed) / 5.0) * base * 0.004 + math.cos((i + 2 * seed) / 3.0) * base * 0.002
+        open_, close = price, price + drift
+        high = max(open_, close) + abs(math.sin(i + seed)) * base * 0.002
+        low = min(open_, close) - abs(math.cos(i + seed)) * base * 0.002
+        closed = not (forming and i == count - 1)
+        candles.append(
+            Candle(start + i * interval.seconds, open_, high, low, close, 100 + (i * 37) % 400, closed)
+        )
+        price = close
+    return candles
+
+
+class FakeFeed:
+    """FeedLike on a real CandleBook and Health; tests drive it with the `push_*`/`set_*` methods."""
+
+    def __init__(
+        self,
+        *,
+        instruments: Iterable[Instrument] = DEMO_INSTRUMENTS,
+        clock: Clock | None = None,
+        endpoint: str = "127.0.0.1:50051",
+        mode: str = "DEMO",
+        auto_activate: bool = True,
+    ) -> None:
+        self.book = CandleBook()
+        self.health = Health(endpoint=endpoint, mode=mode)
+        self.clock: Clock = clock or ManualClock()
+        self.catalogue: list[Instrument] = list(instruments)
+        self.auto_activate = auto_activate
+        """Resolve and confirm watch entries at once (a real feed goes RESOLVING → PENDING → ACTIVE)."""
+        self.watch_calls: list[tuple[WatchKey, ...]] = []
+        self.searches: list[str] = []
+        self.reconnect_requests = 0
+        self.run_calls = 0
+        self.closed = False
+        self.fail_next_run: BaseException | None = None
+        """Raised by the next `run()`, to test how the UI handles a crashed feed."""
+        self._listeners: list[Listener] = []
+        self._stop: asyncio.Event | None = None
+        self._crash: BaseException | None = None
+
+    # ------------------------------------------------------------------ FeedLike
+
+    def watch(self, keys: Sequence[WatchKey]) -> None:
+        self.watch_calls.append(tuple(keys))
+        wanted = set(keys)
+        for key in list(self.health.watch):
+            if key not in wanted:
+                del self.health.watch[key]
+        for key in keys:
+            if key in self.health.watch:
+                continue
+            found = self.instrument(key.id)
+            if found is None:
+                state, uid, reason = WatchState.FAILED, None, NOT_FOUND
+            elif self.auto_activate:
+                state, uid, reason = WatchState.ACTIVE, found.uid, None
+            else:
+                state, uid, reason = WatchState.PENDING, found.uid, None
+            self.health.watch[key] = WatchHealth(state=state, uid=uid, reason=reason)
+        self.health.version += 1
+        self.notify()
+
+    def instrument(self, watch_id: str) -> Instrument | None:
+        for item in self.catalogue:
+            if watch_id in (item.symbol, item.uid, item.figi):
+                return item
+        return None
+
+    async def run(self) -> None:
+        self.run_calls += 1
+        self.closed = False
+        if self.fail_next_run is not None:
+            exc, self.fail_next_run = self.fail_next_run, None
+            raise exc
+        self._stop = asyncio.Event()
+        if self.health.state is ConnectionState.CONNECTING:
+            self.set_connection(ConnectionState.LIVE)
+        await self._stop.wait()
+        if self._crash is not None:
+            exc, self._crash = self._crash, None
+            raise exc
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._stop is not None:
+            self._stop.set()
+
+    def reconnect_now(self) -> None:
+        self.reconnect_requests += 1
+
+    async def search(self, query: str) -> list[Instrument]:
+        self.searches.append(query)
+        text = query.strip().lower()
+        if not text:
+            return []
+        return [
+            item
+            for item in self.catalogue
+            if any(text in value.lower() for value in (item.ticker, item.name, item.figi, item.uid))
+        ]
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------------ test controls
+
+    def notify(self) -> None:
+        """Runs the listeners, as the real feed does after each batch."""
+        for listener in self._listeners:
+            listener()
+
+    def crash(self, exc: BaseException) -> None:
+        """Makes the running `run()` raise `exc` (a feed worker crash)."""
+        self._crash = exc
+        if self._stop is not None:
+            self._stop.set()
+
+    def _uid(self, watch_id: str) -> str:
+        found = self.instrument(watch_id)
+        if found is None:
+            raise KeyError(f"unknown instrument {watch_id}")
+        return found.uid
+
+    def push_candles(self, watch_id: str, interval: Interval, candles: Iterable[Candle]) -> None:
+        """Upserts candles into the book, updates the quote and the entry's data age."""
+        uid = self._uid(watch_id)
+        key = SeriesKey(uid, interval)
+        now = self.clock.now()
+        last: Candle | None = None
+        for candle in candles:
+            self.book.upsert(key, candle)
+            last = candle
+        if last is not None:
+            quote = self.book.quote(uid)
+            if quote.session_open is None:
+                quote.session_open = self.book.series(key).last()[0].open
+            self.book.set_price(uid, last.close, now)
+        entry = self.health.watch.get(WatchKey(watch_id, interval))
+        if entry is not None:
+            entry.last_data_at = now
+        self.health.note_message(now)
+        self.health.version += 1
+        self.notify()
+
+    def set_price(self, watch_id: str, price: float, session_open: float | None = None) -> None:
+        """Sets the last price (and optionally the session's open) of an instrument."""
+        uid = self._uid(watch_id)
+        if session_open is not None:
+            self.book.quote(uid).session_open = session_open
+        self.book.set_price(uid, price, self.clock.now())
+        self.notify()
+
+    def set_phase(self, watch_id: str, phase: TradingPhase) -> None:
+        """Sets an instrument's trading phase."""
+        self.health.trading[self._uid(watch_id)] = phase
+        self.health.version += 1
+        self.notify()
+
+    def set_watch_state(
+        self, watch_id: str, interval: Interval, state: WatchState, reason: str | None = None
+    ) -> None:
+        """Moves one watch entry to `state`."""
+        self.health.set_watch(WatchKey(watch_id, interval), state, reason)
+        self.notify()
+
+    def set_connection(
+        self,
+        state: ConnectionState,
+        reason: str = "",
+        code: str | None = None,
+        attempt: int = 0,
+        next_retry_at: float | None = None,
+    ) -> None:
+        """Moves the connection to `state` (counting a reconnect on the way back to LIVE)."""
+        if state is ConnectionState.LIVE and self.health.state in (
+            ConnectionState.RECONNECTING,
+            ConnectionState.STALE,
+        ):
+            self.health.reconnects += 1
+        self.health.transition(state, self.clock.now(), reason, code, attempt, next_retry_at)
+        self.notify()

@@ -1,0 +1,62 @@
+"""The help screen: every key, its action, and what the badges mean."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+BADGES: tuple[tuple[str, str], ...] = (
+    ("LIVE 3s", "streaming; 3s since the newest candle update"),
+    ("STALE", "no data for too long while the market trades: the stream may be dead"),
+    ("CLOSED", "the market is closed: silence is expected"),
+    ("RECONNECTING", "the connection dropped; the feed retries with backoff (r: now)"),
+    ("ERROR", "the entry failed (its reason is shown) or the feed stopped"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the key map the app is actually using (after `ui.keys` overrides)."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 84; height: 34; border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = list(keys)
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, description in self.keys:
+            table.add_row(key, description)
+        badges = Table(box=None, show_header=False, padding=(0, 2))
+        badges.add_column(style="bold")
+        badges.add_column()
+        for badge, meaning in BADGES:
+            badges.add_row(badge, meaning)
+        with VerticalScroll():
+            yield Static("[b]Keys[/b]  (also in the command palette: ctrl+p)")
+            yield Static(table)
+            yield Static("\n[b]Panel badges[/b]")
+            yield Static(badges)
+            yield Static("\n[dim]Esc closes this screen.[/dim]")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,7 @@
+"""Widgets of the monitor screen: candle panels, the watchlist sidebar, the status bar and banner."""
+
+from monitor.ui.widgets.panel import CandlePanel, PanelView
+from monitor.ui.widgets.sidebar import Row, WatchlistSidebar
+from monitor.ui.widgets.status_bar import Banner, StatusBar
+
+__all__ = ["Banner", "CandlePanel", "PanelView", "Row", "StatusBar", "WatchlistSidebar"]

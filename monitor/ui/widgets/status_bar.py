@@ -1,0 +1,159 @@
+"""The status bar and the problem banner: connection health in words, redrawn only on change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.widget import Widget
+
+from monitor.feed.health import ConnectionState, Health, WatchState
+from monitor.ui.state import format_age
+
+STATE_STYLES: dict[ConnectionState, str] = {
+    ConnectionState.LIVE: "bold green",
+    ConnectionState.CONNECTING: "bold yellow",
+    ConnectionState.RECONNECTING: "bold yellow",
+    ConnectionState.STALE: "bold yellow",
+    ConnectionState.AUTH_FAILED: "bold red",
+    ConnectionState.DOWN: "bold red",
+}
+LONG_OUTAGE_ATTEMPTS = 3
+"""Reconnect attempts after which the outage gets a banner, not just the status bar."""
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """What the app knows beyond the health model: pause state and a feed worker failure."""
+
+    paused: bool = False
+    pending: int = 0
+    feed_down: str | None = None
+    timezone: str = "exchange"
+
+
+def connection_state(health: Health, info: StatusInfo) -> ConnectionState:
+    """The effective state: a crashed feed worker is DOWN whatever health last said."""
+    return ConnectionState.DOWN if info.feed_down is not None else health.state
+
+
+def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Text:
+    """The status line: state, endpoint and mode, rate, age, reconnects, pause and the clock."""
+    state = connection_state(health, info)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f" ● {state.name.replace('_', ' ')}", style=STATE_STYLES[state])
+    if state is ConnectionState.RECONNECTING:
+        text.append(f" attempt {health.attempt}")
+        if health.next_retry_at is not None:
+            text.append(f", retry in {format_age(max(0.0, health.next_retry_at - now))}")
+    elif state is ConnectionState.DOWN and info.feed_down:
+        text.append(f" {info.feed_down}", style="red")
+    text.append(f"  {health.endpoint} ", style="dim")
+    text.append(f" {health.mode} ", style="bold reverse")
+    text.append(f"  {health.message_rate(now):.1f} msg/s")
+    text.append(f"  last {format_age(health.message_age(now))}")
+    text.append(f"  reconnects {health.reconnects}")
+    if info.paused:
+        text.append(f"  PAUSED +{info.pending} updates ", style="bold black on yellow")
+    clock = datetime.fromtimestamp(now, tz).strftime("%H:%M:%S")
+    text.append(f"  {clock} {info.timezone}", style="dim")
+    text.append("  ? help", style="dim")
+    return text
+
+
+def banner_text(health: Health, info: StatusInfo, now: float, sandbox: bool = False) -> str | None:
+    """A full sentence about a problem the user must act on, or None when all is well."""
+    state = connection_state(health, info)
+    if state is ConnectionState.AUTH_FAILED:
+        code = f" ({health.last_code})" if health.last_code else ""
+        env = "SANDBOX_TOKEN_STRING" if sandbox else "TINKOFF_TOKEN_STRING"
+        return (
+            f"Token rejected{code}: {health.last_reason or 'unauthenticated'}. "
+            f"Set {env} (or connection.token_file) and run `monitor check`; press r to retry."
+        )
+    if state is ConnectionState.DOWN:
+        reason = info.feed_down or health.last_reason or "stopped"
+        return f"Feed stopped: {reason}. Press r to restart it; details are in the log file."
+    if state is ConnectionState.RECONNECTING and health.attempt >= LONG_OUTAGE_ATTEMPTS:
+        since = _outage_start(health)
+        wait = (
+            "" if health.next_retry_at is None else f" Next try in {format_age(health.next_retry_at - now)}."
+        )
+        lasting = f" for {format_age(now - since)}" if since is not None else ""
+        return (
+            f"No connection to {health.endpoint}{lasting} ({health.last_reason or 'unreachable'}). "
+            f"Check your network or proxy.{wait} Press r to retry now."
+        )
+    entries = list(health.watch.values())
+    if entries and all(entry.state is WatchState.FAILED for entry in entries):
+        reasons = sorted({entry.reason or "failed" for entry in entries})
+        return (
+            f"No instrument could be subscribed ({'; '.join(reasons)}). "
+            "Check the ids in the watchlist file, or press a to search and add one."
+        )
+    return None
+
+
+def _outage_start(health: Health) -> float | None:
+    """When the current run of non-LIVE states began."""
+    start: float | None = None
+    for event in reversed(health.events):
+        if event.state is ConnectionState.LIVE:
+            break
+        start = event.at
+    return start
+
+
+class StatusBar(Widget):
+    """One line at the bottom; `show` refreshes only when the text changed."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        dock: bottom;
+        height: 1;
+        background: $panel;
+        color: $text;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = Text()
+
+    def show(self, text: Text) -> None:
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self.text
+
+
+class Banner(Widget):
+    """The problem banner above the panels; hidden while there is nothing to say."""
+
+    DEFAULT_CSS = """
+    Banner {
+        dock: top;
+        height: auto;
+        display: none;
+        background: $error 25%;
+        color: $text;
+        border: heavy $error;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.message: str | None = None
+
+    def show(self, message: str | None) -> None:
+        if message != self.message:
+            self.message = message
+            self.display = message is not None
+            self.refresh(layout=True)
+
+    def render(self) -> Text:
+        return Text(f"⚠ {self.message or ''}", style="bold")

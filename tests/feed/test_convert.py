@@ -1,0 +1,102 @@
+"""Protobuf messages to market values, and closed versus forming."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from monitor.feed.convert import historic_candle, instrument, is_closed, last_price, stream_candle
+from monitor.feed.instruments import InstrumentError, instrument_request
+from monitor.market import Interval, Origin
+from monitor.pb import common_pb2, instruments_pb2
+from monitor.pb import marketdata_pb2 as md
+from monitor.wire import seconds_to_timestamp, to_quotation
+
+T0 = 1_764_000_000 - 1_764_000_000 % 3600  # an hour boundary
+
+
+def _candle(time: int) -> md.Candle:
+    return md.Candle(
+        interval=md.SUBSCRIPTION_INTERVAL_ONE_MINUTE,
+        open=to_quotation("179.05"),
+        high=to_quotation("179.07"),
+        low=to_quotation("178.95"),
+        close=to_quotation("-0.01"),
+        volume=4279,
+        time=seconds_to_timestamp(time),
+        instrument_uid="u",
+    )
+
+
+def test_stream_candle_of_the_current_period_is_forming() -> None:
+    """The candle of the period that contains `now` is still forming."""
+    candle = stream_candle(_candle(T0), Interval.M1, T0 + 30.5)
+    assert not candle.closed
+    assert (candle.open, candle.high, candle.low, candle.close, candle.volume) == (
+        179.05,
+        179.07,
+        178.95,
+        -0.01,
+        4279,
+    )
+    assert candle.origin is Origin.STREAM
+
+
+def test_stream_candle_of_an_earlier_period_is_closed() -> None:
+    """A final or correction candle arrives after its period: closed."""
+    assert stream_candle(_candle(T0), Interval.M1, T0 + 60).closed
+    assert is_closed(T0, Interval.H1, T0 + 3600)
+    assert not is_closed(T0, Interval.H1, T0 + 3599)
+
+
+def test_historic_candle_is_backfill() -> None:
+    """GetCandles candles are marked BACKFILL and keep is_complete."""
+    msg = md.HistoricCandle(
+        open=to_quotation(1), close=to_quotation("2.5"), time=seconds_to_timestamp(T0), is_complete=True
+    )
+    candle = historic_candle(msg)
+    assert candle.origin is Origin.BACKFILL
+    assert candle.closed and candle.close == 2.5 and candle.time == T0
+
+
+def test_last_price_keeps_fractional_time() -> None:
+    """(uid, price, time) with nanos."""
+    msg = md.LastPrice(instrument_uid="u", price=common_pb2.Quotation(units=178, nano=790000000))
+    msg.time.CopyFrom(seconds_to_timestamp(T0 + 0.25))
+    assert last_price(msg) == ("u", 178.79, T0 + 0.25)
+
+
+def test_instrument_from_get_instrument_by() -> None:
+    """Lot and price step come from the record."""
+    msg = instruments_pb2.Instrument(
+        uid="e6123145-9665-43e0-8413-cd61b8aa9b13",
+        figi="BBG004730N88",
+        ticker="SBER",
+        class_code="TQBR",
+        name="Sberbank",
+        lot=10,
+        min_price_increment=to_quotation("0.01"),
+        instrument_kind=common_pb2.INSTRUMENT_TYPE_SHARE,
+        currency="rub",
+    )
+    inst = instrument(msg)
+    assert (inst.lot, inst.price_step, inst.kind, inst.symbol) == (10, Decimal("0.01"), "share", "SBER_TQBR")
+
+
+def test_instrument_request_shapes() -> None:
+    """uid, FIGI and TICKER_CLASSCODE pick their id_type; anything else is refused."""
+    uid = instrument_request("e6123145-9665-43e0-8413-cd61b8aa9b13")
+    assert uid.id_type == instruments_pb2.INSTRUMENT_ID_TYPE_UID
+    figi = instrument_request("BBG004730N88")
+    assert (figi.id_type, figi.id) == (instruments_pb2.INSTRUMENT_ID_TYPE_FIGI, "BBG004730N88")
+    ticker = instrument_request("SBER_TQBR")
+    assert (ticker.id_type, ticker.id, ticker.class_code) == (
+        instruments_pb2.INSTRUMENT_ID_TYPE_TICKER,
+        "SBER",
+        "TQBR",
+    )
+    try:
+        instrument_request("SBER")
+    except InstrumentError as exc:
+        assert "TICKER_CLASSCODE" in exc.reason
+    else:
+        raise AssertionError("a bare ticker must be refused")

@@ -1,0 +1,124 @@
+"""Feed behaviour beyond reconnects: corrections, slow consumers, listeners, lifecycle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from monitor.clock import ManualClock
+from monitor.feed.config import FeedConfig
+from monitor.feed.health import ConnectionState, WatchKey
+from monitor.feed.registry import Outcome, SubKey, SubKind
+from monitor.feed.supervisor import Feed
+from monitor.market import Instrument, Interval, Origin, SeriesKey
+from monitor.pb import marketdata_pb2 as md
+from monitor.wire import seconds_to_timestamp, to_quotation
+from tests.feed.feedkit import WATCH, Running, wait_for
+
+T0 = 1_795_000_020 - 1_795_000_020 % 60
+
+
+def _message(time: int, close: str) -> md.MarketDataResponse:
+    candle = md.Candle(
+        interval=md.SUBSCRIPTION_INTERVAL_ONE_MINUTE,
+        open=to_quotation("100"),
+        high=to_quotation("101"),
+        low=to_quotation("99"),
+        close=to_quotation(close),
+        volume=5,
+        time=seconds_to_timestamp(time),
+        instrument_uid="uid-1",
+    )
+    return md.MarketDataResponse(candle=candle)
+
+
+def _offline_feed(clock: ManualClock) -> Feed:
+    """A feed with one resolved series and no I/O (drives the receive handler directly)."""
+    feed = Feed(config=FeedConfig(endpoint="127.0.0.1:1", plaintext=True), clock=clock)
+    feed._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
+    feed.watch((WatchKey("X_TQBR", Interval.M1),))
+    return feed
+
+
+def test_correction_candle_overwrites_the_closed_one() -> None:
+    """A late correction for a closed period replaces it (upsert by start time), never duplicates."""
+    clock = ManualClock(T0 + 30)
+    feed = _offline_feed(clock)
+    seen: list[float] = []
+    feed.add_candle_listener(lambda key, candle: seen.append(candle.close))
+    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    key = SeriesKey("uid-1", Interval.M1)
+    series = feed.book.series(key)
+    assert series.forming is not None and series.forming.close == 100.5
+    clock.advance(40)  # the period ended: what arrives now for T0 is final
+    feed.on_data(0, _message(T0, "100.7"), clock.now())
+    feed.on_data(0, _message(T0 + 60, "100.8"), clock.now())
+    clock.advance(5)
+    feed.on_data(0, _message(T0, "100.6"), clock.now())  # a correction after later data
+    candles = list(series)
+    assert [c.time for c in candles] == [T0, T0 + 60]
+    assert candles[0].closed and candles[0].close == 100.6 and candles[0].origin is Origin.STREAM
+    assert not candles[1].closed
+    assert seen == [100.5, 100.7, 100.8, 100.6]
+
+
+def test_forming_candle_is_closed_by_time() -> None:
+    """With no later candle, the period end closes the forming one."""
+    clock = ManualClock(T0 + 10)
+    feed = _offline_feed(clock)
+    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    clock.advance(55)
+    feed._backfill.close_forming()
+    assert feed.book.series(SeriesKey("uid-1", Interval.M1)).last_closed_time() == T0
+
+
+def test_listener_errors_never_reach_the_receive_loop() -> None:
+    """A raising listener is logged and skipped."""
+    clock = ManualClock(T0 + 10)
+    feed = _offline_feed(clock)
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    calls: list[int] = []
+    feed.add_listener(broken)
+    feed.add_listener(lambda: calls.append(1))
+    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    assert calls == [1] and feed.health.messages == 1
+
+
+def test_outcomes_drive_watch_states() -> None:
+    """CONFIRMED → ACTIVE (and LIVE), FAILED → FAILED with the reason."""
+    clock = ManualClock(T0)
+    feed = _offline_feed(clock)
+    key = SubKey(SubKind.CANDLES, "uid-1", Interval.M1)
+    feed.on_outcomes(0, [(key, Outcome.FAILED, "instrument not found")])
+    watch = feed.health.watch[WatchKey("X_TQBR", Interval.M1)]
+    assert (watch.state.value, watch.reason) == ("failed", "instrument not found")
+
+
+async def test_stalled_consumer_does_not_stall_the_receive_loop(
+    start_feed: Callable[..., Running], sim: Any
+) -> None:
+    """A slow listener and a UI that never reads: data keeps flowing, memory stays bounded."""
+    run = start_feed(history_candles=5)
+    slow_calls = [0]
+
+    def slow(_key: SeriesKey, _candle: Any) -> None:
+        slow_calls[0] += 1
+        time.sleep(0.0005)  # a consumer doing blocking work on every candle
+
+    run.feed.add_candle_listener(slow)
+    await run.live()
+    before = run.feed.health.messages
+    await wait_for(lambda: run.feed.health.messages > before + 500, 20, "500 more messages")
+    assert run.feed.health.state is ConnectionState.LIVE
+    assert slow_calls[0] > 0
+    # Everything the feed keeps is bounded: events, series, the backfill queue.
+    assert len(run.feed.health.events) <= 200
+    for key in run.feed.book.keys():  # noqa: SIM118  (CandleBook is not a mapping)
+        assert len(run.feed.book.series(key)) <= run.feed.book.capacity
+    assert run.feed._backfill._jobs.qsize() == 0
+    assert {k.id for k in run.feed.health.watch} == {k.id for k in WATCH}

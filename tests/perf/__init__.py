@@ -1,0 +1,1 @@
+"""Benchmarks: figures against budgets, run with `python tests/perf/run.py`."""

@@ -1,0 +1,105 @@
+"""Render budget: the native renderer against plotext on the same 200 candles at 120x30."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from monitor.market import Candle, Interval
+from monitor.ui.render import ChartInput, ChartStyle, get_renderer
+from tests.perf.harness import Result, median, percentile, timings
+
+WIDTH, HEIGHT, COUNT = 120, 30, 200
+
+
+def make_candles(count: int, seed: int = 7) -> list[Candle]:
+    """A random walk of closed candles, the last one forming."""
+    rng = random.Random(seed)
+    price, out = 300.0, []
+    for n in range(count):
+        open_ = price
+        close = max(1.0, open_ + rng.gauss(0, 1.5))
+        high, low = max(open_, close) + rng.random(), min(open_, close) - rng.random()
+        out.append(
+            Candle(1_700_000_000 + 60 * n, open_, high, low, close, rng.randint(1, 5000), n < count - 1)
+        )
+        price = close
+    return out
+
+
+def _frames(count: int) -> list[ChartInput]:
+    # Every frame differs in its forming candle, as on a live panel, so no renderer cache helps.
+    base = make_candles(COUNT)
+    frames = []
+    for n in range(count):
+        last = base[-1]
+        moved = replace(last, close=last.close + (n % 7) * 0.01, high=last.high + (n % 7) * 0.01)
+        frames.append(
+            ChartInput(
+                candles=[*base[:-1], moved], interval=Interval.M1, last_price=moved.close, price_step=0.01
+            )
+        )
+    return frames
+
+
+def _plotext_raw_seconds(candles: list[Candle], repeat: int) -> list[float]:
+    """plotext itself drawing all 200 candles at 120x30: candlestick() + build()."""
+    from plotext._figure import _figure_class
+
+    data = {
+        "Open": [c.open for c in candles],
+        "Close": [c.close for c in candles],
+        "High": [c.high for c in candles],
+        "Low": [c.low for c in candles],
+    }
+
+    def once() -> None:
+        figure = _figure_class()
+        figure.plotsize(WIDTH, HEIGHT)
+        figure.candlestick(list(range(len(candles))), data)
+        figure.build()
+
+    return timings(once, repeat)
+
+
+def run(quick: bool) -> list[Result]:
+    rounds, per_round = (3, 30) if quick else (5, 100)
+    native = get_renderer("native")
+    plotext = get_renderer("plotext")
+    style = ChartStyle()
+    native_times: list[float] = []
+    plotext_times: list[float] = []
+    raw_times: list[float] = []
+    native_medians, plotext_medians, raw_medians = [], [], []
+    for _ in range(rounds):
+        frames = _frames(per_round)
+        frame_iter = iter(frames)
+        t = timings(lambda it=frame_iter: native.render(next(it), WIDTH, HEIGHT, style), per_round)
+        native_times += t
+        native_medians.append(median(t))
+        frame_iter = iter(frames[: per_round // 5])
+        t = timings(lambda it=frame_iter: plotext.render(next(it), WIDTH, HEIGHT, style), per_round // 5)
+        plotext_times += t
+        plotext_medians.append(median(t))
+        t = _plotext_raw_seconds(list(frames[0].candles), max(3, per_round // 10))
+        raw_times += t
+        raw_medians.append(median(t))
+    native_ms = median(native_medians) * 1000
+    reference_ms = median(raw_medians) * 1000
+    ratio = native_ms / reference_ms
+    p95 = percentile(native_times, 95) * 1000
+    return [
+        Result(
+            "render: native / plotext time",
+            ratio,
+            "ratio",
+            "<= 0.10",
+            ratio <= 0.10,
+            {
+                "native_ms": native_ms,
+                "plotext_raw_ms": reference_ms,
+                "plotext_renderer_ms": median(plotext_medians) * 1000,
+            },
+        ),
+        Result("render: native p95", p95, "ms", "<= 5 ms", p95 <= 5.0, {"frames": float(len(native_times))}),
+    ]

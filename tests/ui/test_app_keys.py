@@ -1,0 +1,241 @@
+"""Pilot tests: every key action changes the state it claims to, and edits reach the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.feed.health import WatchKey
+from monitor.market import Interval
+from monitor.ui.fake import FakeFeed
+from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
+from monitor.ui.widgets import CandlePanel
+from monitor.watchlist import load_watchlists
+from tests.ui.uikit import SIZE, AppFactory, paused, screen, settle, wait_for
+
+SBER, GAZP = WatchKey("SBER_TQBR", Interval.M1), WatchKey("GAZP_TQBR", Interval.M1)
+
+
+async def test_moves_selection_with_arrows_and_vim_keys(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "j")
+        assert app.selected == 2
+        await pilot.press("k")
+        assert app.selected == 1
+        await pilot.press("up", "up", "up")
+        assert app.selected == 0
+        await pilot.press("j", "j", "j", "j", "j")
+        assert app.selected == 3  # clamped to the last row
+        assert app.sidebar.selected == 3
+
+
+async def test_number_keys_jump_to_rows(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        assert app.selected == 2
+        await pilot.press("9")  # no ninth row: the selection stays
+        assert app.selected == 2
+        await pilot.press("1")
+        assert app.selected == 0
+
+
+async def test_enter_shows_selected_instrument_in_focused_panel(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.panels[:2] == [SBER, GAZP]
+        await pilot.press("tab")
+        assert app.focused_panel == 1
+        await pilot.press("4", "enter")
+        ydex = WatchKey("YDEX_TQBR", Interval.M1)
+        assert app.panels[1] == ydex
+        await settle(pilot, app)
+        panel = app.query_one("#panel-1", CandlePanel)
+        assert panel.view is not None and panel.view.key == ydex
+        assert panel.view.title.startswith("YDEX 1m")
+
+
+async def test_tab_cycles_visible_panels(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused_panel == 3
+        assert app.query_one("#panel-3").has_class("-focused")
+        assert not app.query_one("#panel-0").has_class("-focused")
+        await pilot.press("tab")
+        assert app.focused_panel == 0
+
+
+async def test_interval_keys_change_focused_panel_and_watch(
+    make: AppFactory, feed: FakeFeed, watchlist_file: Path
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "i")
+        gazp2 = WatchKey("GAZP_TQBR", Interval.M2)
+        assert app.panels[1] == gazp2
+        assert gazp2 in feed.watch_calls[-1] and GAZP not in feed.watch_calls[-1]
+        assert app.watchlists.active_list.entries[1].interval is Interval.M2
+        saved = load_watchlists(watchlist_file).active_list.entries[1]
+        assert (saved.id, saved.interval) == ("GAZP_TQBR", Interval.M2)
+        assert "# Sberbank" in watchlist_file.read_text()
+        await pilot.press("I", "I")
+        assert app.panels[1] == WatchKey("GAZP_TQBR", Interval.MN1)  # wraps below 1m
+        assert app.panels[0] == SBER  # the other panels keep theirs
+
+
+async def test_layout_cycles_and_is_saved(make: AppFactory, watchlist_file: Path) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        assert app.watchlists.active_list.layout == "3x3"
+        assert sum(panel.display for panel in app.panel_widgets) == 9
+        assert app.panels[4:] == [None] * 5  # four entries, nine panels
+        await pilot.press("l")
+        assert str(app.watchlists.active_list.layout) == "1"
+        assert sum(panel.display for panel in app.panel_widgets) == 1
+        assert 'layout = "1"' in watchlist_file.read_text()
+
+
+async def test_pause_counts_pending_updates_and_resumes(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("p")
+        assert paused(app)
+        feed.set_price("SBER_TQBR", 101.0)
+        feed.set_price("SBER_TQBR", 102.0)
+        app.render_tick()
+        assert app.pending == 2
+        assert "PAUSED +2 updates" in app.status_bar.text.plain
+        assert "102" not in app.sidebar.rows[0].price  # drawing is frozen
+        await pilot.press("p")
+        assert not paused(app) and app.pending == 0
+        assert "102.00" in app.sidebar.rows[0].price
+
+
+async def test_r_asks_the_live_feed_to_reconnect(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        assert feed.reconnect_requests == 1
+        assert feed.run_calls == 1
+
+
+async def test_t_cycles_time_zone(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.timezone == "exchange"
+        await pilot.press("t")
+        assert app.timezone == "local"
+        await pilot.press("t")
+        assert app.timezone == "utc"
+        assert "09:00:00 utc" in app.status_bar.text.plain
+        await pilot.press("t")
+        assert app.timezone == "exchange"
+        assert "12:00:00 exchange" in app.status_bar.text.plain
+
+
+async def test_question_mark_opens_help(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        shown = screen(app)
+        assert isinstance(shown, HelpScreen)
+        assert ("q", "Quit") in shown.keys
+        await pilot.press("escape")
+        assert not isinstance(screen(app), HelpScreen)
+
+
+async def test_q_quits_and_closes_feed(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert feed.closed
+
+
+async def test_search_adds_entry_and_saves_with_comments(
+    make: AppFactory, feed: FakeFeed, watchlist_file: Path
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        search = screen(app)
+        assert isinstance(search, SearchScreen)
+        await pilot.press(*"nornick")
+        await wait_for(pilot, lambda: bool(search.results))
+        assert [item.ticker for item in search.results] == ["GMKN"]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(screen(app), SearchScreen)
+        entries = app.watchlists.active_list.entries
+        assert entries[-1].id == "GMKN_TQBR" and app.selected == 4
+        assert WatchKey("GMKN_TQBR", Interval.M1) in feed.watch_calls[-1]
+        text = watchlist_file.read_text()
+        assert '"GMKN_TQBR"' in text
+        assert "# my watchlists (this comment must survive every save)" in text
+        assert "# Sberbank" in text
+
+
+async def test_search_escape_adds_nothing(make: AppFactory, watchlist_file: Path) -> None:
+    before = watchlist_file.read_text()
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "s", "b", "escape")
+        await pilot.pause()
+        assert len(app.watchlists.active_list.entries) == 4
+    assert watchlist_file.read_text() == before
+
+
+async def test_x_removes_selected_and_saves(make: AppFactory, feed: FakeFeed, watchlist_file: Path) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "x")
+        ids = [entry.id for entry in app.watchlists.active_list.entries]
+        assert ids == ["SBER_TQBR", "LKOH_TQBR", "YDEX_TQBR"]
+        assert GAZP not in feed.watch_calls[-1]
+        assert GAZP not in app.panels
+        text = watchlist_file.read_text()
+        assert "GAZP_TQBR" not in text and "# Sberbank" in text
+
+
+async def test_s_saves_the_file(make: AppFactory, watchlist_file: Path) -> None:
+    watchlist_file.write_text(watchlist_file.read_text().replace('layout = "2x2"', 'layout = "2x2"  '))
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        watchlist_file.unlink()
+        await pilot.press("s")
+        await pilot.pause()
+    assert 'name = "main"' in watchlist_file.read_text()
+
+
+async def test_w_switches_watchlist(make: AppFactory, feed: FakeFeed, watchlist_file: Path) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        assert isinstance(screen(app), WatchlistSwitcher)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.watchlists.active_list.name == "second"
+        assert app.panels == [WatchKey("GMKN_TQBR", Interval.H1), WatchKey("VTBR_TQBR", Interval.H1)]
+        assert set(feed.watch_calls[-1]) == set(app.panels)
+        assert 'active = "second"' in watchlist_file.read_text()
+
+
+async def test_keys_follow_settings_overrides(make: AppFactory) -> None:
+    app = make(keys={"pause": "z"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("z")
+        assert paused(app)
+        await pilot.press("p")
+        assert paused(app)  # p is no longer bound
+
+
+async def test_every_action_is_in_the_command_palette(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Quit", "Help", "Pause or resume drawing (data keeps flowing)", "Switch watchlist"} <= titles

@@ -1,0 +1,102 @@
+"""Snapshot tests of the screen states users must be able to tell apart (FakeFeed + ManualClock)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from monitor.clock import ManualClock
+from monitor.feed.health import ConnectionState
+from monitor.market import TradingPhase
+from monitor.ui.fake import FakeFeed
+from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, settle
+
+Snap = Callable[..., bool]
+
+
+def test_live_2x2(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """Four live panels with prices, changes and LIVE badges."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN)
+        clock.advance(3)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_reconnecting(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """A long outage: RECONNECTING badges, attempt and countdown, and a banner saying what to do."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN)
+        await pilot.pause()
+        feed.set_connection(ConnectionState.RECONNECTING, "UNAVAILABLE: connection refused", attempt=1)
+        clock.advance(45)
+        feed.set_connection(
+            ConnectionState.RECONNECTING,
+            "UNAVAILABLE: connection refused",
+            attempt=5,
+            next_retry_at=clock.now() + 12,
+        )
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_auth_failed(snap_compare: Snap, make: AppFactory, feed: FakeFeed) -> None:
+    """A rejected token: ERROR badges and a banner naming the variable to set."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await pilot.pause()
+        feed.set_connection(ConnectionState.AUTH_FAILED, "UNAUTHENTICATED: token is invalid", code="40003")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_unknown_instrument(
+    snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock, watchlist_file: Path
+) -> None:
+    """One entry does not exist: its panel says why, the other three keep streaming."""
+    watchlist_file.write_text(WATCHLIST.replace('"LKOH_TQBR"', '"NOPE_TQBR"'))
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, [MAIN[0], MAIN[1], MAIN[3]])
+        clock.advance(2)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_market_closed(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """After the close: CLOSED badges and grey dots, never STALE."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN)
+        for watch_id, _ in MAIN:
+            feed.set_phase(watch_id, TradingPhase.CLOSED)
+        clock.advance(2 * 3600)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare: Snap, make: AppFactory, feed: FakeFeed) -> None:
+    """The help screen lists every key and what the badges mean."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN)
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

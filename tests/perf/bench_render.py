@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 
 from monitor.market import Candle, Interval
-from monitor.ui.render import ChartInput, ChartStyle, get_renderer
+from monitor.ui.render import ChartInput, ChartStyle, Renderer, get_renderer
 from tests.perf.harness import Result, median, percentile, timings
 
 WIDTH, HEIGHT, COUNT = 120, 30, 200
@@ -62,11 +64,14 @@ def _plotext_raw_seconds(candles: list[Candle], repeat: int) -> list[float]:
     return timings(once, repeat)
 
 
+def _render_next(renderer: Renderer, frames: Iterator[ChartInput]) -> None:
+    renderer.render(next(frames), WIDTH, HEIGHT, ChartStyle())
+
+
 def run(quick: bool) -> list[Result]:
     rounds, per_round = (3, 30) if quick else (5, 100)
     native = get_renderer("native")
     plotext = get_renderer("plotext")
-    style = ChartStyle()
     native_times: list[float] = []
     plotext_times: list[float] = []
     raw_times: list[float] = []
@@ -74,11 +79,11 @@ def run(quick: bool) -> list[Result]:
     for _ in range(rounds):
         frames = _frames(per_round)
         frame_iter = iter(frames)
-        t = timings(lambda it=frame_iter: native.render(next(it), WIDTH, HEIGHT, style), per_round)
+        t = timings(partial(_render_next, native, frame_iter), per_round)
         native_times += t
         native_medians.append(median(t))
         frame_iter = iter(frames[: per_round // 5])
-        t = timings(lambda it=frame_iter: plotext.render(next(it), WIDTH, HEIGHT, style), per_round // 5)
+        t = timings(partial(_render_next, plotext, frame_iter), per_round // 5)
         plotext_times += t
         plotext_medians.append(median(t))
         t = _plotext_raw_seconds(list(frames[0].candles), max(3, per_round // 10))

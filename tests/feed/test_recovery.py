@@ -78,9 +78,12 @@ async def test_server_killed_and_restarted(start_feed: Callable[..., Running], s
         await recovered(run, second)
         assert run.states()[:3] == [ConnectionState.CONNECTING, L, R]
         assert run.states()[-1] is L
-        for series_key in run.feed.book.keys():  # noqa: SIM118  (CandleBook is not a mapping)
-            series = run.feed.book.series(series_key)
-            assert len(series.backfilled) > 0 and len(series.gaps) == 0
+        book = run.feed.book
+        await wait_for(
+            lambda: all(len(book.series(k).backfilled) > 0 and not book.series(k).gaps for k in book.keys()),  # noqa: SIM118
+            10,
+            "gaps to be backfilled",
+        )
 
 
 async def test_silent_stall_is_caught_by_the_watchdog(start_feed: Callable[..., Running], sim: Any) -> None:

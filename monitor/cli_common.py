@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
-from monitor.settings import Settings, load_settings
+from monitor.clock import Clock, ScaledClock, SystemClock
+from monitor.settings import Settings, SettingsError, load_settings
 
 # Attribute names on the argparse namespace; `_settings` caches the result of settings_from_args.
 _CACHE = "_monitor_settings"
+SIM_SPEED = "--sim-speed"
+DAY_S = 86_400
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds --config, --endpoint, --plaintext, --sandbox, --token-file, --ca-file, --watchlist, --log-file."""
+    """Adds the flags of every connecting command: --config, --endpoint, --token-file, --sim-speed…"""
     group = parser.add_argument_group("connection and files")
     group.add_argument("--config", type=Path, metavar="FILE", help="settings file (default: user config dir)")
     group.add_argument("--endpoint", metavar="HOST:PORT", help="gRPC endpoint of the API or a simulator")
@@ -27,6 +31,38 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ca-file", type=Path, metavar="FILE", help="extra root CA (PEM) to trust")
     group.add_argument("--watchlist", type=Path, metavar="FILE", help="watchlist TOML file")
     group.add_argument("--log-file", type=Path, metavar="FILE", help="log file (JSON lines)")
+    # A command may still define its own --sim-speed (same meaning): adding it twice is an argparse error.
+    if SIM_SPEED not in parser._option_string_actions:
+        group.add_argument(
+            SIM_SPEED,
+            type=float,
+            default=None,
+            metavar="N",
+            help="run the client's clock like `monitor sim --speed N` (testing against a fast simulator)",
+        )
+
+
+def sim_origin(now: float) -> float:
+    """00:00 UTC of the day of `now`: the simulator's default origin (monitor.sim.server.default_origin)."""
+    return now - now % DAY_S
+
+
+def clock_from_args(args: argparse.Namespace) -> Clock:
+    """Wall time, or the clock of an external `monitor sim --speed N` when --sim-speed N is given.
+
+    The feed decides from its clock which candles are closed and where a gap ends, so against a sim
+    running N times faster it needs the sim's clock: N times wall time from 00:00 UTC today (a pure
+    function of wall time and the flags, like the sim's own clock).
+
+    Raises:
+        SettingsError: --sim-speed is not positive.
+    """
+    speed: float | None = getattr(args, "sim_speed", None)
+    if speed is None:
+        return SystemClock()
+    if not speed > 0:  # also rejects nan
+        raise SettingsError(f"{SIM_SPEED} must be positive")
+    return ScaledClock(speed=speed, origin=sim_origin(time.time()))
 
 
 def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -62,14 +62,7 @@ def add_parser(subparsers: Any) -> None:
         help="1m (default), 5m, 1h…",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per candle update")
-    parser.add_argument(
-        "--sim-speed",
-        type=float,
-        default=None,
-        metavar="N",
-        help="run the client's clock like `monitor sim --speed N` (testing against a fast simulator)",
-    )
-    add_connection_arguments(parser)
+    add_connection_arguments(parser)  # with --sim-speed
     parser.set_defaults(func=run)
 
 

@@ -22,6 +22,7 @@ from monitor.settings import Settings
 from monitor.ui.editing import WatchlistEditing
 from monitor.ui.keys import KEY_ACTIONS, bindings
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
+from monitor.ui.quitting import Quitting
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.state import LAYOUT_PANELS, MAX_PANELS, assign_panels, format_price, timezone_for, watch_keys
 from monitor.ui.widgets import Banner, CandlePanel, PanelView, Row, StatusBar, WatchlistSidebar
@@ -33,7 +34,7 @@ FEED_GROUP = "feed"
 PHASE_LABELS = {TradingPhase.TRADING: "open", TradingPhase.LIMITED: "auct", TradingPhase.CLOSED: "closed"}
 
 
-class MonitorApp(WatchlistEditing, App[int]):
+class MonitorApp(WatchlistEditing, Quitting, App[int]):
     """The live market monitor. Widgets own no market state: the render tick reads the feed."""
 
     CSS_PATH = "monitor.tcss"
@@ -306,10 +307,6 @@ class MonitorApp(WatchlistEditing, App[int]):
         from monitor.ui.screens import HelpScreen
 
         self.push_screen(HelpScreen(key_help(self.settings.ui.keys)))
-
-    async def action_quit(self) -> None:
-        await self.feed.close()
-        self.exit(0)
 
     def refresh_now(self) -> None:
         """Redraws at once (after a key) instead of waiting for the next tick."""

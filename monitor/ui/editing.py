@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 
 from monitor.clock import Clock
 from monitor.feed.api import FeedLike
@@ -48,6 +49,18 @@ class WatchlistEditing(App[int]):
 
     def refresh_now(self) -> None:
         raise NotImplementedError
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notify, but plain text by default: messages carry names, paths and errors."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def commit(self, watchlists: Watchlists, *, reset_panels: bool = False) -> bool:
         """Applies an edited Watchlists to the screen and the feed, then saves it."""

@@ -40,11 +40,16 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("timezone", "t", "timezone", "Time zone: exchange → local → UTC"),
     KeyAction("help", "question_mark", "help", "Help", "?"),
     KeyAction("quit", "q", "quit", "Quit"),
+    KeyAction("interrupt", "ctrl+c", "interrupt", "Quit from any screen (exit status 130)", "Ctrl+C"),
 )
 
 
 def bindings() -> list[BindingType]:
-    """Textual bindings for KEY_ACTIONS; tab is a priority binding so it never moves focus."""
+    """Textual bindings for KEY_ACTIONS.
+
+    tab is a priority binding so it never moves focus; Ctrl+C is one so it interrupts from any
+    screen, as in every terminal program, instead of Textual's "press Ctrl+Q to quit" hint.
+    """
     return [
         Binding(
             item.keys,
@@ -52,7 +57,7 @@ def bindings() -> list[BindingType]:
             item.description,
             show=False,
             key_display=item.key_display,
-            priority=item.id == "next_panel",
+            priority=item.id in ("next_panel", "interrupt"),
             id=item.id,
         )
         for item in KEY_ACTIONS

@@ -48,7 +48,8 @@ class SearchScreen(ModalScreen[Instrument | None]):
         with Vertical():
             yield Label("Add an instrument: ticker, name, FIGI or uid")
             yield Input(placeholder="e.g. SBER", id="search-input")
-            yield OptionList(id="search-results")
+            # Names and symbols are data: never parsed as markup (a "[/x]" in a name would crash it).
+            yield OptionList(id="search-results", markup=False)
             yield Label("type to search · ↑/↓ choose · Enter add · Esc cancel", id="search-status")
 
     @property

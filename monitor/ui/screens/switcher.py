@@ -37,6 +37,7 @@ class WatchlistSwitcher(ModalScreen[str | None]):
             options = OptionList(
                 *(Option(f"{'●' if name == self.active else ' '} {name}", id=name) for name in self.names),
                 id="watchlists",
+                markup=False,  # list names come from the user's file
             )
             if self.active in self.names:
                 options.highlighted = self.names.index(self.active)

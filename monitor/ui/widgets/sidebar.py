@@ -42,13 +42,16 @@ class WatchlistSidebar(Widget):
         super().__init__(id=id)
         self.up_color = up_color
         self.down_color = down_color
+        self.title = ""
         self.rows: tuple[Row, ...] = ()
         self.selected = 0
 
     def show(self, title: str, rows: tuple[Row, ...], selected: int) -> None:
         """Takes the rows and selection; refreshes only when something differs."""
-        if self.border_title != title:
-            self.border_title = title
+        # A Text, not a str: a border title string is markup, and list names come from the user's file.
+        if self.title != title:
+            self.title = title
+            self.border_title = Text(title)
         if rows != self.rows or selected != self.selected:
             self.rows, self.selected = rows, selected
             self.refresh()

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real commands as subprocesses (and inside tmux)."""

@@ -29,6 +29,8 @@ class FeedConfig:
     connect_timeout_s: float = 20.0
     history_candles: int = 200
     max_streams: int = 4
+    subscriptions_per_stream: int = 300
+    """Candle subscriptions one stream may hold before the next stream is opened (API limit: 300)."""
     reconcile_interval_s: float = 60.0
     stale_after_s: float | None = None
     mode: str = "LIVE API"

@@ -7,7 +7,12 @@ from decimal import Decimal
 from monitor.market import Candle, Instrument, Interval, Origin
 from monitor.pb import instruments_pb2, marketdata_pb2
 from monitor.pb.common_pb2 import Quotation
-from monitor.wire import NANO, from_quotation
+from monitor.wire import NANO, QuotationError, check_quotation, from_quotation
+
+MAX_PAST_S = 45 * 86_400
+"""Oldest plausible stream candle start: a month candle starts up to 31 days back."""
+MAX_FUTURE_S = 86_400
+"""Newest plausible stream candle start: allows for clock skew, never for a different day."""
 
 
 def price(q: Quotation) -> float:
@@ -37,6 +42,60 @@ def stream_candle(msg: marketdata_pb2.Candle, interval: Interval, now: float) ->
         closed=time < interval.start_of(int(now)),
         origin=Origin.STREAM,
     )
+
+
+def checked_candle(msg: marketdata_pb2.Candle, interval: Interval, now: float) -> Candle | str:
+    """A streamed candle as a book value, or why it must be skipped (hostile or malformed).
+
+    Runs on the receive loop for every candle: plain int and float comparisons, no Decimal.
+    """
+    if not msg.HasField("time"):
+        return "candle without time"
+    time = msg.time.seconds
+    if not now - MAX_PAST_S <= time <= now + MAX_FUTURE_S:
+        return "candle time out of range"
+    if not (msg.HasField("open") and msg.HasField("high") and msg.HasField("low") and msg.HasField("close")):
+        return "candle without prices"
+    q = msg.open
+    ou, on = q.units, q.nano
+    q = msg.high
+    hu, hn = q.units, q.nano
+    q = msg.low
+    lu, ln = q.units, q.nano
+    q = msg.close
+    cu, cn = q.units, q.nano
+    # Same sign and |nano| < 1e9: a product below zero means mixed signs, and one bound per nano.
+    if (
+        ou * on < 0
+        or hu * hn < 0
+        or lu * ln < 0
+        or cu * cn < 0
+        or not (-NANO < on < NANO and -NANO < hn < NANO and -NANO < ln < NANO and -NANO < cn < NANO)
+    ):
+        return _quotation_reason(((ou, on), (hu, hn), (lu, ln), (cu, cn)))
+    open_, high, low, close = ou + on / NANO, hu + hn / NANO, lu + ln / NANO, cu + cn / NANO
+    if not (high >= open_ and high >= close and low <= open_ and low <= close):
+        return "candle high/low inconsistent"
+    return Candle(
+        time=time,
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=msg.volume,
+        closed=time < interval.start_of(int(now)),
+        origin=Origin.STREAM,
+    )
+
+
+def _quotation_reason(pairs: tuple[tuple[int, int], ...]) -> str:
+    """The contract's wording for the first malformed (units, nano) pair (the slow, rare path)."""
+    for units, nano in pairs:
+        try:
+            check_quotation(units, nano)
+        except QuotationError as exc:
+            return f"malformed quotation: {exc}"
+    return "malformed quotation"
 
 
 def historic_candle(msg: marketdata_pb2.HistoricCandle) -> Candle:

@@ -87,6 +87,10 @@ class Health:
     """Messages received over the feed's life (pings included)."""
     streams: int = 0
     """Streams open now."""
+    bad_messages: int = 0
+    """Malformed or hostile stream messages skipped (counted, never applied to the book)."""
+    last_bad_reason: str = ""
+    """Why the newest skipped message was skipped."""
     watch: dict[WatchKey, WatchHealth] = field(default_factory=dict)
     trading: dict[str, TradingPhase] = field(default_factory=dict)
     """Trading phase per instrument uid, from the info subscription."""

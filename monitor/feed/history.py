@@ -235,6 +235,24 @@ class HistoryClient:
         response = await self._call(request)
         return [_candle(c) for c in response.candles if c.is_complete]
 
+    async def day_open(self, uid: str, day: int) -> float | None:
+        """The open of the D1 candle starting at `day` (00:00 UTC), forming or not; None if no trade yet.
+
+        The only reader of a forming candle from GetCandles: the watchlist's change since the
+        session's open needs today's open long before today's candle closes.
+        """
+        request = marketdata_pb2.GetCandlesRequest(
+            to=seconds_to_timestamp(Interval.D1.next_start(day)),
+            interval=Interval.D1.value,  # type: ignore[arg-type]  # CandleInterval numbers = Interval values
+            instrument_id=uid,
+        )
+        getattr(request, "from").CopyFrom(seconds_to_timestamp(day))
+        response = await self._call(request)
+        for candle in response.candles:
+            if candle.time.seconds == day:
+                return quotation_to_float(candle.open)
+        return None
+
     async def _call(self, request: marketdata_pb2.GetCandlesRequest) -> marketdata_pb2.GetCandlesResponse:
         transient = limited = 0
         while True:

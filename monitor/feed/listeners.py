@@ -41,6 +41,23 @@ class Listeners:
         self.emit()
 
 
+class ListenerHost:
+    """The feed's listener registration (a mixin: the host sets `_listen`)."""
+
+    _listen: Listeners
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        self._listen.changed.append(listener)
+
+    def add_candle_listener(self, cb: CandleListener) -> None:
+        """Registers `cb(series, candle)`, called for every candle that changed the book."""
+        self._listen.candles.append(cb)
+
+    def add_event_listener(self, cb: EventListener) -> None:
+        """Registers `cb(event)`, called on every connection transition."""
+        self._listen.events.append(cb)
+
+
 def _safe(cb: Callable[..., None], *args: Any) -> None:
     # A listener's bug must never stop the receive loop.
     try:

@@ -20,29 +20,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from monitor.clock import Clock
-from monitor.market import Interval
+from monitor.feed.subwire import SubItem, SubKey, SubKind, build_request, key_order, parse_response
 from monitor.pb import marketdata_pb2 as md
+
+__all__ = ["Outcome", "Registry", "SubKey", "SubKind"]
 
 WINDOW_SECONDS = 60.0
 RETRY_FIRST_SECONDS = 5.0
 RETRY_MAX_SECONDS = 60.0
-
-
-class SubKind(Enum):
-    """The data types the monitor subscribes to."""
-
-    CANDLES = "candles"
-    LAST_PRICE = "last_price"
-    INFO = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class SubKey:
-    """One subscription: a data kind, an instrument uid and (for candles) an interval."""
-
-    kind: SubKind
-    uid: str
-    interval: Interval | None = None
 
 
 class Outcome(Enum):
@@ -158,6 +143,10 @@ class Registry:
             return Outcome.RETRY_LATER, entry.reason
         return None, ""
 
+    def holds(self, key: SubKey) -> bool:
+        """Whether the key is desired, or still held on (or being removed from) the server."""
+        return key in self._entries
+
     def confirmed(self, stream: int | None = None) -> set[SubKey]:
         """Keys the server confirmed (on one stream, or on any)."""
         return {k for k, e in self._entries.items() if e.confirmed and (stream is None or e.stream == stream)}
@@ -226,8 +215,8 @@ class Registry:
             for start in range(0, len(keys), self._max_per_stream):
                 if len(slot.sent) >= self._requests_per_minute:
                     return requests
-                chunk = sorted(keys[start : start + self._max_per_stream], key=_order)
-                requests.append(_request(kind, action, chunk))
+                chunk = sorted(keys[start : start + self._max_per_stream], key=key_order)
+                requests.append(build_request(kind, action, chunk))
                 slot.sent.append(now)
                 slot.inflight.append(_Batch(kind, action, chunk))
                 for key in chunk:
@@ -244,7 +233,7 @@ class Registry:
 
     def on_response(self, stream: int, response: md.MarketDataResponse) -> list[tuple[SubKey, Outcome, str]]:
         """Reads a Subscribe*Response: an answer to a request, or a part of a snapshot."""
-        parsed = _parse(response)
+        parsed = parse_response(response)
         if parsed is None:
             return []
         kind, items = parsed
@@ -280,7 +269,7 @@ class Registry:
         self._streams[stream].snapshot_kinds = set()
         missing = 0
         for response in responses:
-            parsed = _parse(response)
+            parsed = parse_response(response)
             if parsed is not None:
                 self._streams[stream].snapshot_kinds.add(parsed[0])
                 missing += sum(
@@ -315,7 +304,7 @@ class Registry:
         while window and now - window[0] >= WINDOW_SECONDS:
             window.popleft()
 
-    def _match(self, slot: _Stream, kind: SubKind, items: list[_Item]) -> _Batch | None:
+    def _match(self, slot: _Stream, kind: SubKind, items: list[SubItem]) -> _Batch | None:
         # By content first (the docs' advice); the oldest batch of the kind when the server
         # left the ids empty, as it may on INSTRUMENT_NOT_FOUND (java-sdk #6).
         ids = {(item.uid, item.interval) for item in items if item.uid}
@@ -327,7 +316,7 @@ class Registry:
             return candidates[0]
         return None
 
-    def _apply(self, stream: int, batch: _Batch, items: list[_Item]) -> list[tuple[SubKey, Outcome, str]]:
+    def _apply(self, stream: int, batch: _Batch, items: list[SubItem]) -> list[tuple[SubKey, Outcome, str]]:
         by_id = {(k.uid, k.interval): k for k in batch.keys}
         results: list[tuple[SubKey, Outcome, str]] = []
         for position, item in enumerate(items):
@@ -373,7 +362,7 @@ class Registry:
         return Outcome.RETRY_LATER, reason
 
     def _apply_snapshot(
-        self, stream: int, kind: SubKind, items: list[_Item]
+        self, stream: int, kind: SubKind, items: list[SubItem]
     ) -> list[tuple[SubKey, Outcome, str]]:
         success = md.SUBSCRIPTION_STATUS_SUCCESS
         listed = {(item.uid, item.interval) for item in items if item.status == success}
@@ -389,73 +378,3 @@ class Registry:
                 entry.confirmed = True
                 results.append((key, Outcome.CONFIRMED, ""))
         return results
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    uid: str
-    interval: Interval | None
-    status: int
-
-
-def _order(key: SubKey) -> tuple[str, int]:
-    return key.uid, 0 if key.interval is None else key.interval.value
-
-
-def _request(
-    kind: SubKind, action: md.SubscriptionAction.ValueType, keys: list[SubKey]
-) -> md.MarketDataRequest:
-    if kind is SubKind.CANDLES:
-        return md.MarketDataRequest(
-            subscribe_candles_request=md.SubscribeCandlesRequest(
-                subscription_action=action,
-                instruments=[
-                    md.CandleInstrument(
-                        instrument_id=key.uid,
-                        interval=md.SubscriptionInterval.ValueType(key.interval.value if key.interval else 0),
-                    )
-                    for key in keys
-                ],
-                waiting_close=False,
-            )
-        )
-    if kind is SubKind.LAST_PRICE:
-        return md.MarketDataRequest(
-            subscribe_last_price_request=md.SubscribeLastPriceRequest(
-                subscription_action=action,
-                instruments=[md.LastPriceInstrument(instrument_id=key.uid) for key in keys],
-            )
-        )
-    return md.MarketDataRequest(
-        subscribe_info_request=md.SubscribeInfoRequest(
-            subscription_action=action,
-            instruments=[md.InfoInstrument(instrument_id=key.uid) for key in keys],
-        )
-    )
-
-
-def _parse(response: md.MarketDataResponse) -> tuple[SubKind, list[_Item]] | None:
-    payload = response.WhichOneof("payload")
-    if payload == "subscribe_candles_response":
-        return SubKind.CANDLES, [
-            _Item(s.instrument_uid, _interval(s.interval), s.subscription_status)
-            for s in response.subscribe_candles_response.candles_subscriptions
-        ]
-    if payload == "subscribe_last_price_response":
-        return SubKind.LAST_PRICE, [
-            _Item(s.instrument_uid, None, s.subscription_status)
-            for s in response.subscribe_last_price_response.last_price_subscriptions
-        ]
-    if payload == "subscribe_info_response":
-        return SubKind.INFO, [
-            _Item(s.instrument_uid, None, s.subscription_status)
-            for s in response.subscribe_info_response.info_subscriptions
-        ]
-    return None
-
-
-def _interval(value: int) -> Interval | None:
-    try:
-        return Interval(value)
-    except ValueError:
-        return None

@@ -26,6 +26,7 @@ log = structlog.get_logger()
 SLOW_RETRY_S = 120.0  # 80001: the open-stream counter refreshes every 2 minutes
 RATE_LIMIT_DEFAULT_S = 60.0
 SNAPSHOT_WINDOW_S = 10.0
+MAX_STREAM_ID = 128  # the API sends a UUID; anything much longer is hostile (and would bloat the log)
 _RETRY_STATUSES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -145,6 +146,10 @@ class SessionHandler:
     def on_stale(self, stream: int, silent_for: float) -> None:
         raise NotImplementedError
 
+    def on_bad(self, stream: int, reason: str, detail: str = "") -> None:
+        """A message was skipped as malformed or hostile (count it, log it once per kind)."""
+        raise NotImplementedError
+
 
 async def wait_any(clock: Clock, event: asyncio.Event, seconds: float | None) -> None:
     """Waits until `event` is set or `seconds` of clock time passed (None: only the event)."""
@@ -243,21 +248,29 @@ class StreamSession:
             if response is grpc.aio.EOF:
                 return self._ending(None, "")
             now = clock.now()
-            self.last_message_at = now
+            self.last_message_at = now  # any message, even a bad one, proves the transport alive
             self.messages += 1
-            payload = response.WhichOneof("payload")
-            if payload in _SUBSCRIBE_PAYLOADS:
-                outcomes = registry.on_response(stream, response)
-                if self.confirmed_at is None and any(o is Outcome.CONFIRMED for _, o, _ in outcomes):
-                    self.confirmed_at = now
-                self._log_tracking(response, payload)
-                handler.on_outcomes(stream, outcomes)
-                self._wake.set()  # retries and moves change what the writer should send
-            elif payload == "ping" and response.ping.stream_id != self.stream_id:
-                self.stream_id = response.ping.stream_id
-                self._log = self._log.bind(stream_id=self.stream_id)
-                self._log.info("stream_ping", stream_id=self.stream_id)
-            handler.on_data(stream, response, now)
+            # try costs nothing until it catches: whatever a message does, the loop keeps reading.
+            try:
+                payload = response.WhichOneof("payload")
+                if payload in _SUBSCRIBE_PAYLOADS:
+                    outcomes = registry.on_response(stream, response)
+                    if self.confirmed_at is None and any(o is Outcome.CONFIRMED for _, o, _ in outcomes):
+                        self.confirmed_at = now
+                    self._log_tracking(response, payload)
+                    handler.on_outcomes(stream, outcomes)
+                    self._wake.set()  # retries and moves change what the writer should send
+                elif payload == "ping" and response.ping.stream_id != self.stream_id:
+                    stream_id = response.ping.stream_id
+                    if len(stream_id) > MAX_STREAM_ID:
+                        handler.on_bad(stream, "oversized ping stream_id", f"{len(stream_id)} characters")
+                        continue
+                    self.stream_id = stream_id
+                    self._log = self._log.bind(stream_id=stream_id)
+                    self._log.info("stream_ping", stream_id=stream_id)
+                handler.on_data(stream, response, now)
+            except Exception as exc:
+                handler.on_bad(stream, "message handling failed", repr(exc))
 
     def _ending(
         self, status: grpc.StatusCode | None, details: str, trailing: tuple[tuple[str, str], ...] = ()

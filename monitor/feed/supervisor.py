@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -15,14 +16,16 @@ from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import backoff, slow_delay
 from monitor.feed.channel import metadata, open_channel
 from monitor.feed.config import FeedConfig
-from monitor.feed.convert import interval_of, last_price, stream_candle, trading_status
+from monitor.feed.connectivity import watch_channel
 from monitor.feed.health import ConnectionState, Health, WatchKey, WatchState
 from monitor.feed.history import HistoryClient
 from monitor.feed.instruments import InstrumentResolver, resolve_round
-from monitor.feed.listeners import CandleListener, EventListener, Listeners
+from monitor.feed.listeners import ListenerHost, Listeners
+from monitor.feed.opens import SessionOpens
+from monitor.feed.receive import Receiver
 from monitor.feed.registry import Outcome, Registry, SubKey, SubKind
 from monitor.feed.session import Action, SessionHandler, StreamSession, classify, wait_any
-from monitor.market import CandleBook, Instrument, SeriesKey, phase_of
+from monitor.market import CandleBook, Instrument, SeriesKey
 from monitor.pb import marketdata_pb2 as md
 
 log = structlog.get_logger()
@@ -32,7 +35,7 @@ STABLE_AFTER_S = 60.0
 RESOLVE_RETRY_S = 5.0
 
 
-class Feed(SessionHandler):
+class Feed(ListenerHost, SessionHandler):
     """The live feed (implements `FeedLike`): `watch()` what you want, `run()` it, `close()` it.
 
     Args:
@@ -58,7 +61,9 @@ class Feed(SessionHandler):
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.book = book if book is not None else CandleBook()
         self.health = Health(endpoint=config.endpoint, mode=config.mode)
-        self.registry = Registry(clock=self.clock, max_streams=config.max_streams)
+        self.registry = Registry(
+            clock=self.clock, max_per_stream=config.subscriptions_per_stream, max_streams=config.max_streams
+        )
         self._rng = rng if rng is not None else random.Random()
         self._channel_factory = channel_factory or open_channel
         self._backoff_factory = backoff_factory or (lambda: backoff(rng=self._rng))
@@ -79,6 +84,7 @@ class Feed(SessionHandler):
         self._watch_changed = asyncio.Event()
         self._retry_now = asyncio.Event()
         self._fatal = False
+        self._channel_problem: str | None = None
         self._closed = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,6 +96,14 @@ class Feed(SessionHandler):
             on_candle=self._emit_candle,
             on_change=self._emit,
         )
+        self._receiver = Receiver(
+            book=self.book,
+            health=self.health,
+            registry=self.registry,
+            emit=self._emit,
+            emit_candle=self._emit_candle,
+        )
+        self._opens = SessionOpens(book=self.book, clock=self.clock, on_change=self._emit)
 
     def watch(self, keys: Sequence[WatchKey]) -> None:
         """Sets the desired series; only the difference is (un)subscribed."""
@@ -112,17 +126,6 @@ class Feed(SessionHandler):
         if self._resolver is None:
             return []
         return await self._resolver.search(query)
-
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        self._listen.changed.append(listener)
-
-    def add_candle_listener(self, cb: CandleListener) -> None:
-        """Registers `cb(series, candle)`, called for every candle that changed the book."""
-        self._listen.candles.append(cb)
-
-    def add_event_listener(self, cb: EventListener) -> None:
-        """Registers `cb(event)`, called on every connection transition."""
-        self._listen.events.append(cb)
 
     def reconnect_now(self) -> None:
         self._fatal = False
@@ -147,6 +150,11 @@ class Feed(SessionHandler):
                 asyncio.create_task(self._guard(self._backfill.run(self._history)), name="feed-backfill"),
                 asyncio.create_task(self._guard(closer), name="feed-close-candles"),
                 asyncio.create_task(self._guard(self._streams_loop()), name="feed-streams"),
+                asyncio.create_task(self._guard(self._opens.run(self._history)), name="feed-opens"),
+                asyncio.create_task(
+                    self._guard(watch_channel(self._channel, self.config.ca_file, self._channel_report)),
+                    name="feed-channel",
+                ),
             ]
             await self._stop.wait()
         except Exception as exc:
@@ -186,7 +194,8 @@ class Feed(SessionHandler):
             keys.add(SubKey(SubKind.CANDLES, inst.uid, wk.interval))
             keys.add(SubKey(SubKind.LAST_PRICE, inst.uid))
             keys.add(SubKey(SubKind.INFO, inst.uid))
-        self._series_watch = series
+        self._series_watch = self._receiver.series = series
+        self._opens.want(key.uid for key in keys)
         self.registry.set_desired(keys)
         for key in keys:
             if key.kind is SubKind.CANDLES and self.registry.status(key)[0] is not Outcome.CONFIRMED:
@@ -251,6 +260,9 @@ class Feed(SessionHandler):
                 self.health.streams = len(self._sessions)
                 self._stream_lost(stream)
             verdict = classify(ending, holding=self._stream_needed(stream))
+            if self._channel_problem is not None and ending.confirmed_at is None:
+                # The open deadline hides why nothing connected; the channel watcher knows.
+                verdict = replace(verdict, reason=self._channel_problem)
             if ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S:
                 delays, attempt = self._backoff_factory(), 0  # stable: the curve starts over
             if verdict.action is Action.QUIET:
@@ -293,32 +305,10 @@ class Feed(SessionHandler):
             self._set_series_state(key, WatchState.PENDING, None)
 
     def on_data(self, stream: int, response: md.MarketDataResponse, now: float) -> None:
-        health = self.health
-        health.note_message(now)
-        payload = response.WhichOneof("payload")
-        if payload == "candle":
-            msg = response.candle
-            interval = interval_of(msg.interval)
-            if interval is not None:
-                key = SeriesKey(msg.instrument_uid, interval)
-                watchers = self._series_watch.get(key)
-                if watchers is not None:
-                    candle = stream_candle(msg, interval, now)
-                    if self.book.upsert(key, candle):
-                        for wk in watchers:
-                            entry = health.watch.get(wk)
-                            if entry is not None:
-                                entry.last_data_at = now
-                        self._emit_candle(key, candle)
-        elif payload == "last_price":
-            uid, price, at = last_price(response.last_price)
-            self.book.set_price(uid, price, at)
-        elif payload == "trading_status":
-            uid, status = trading_status(response.trading_status)
-            health.trading[uid] = phase_of(status)
-            health.version += 1
-        elif payload == "ping":
-            health.last_ping_at = now
+        self._receiver.on_data(response, now)
+
+    def on_bad(self, stream: int, reason: str, detail: str = "") -> None:
+        self._receiver.bad(reason, detail)
         self._emit()
 
     def on_outcomes(self, stream: int, outcomes: list[tuple[SubKey, Outcome, str]]) -> None:
@@ -346,6 +336,12 @@ class Feed(SessionHandler):
             and self.health.state is not ConnectionState.LIVE
         ):
             self._transition(ConnectionState.LIVE, "subscriptions confirmed")
+
+    def _channel_report(self, problem: str | None) -> None:
+        self._channel_problem = problem
+        if problem is not None and self.health.state is not ConnectionState.LIVE:
+            self._transition(self.health.state, problem)
+            log.error("channel_failed", reason=problem)
 
     def on_stale(self, stream: int, silent_for: float) -> None:
         self._transition(ConnectionState.STALE, f"no message for {silent_for:.0f}s")

@@ -2,6 +2,7 @@
 
 from monitor.sim.config import SimConfig
 from monitor.sim.faults import Faults, Stats, StreamEnd
+from monitor.sim.hostile import HostileKind
 from monitor.sim.server import SimServer
 
-__all__ = ["Faults", "SimConfig", "SimServer", "Stats", "StreamEnd"]
+__all__ = ["Faults", "HostileKind", "SimConfig", "SimServer", "Stats", "StreamEnd"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from monitor.sim.config import SimConfig
 from monitor.sim.faults import StreamEnd
 from monitor.sim.gate import wait_sim
+from monitor.sim.hostile import HostileKind
 from monitor.sim.server import SimServer
 
 _EPILOG = """\
@@ -25,6 +26,9 @@ faults (--fault KIND[@PERIOD[:DURATION]], repeatable; times in sim seconds):
   timed:        stall (silence, no pings), refuse-streams (80001),
                 refuse-connections (server down, then back on the same port), delay (unary/stream
                 start delayed by DURATION seconds once per PERIOD; lasts one PERIOD/2)
+  hostile:      one message of every malformed/hostile kind on each open stream (unknown oneof
+                member, candles with no time / no prices / bad quotations / high < low / far-off
+                times / unsubscribed instruments, a ~9 MiB ping); the stream stays open
   example: --fault unavailable@120 --fault stall@300:30
 """
 
@@ -43,7 +47,7 @@ class FaultPlan:
 def parse_fault(text: str) -> FaultPlan:
     kind, _, timing = text.partition("@")
     kind = kind.strip().lower()
-    if kind not in _TIMED and kind not in {e.value for e in StreamEnd}:
+    if kind not in _TIMED and kind != "hostile" and kind not in {e.value for e in StreamEnd}:
         raise argparse.ArgumentTypeError(f"unknown fault {kind!r}")
     period_text, _, duration_text = timing.partition(":")
     try:
@@ -124,5 +128,8 @@ async def _inject(sim: SimServer, plan: FaultPlan) -> None:
             sim.faults.delay(plan.duration)
             await wait_sim(sim.clock, plan.period / 2)
             sim.faults.delay(0)
+        elif plan.kind == "hostile":
+            for kind in HostileKind:
+                sim.faults.hostile(kind)
         else:
             sim.faults.end_streams(StreamEnd(plan.kind))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from monitor.sim.hostile import HostileKind
     from monitor.sim.stream import StreamSession
 
 
@@ -29,7 +31,15 @@ class Stats:
 
     streams_opened: int = 0
     subscribe_requests: int = 0
+    too_many_requests: int = 0
+    """Subscription requests answered TOO_MANY_REQUESTS (over the per-stream minute window)."""
+    limit_exceeded: int = 0
+    """Candle subscriptions answered LIMIT_IS_EXCEEDED (the stream already held its maximum)."""
     unary_requests: int = 0
+    lookups: Counter[str] = field(default_factory=Counter)
+    """InstrumentsService look-ups per requested id (GetInstrumentBy, ShareBy)."""
+    hostile_sent: Counter[str] = field(default_factory=Counter)
+    """Hostile messages sent per kind (`Faults.hostile`)."""
     sessions: dict[str, StreamSession] = field(default_factory=dict)
 
     @property
@@ -39,6 +49,10 @@ class Stats:
     def active_subscriptions(self) -> dict[str, int]:
         """Active subscriptions (candles + info + last price) per open stream, by stream_id."""
         return {sid: s.subscription_count for sid, s in self.sessions.items()}
+
+    def candle_subscriptions(self) -> dict[str, int]:
+        """Active candle subscriptions per open stream, by stream_id (the ones the 300 limit counts)."""
+        return {sid: len(s.candles) for sid, s in self.sessions.items()}
 
     def subscriptions_of(self, stream_id: str) -> int:
         session = self.sessions.get(stream_id)
@@ -63,6 +77,23 @@ class Faults:
         for session in sessions:
             session.end(kind)
         return len(sessions)
+
+    def hostile(self, kind: HostileKind | str) -> int:
+        """Sends one hostile or malformed message of `kind` on every open stream; returns how many.
+
+        The streams stay open and keep serving; the kinds are listed in `monitor.sim.hostile`.
+        """
+        from monitor.sim.hostile import HostileKind, hostile_message
+
+        kind = HostileKind(kind)
+        sent = 0
+        for session in list(self._stats.sessions.values()):
+            message = hostile_message(kind, session)
+            if message is not None:
+                session.emit(message)
+                sent += 1
+        self._stats.hostile_sent[kind.value] += sent
+        return sent
 
     def stall(self, on: bool = True) -> None:
         """Silence: no data and no pings on any stream (streams stay open) until cleared."""

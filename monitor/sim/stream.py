@@ -117,6 +117,7 @@ class StreamSession:
         while self._requests and self._requests[0] <= now - 60:
             self._requests.popleft()
         if len(self._requests) >= self.state.config.subscription_requests_per_minute:
+            self.state.stats.too_many_requests += 1
             return False
         self._requests.append(now)
         return True
@@ -155,6 +156,7 @@ class StreamSession:
                     sub_id = existing.subscription_id
                 elif len(self.candles) >= self.state.config.max_subscriptions_per_stream:
                     status = S.SUBSCRIPTION_STATUS_LIMIT_IS_EXCEEDED
+                    self.state.stats.limit_exceeded += 1
                 else:
                     now = int(self.state.clock.now())
                     self.candles[key] = CandleSub(

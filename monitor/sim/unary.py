@@ -138,6 +138,7 @@ class InstrumentsService(instruments_pb2_grpc.InstrumentsServiceServicer):
 
     async def _lookup(self, request: instruments_pb2.InstrumentRequest, context: Context) -> SimInstrument:
         await self.gate.admit_unary(context)
+        self.state.stats.lookups[request.id] += 1
         catalogue = self.state.catalogue
         if not request.id:
             await abort(context, "30007")

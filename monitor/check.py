@@ -33,7 +33,10 @@ _ID_TYPES = {
 _PROXY_VARS = ("grpc_proxy", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY")
 _HINT_HOST = "the other host name: --endpoint invest-public-api.tinkoff.ru:443 (or .tbank.ru:443)"
 _HINT_PROXY = "behind a proxy? set https_proxy (or grpc_proxy); check firewalls for outbound port 443"
-_HINT_CA = "certificate errors: pass the issuing root CA with --ca-file FILE (e.g. Russian Trusted Root CA)"
+_HINT_CA = (
+    "certificate errors: pass the issuing root CA with --ca-file FILE "
+    "(or connection.ca_file in the settings file; e.g. Russian Trusted Root CA)"
+)
 _HINT_TOKEN = (
     "check the token: TINKOFF_TOKEN_STRING (SANDBOX_TOKEN_STRING with --sandbox) or --token-file; "
     "tokens expire 3 months after last use, and sandbox tokens only work on the sandbox host"
@@ -142,9 +145,8 @@ async def check_endpoint(conn: ConnectionSettings, token: str, ids: Sequence[str
         try:
             await _open_and_close(host, port, _ssl_context(conn), timeout)
         except ssl.SSLCertVerificationError as exc:
-            return report.failed(
-                "TLS handshake", started, exc.verify_message or str(exc), [_HINT_CA, _HINT_HOST]
-            )
+            reason = f"certificate verify failed: {exc.verify_message or exc}"
+            return report.failed("TLS handshake", started, reason, [_HINT_CA, _HINT_HOST])
         except (OSError, TimeoutError) as exc:
             return report.failed("TLS handshake", started, _why(exc), [_HINT_CA, _HINT_PROXY])
         report.stage("TLS handshake", started, "ok (certificate verified)")
@@ -211,6 +213,11 @@ async def _open_and_close(host: str, port: int, context: ssl.SSLContext | None, 
     _, writer = await asyncio.wait_for(
         asyncio.open_connection(host, port, ssl=context, server_hostname=host if context else None), timeout
     )
+    if context is not None:
+        # A gRPC server never answers a TLS close_notify (it waits for the HTTP/2 preface), so a
+        # graceful close hung for the 30 s SSL shutdown timeout; the handshake is all we wanted.
+        writer.transport.abort()
+        return
     writer.close()
     # A reset while closing says nothing about whether the stage worked.
     with contextlib.suppress(OSError):

@@ -100,6 +100,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _usable_path(value: Path | None) -> Path | None:
+    """`value` with ~ expanded; a NUL byte is refused here, as every OS call would raise ValueError."""
+    if value is None:
+        return None
+    if "\x00" in str(value):
+        raise ValueError("the path contains a NUL byte")
+    return value.expanduser()
+
+
 class ConnectionSettings(BaseModel):
     """How to reach the T-Invest API (or the simulator)."""
 
@@ -138,7 +147,7 @@ class ConnectionSettings(BaseModel):
     @field_validator("token_file", "ca_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+        return _usable_path(value)
 
     @model_validator(mode="after")
     def _apply_rules(self) -> ConnectionSettings:
@@ -211,7 +220,7 @@ class LogSettings(BaseModel):
     @field_validator("file")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        return _usable_path(value) or value
 
 
 class Settings(BaseSettings):
@@ -239,7 +248,7 @@ class Settings(BaseSettings):
     @field_validator("watchlist")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+        return _usable_path(value)
 
     @classmethod
     def settings_customise_sources(
@@ -331,10 +340,16 @@ def _describe_errors(exc: ValidationError, path: Path, text: str | None, overrid
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = tuple(error["loc"])
-        field = ".".join(str(part) for part in loc) or "settings"
+        # An odd key (a newline, a space) is quoted so the message stays one line.
+        field = ".".join(_key_text(part) for part in loc) or "settings"
         where = _origin(loc, path, text, overrides)
         lines.append(f"{where}: {field}: {error['msg']}")
     return "; ".join(lines)
+
+
+def _key_text(part: str | int) -> str:
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_\-]+", text) else repr(text)
 
 
 def _origin(loc: tuple[str | int, ...], path: Path, text: str | None, overrides: Mapping[str, Any]) -> str:

@@ -18,7 +18,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from tests.perf.harness import Result, report  # noqa: E402
 
-BENCHMARKS = ["render", "memory", "ingest", "ui_cpu", "latency", "startup", "recovery"]
+BENCHMARKS = ["render", "memory", "ingest", "ui_cpu", "latency", "startup", "recovery", "soak"]
 
 
 def main(argv: list[str] | None = None) -> int:

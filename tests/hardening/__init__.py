@@ -1,0 +1,1 @@
+"""Hardening tests: hostile files, secrets, TLS, kill-safe saves and the soak."""

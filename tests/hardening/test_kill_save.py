@@ -1,0 +1,60 @@
+"""Saving a watchlist while the process is SIGKILLed leaves the old or the new file, never a broken one."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from monitor.watchlist import load_watchlists
+
+REPO = Path(__file__).resolve().parents[2]
+OLD = (
+    '# keep me\n[[lists]]\nname = "a"\ninstruments = [\n'
+    + "".join(f'  "O{i:03d}_TQBR",\n' for i in range(300))
+    + "]\n"
+)
+SAVER = """
+import sys
+from pathlib import Path
+from monitor.watchlist import Watchlist, Watchlists, WatchEntry, save_watchlists
+path = Path(sys.argv[1])
+new = Watchlists((Watchlist("a", entries=tuple(WatchEntry(f"N{i:03d}_TQBR") for i in range(300))),), "a")
+print("ready", flush=True)
+while True:
+    save_watchlists(path, new)
+"""
+
+
+def test_sigkill_during_save_never_breaks_the_file(tmp_path: Path) -> None:
+    """20 saver processes killed at random moments: the file always loads, as old or new content."""
+    path = tmp_path / "watchlist.toml"
+    rng = random.Random(5)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    outcomes = set()
+    for _ in range(20):
+        path.write_text(OLD)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, env=env, text=True
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            # A random moment inside the save loop (a few saves take about this long).
+            deadline = time.monotonic() + rng.uniform(0.0, 0.4)
+            while time.monotonic() < deadline:
+                pass
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(5)
+        entries = load_watchlists(path).active_list.entries
+        ids = {e.id[0] for e in entries}
+        assert ids in ({"O"}, {"N"}) and len(entries) == 300
+        outcomes.add(ids.pop())
+    # Temp files are `.watchlist.toml.*.tmp`: hidden and not `*.toml`, so no loader picks them up.
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "watchlist.toml"]
+    assert all(name.startswith(".watchlist.toml.") and name.endswith(".tmp") for name in leftovers)
+    assert "N" in outcomes

@@ -1,0 +1,201 @@
+"""Ingest budget: the Feed's receive → decode → CandleBook → health rate against raw grpc.aio reads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from monitor.feed import FeedConfig
+from monitor.feed.health import WatchKey
+from monitor.feed.supervisor import Feed
+from monitor.market import Candle, Interval, Origin, SeriesKey
+from monitor.pb import marketdata_pb2 as md
+from monitor.pb import marketdata_pb2_grpc
+from monitor.sim.catalogue import Catalogue
+from tests.perf.harness import Result, median
+from tests.perf.procs import SIM_TOKEN, child_main, children, quiet_logs, results_in_child, start_sim
+from tests.perf.simproc import STREAM_METHOD, STREAM_SERVICE
+
+TIMEOUT_S = 60.0
+
+
+@dataclass
+class Run:
+    """One consumer reading the whole firehose: messages counted, wall and CPU seconds between the
+    first and the last of them."""
+
+    messages: int
+    wall: float
+    cpu: float
+
+    @property
+    def rate(self) -> float:
+        return (self.messages - 1) / self.wall
+
+    @property
+    def cpu_per_message(self) -> float:
+        return self.cpu / (self.messages - 1)
+
+
+class Meter:
+    """Clocks the first and the `total`-th message; nothing in between (the hot path stays bare)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.count = 0
+        self.first = (0.0, 0.0)
+        self.done = asyncio.Event()
+        self.run: Run | None = None
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.first = (time.perf_counter(), time.process_time())
+        elif self.count == self.total:
+            wall, cpu = time.perf_counter() - self.first[0], time.process_time() - self.first[1]
+            self.run = Run(self.count, wall, cpu)
+            self.done.set()
+
+
+def _subscribe_request() -> md.MarketDataRequest:
+    uids = [item.uid for item in Catalogue().items]
+    return md.MarketDataRequest(
+        subscribe_candles_request=md.SubscribeCandlesRequest(
+            subscription_action=md.SUBSCRIPTION_ACTION_SUBSCRIBE,
+            instruments=[
+                md.CandleInstrument(instrument_id=uid, interval=md.SUBSCRIPTION_INTERVAL_ONE_MINUTE)
+                for uid in uids
+            ],
+        )
+    )
+
+
+async def _requests(stop: asyncio.Event) -> AsyncIterator[md.MarketDataRequest]:
+    yield _subscribe_request()
+    await stop.wait()  # half-closing early is fine for the server, but keep it like a real client
+
+
+async def raw_run(address: str, total: int, *, decode: bool) -> Run:
+    """(a) A bare grpc.aio reader: `async for` over the call, protobuf-decoded (or raw bytes when
+    `decode` is False, the transport's ceiling)."""
+    meter = Meter(total)
+    stop = asyncio.Event()
+    metadata = (("authorization", f"Bearer {SIM_TOKEN}"),)
+    async with grpc.aio.insecure_channel(address) as channel:
+        call: Any
+        if decode:
+            stub = marketdata_pb2_grpc.MarketDataStreamServiceStub(channel)
+            call = stub.MarketDataStream(_requests(stop), metadata=metadata)
+        else:
+            method: Any = channel.stream_stream(
+                f"/{STREAM_SERVICE}/{STREAM_METHOD}",
+                request_serializer=md.MarketDataRequest.SerializeToString,
+                response_deserializer=None,
+            )
+            call = method(_requests(stop), metadata=metadata)
+
+        async def consume() -> None:
+            async for response in call:
+                # The same check a real reader makes before it counts a candle.
+                if not decode or response.WhichOneof("payload") == "candle":
+                    meter.tick()
+                    if meter.run is not None:
+                        return
+
+        try:
+            await asyncio.wait_for(consume(), TIMEOUT_S)
+        finally:
+            stop.set()
+            call.cancel()
+    if meter.run is None:
+        raise RuntimeError(f"raw reader got {meter.count} of {total} messages")
+    return meter.run
+
+
+async def feed_run(address: str, total: int) -> Run:
+    """(b) The real Feed: subscription handshake, receive loop, decode, book upsert, health."""
+    meter = Meter(total)
+    config = FeedConfig(
+        endpoint=address,
+        token=SIM_TOKEN,
+        plaintext=True,
+        mode="DEMO",
+        history_candles=1,
+        reconcile_interval_s=3600.0,
+        stale_after_s=600.0,
+    )
+    feed = Feed(config=config)
+
+    def on_candle(key: SeriesKey, candle: Candle) -> None:
+        if candle.origin is Origin.STREAM:  # the backfill's candle is not part of the stream
+            meter.tick()
+
+    feed.add_candle_listener(on_candle)
+    feed.watch([WatchKey(item.uid, Interval.M1) for item in Catalogue().items])
+    task = asyncio.create_task(feed.run())
+    try:
+        await asyncio.wait_for(meter.done.wait(), TIMEOUT_S)
+    except TimeoutError:
+        raise RuntimeError(
+            f"feed got {meter.count} of {total} candles (state {feed.health.state.value})"
+        ) from None
+    finally:
+        await feed.close()
+        await asyncio.gather(task, return_exceptions=True)
+    assert meter.run is not None
+    return meter.run
+
+
+async def _measure(address: str, total: int, rounds: int) -> dict[str, list[Run]]:
+    runs: dict[str, list[Run]] = {"raw": [], "feed": [], "bytes": []}
+    # Warm-up: the first call pays channel set-up and imports on both sides.
+    await raw_run(address, min(total, 5_000), decode=True)
+    for _ in range(rounds):
+        # Alternating, so a burst of load from elsewhere hits both sides alike.
+        runs["raw"].append(await raw_run(address, total, decode=True))
+        runs["feed"].append(await feed_run(address, total))
+        runs["bytes"].append(await raw_run(address, total, decode=False))
+    return runs
+
+
+def run(quick: bool) -> list[Result]:
+    return results_in_child("tests.perf.bench_ingest", quick, 900)
+
+
+def measure(quick: bool) -> list[Result]:
+    total, rounds = (30_000, 3) if quick else (100_000, 5)
+    quiet_logs()
+    with children() as started:
+        _, port = start_sim(started, firehose=total, lifetime=900)
+        runs = asyncio.run(_measure(f"127.0.0.1:{port}", total, rounds))
+    raw_rate = median([r.rate for r in runs["raw"]])
+    feed_rate = median([r.rate for r in runs["feed"]])
+    ceiling = median([r.rate for r in runs["bytes"]])
+    ratio = median([f.rate / r.rate for f, r in zip(runs["feed"], runs["raw"], strict=True)])
+    detail: dict[str, float | str] = {
+        "feed_msg_s": feed_rate,
+        "raw_msg_s": raw_rate,
+        "bytes_msg_s": ceiling,
+        "feed_cpu_us_msg": median([r.cpu_per_message for r in runs["feed"]]) * 1e6,
+        "raw_cpu_us_msg": median([r.cpu_per_message for r in runs["raw"]]) * 1e6,
+        # Machine-independent view: the share of a message's CPU that is gRPC's own receive + decode.
+        "cpu_ratio": median(
+            [r.cpu_per_message / f.cpu_per_message for f, r in zip(runs["feed"], runs["raw"], strict=True)]
+        ),
+        "messages": float(total),
+        "rounds": float(rounds),
+    }
+    return [
+        Result("ingest: feed / raw grpc.aio rate", ratio, "ratio", ">= 0.90", ratio >= 0.90, detail),
+        Result("ingest: feed rate", feed_rate, "msg/s", ">= 3,000 msg/s", feed_rate >= 3_000),
+    ]
+
+
+if __name__ == "__main__":
+    child_main(measure)

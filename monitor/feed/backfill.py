@@ -14,13 +14,19 @@ from monitor.market import Candle, CandleBook, SeriesKey
 
 log = structlog.get_logger()
 
-RETRY_S = 5.0
-RETRIES = 3
-_Job = tuple[SeriesKey, int | None, int]  # (series, gap start or None for the initial history, try)
+RETRY_FIRST_S = 5.0
+RETRY_MAX_S = 60.0
+# Corrections for a closed period arrive a little after it closes (late trades); an outage that
+# starts right after a close may swallow them, so a gap fill starts one period early.
+CORRECTION_GRACE_S = 60
 
 
 class Backfiller:
     """Loads `history_candles` closed candles per new series and fills the gaps outages leave.
+
+    A gap is remembered as the earliest start still unfilled per series; it is only forgotten
+    once a fetch covering it succeeded, and failed fetches are retried with backoff for as long
+    as the series is watched, so an outage during a backfill can delay it but never lose it.
 
     Args:
         book: the book to upsert into.
@@ -48,60 +54,115 @@ class Backfiller:
         self._on_candle = on_candle
         self._on_change = on_change
         self._loaded: set[SeriesKey] = set()
-        self._resume: dict[SeriesKey, int] = {}
-        self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
-        self.changed = asyncio.Event()
-        """Set (and replaced) by the feed when the watched set changes."""
+        """Series whose initial history is in the book."""
+        self._gap: dict[SeriesKey, int] = {}
+        """Earliest period start not yet backfilled, per series."""
+        self._live: set[SeriesKey] = set()
+        """Series whose subscription is confirmed on a stream that is up: it delivers the forming period."""
+        self._running: SeriesKey | None = None
+        self._after: dict[SeriesKey, int] = {}
+        """Gaps that opened while their series' job was running (merged in when it ends)."""
+        self._queued: set[SeriesKey] = set()
+        self._tries: dict[SeriesKey, int] = {}
+        self._jobs: asyncio.Queue[SeriesKey] = asyncio.Queue()
+        self._retries: set[asyncio.Task[None]] = set()
 
     def confirmed(self, key: SeriesKey) -> None:
         """A candle subscription was confirmed: load history or fill the outage's gap."""
-        if key not in self._loaded:
-            self._loaded.add(key)
-            self._resume.pop(key, None)
-            self._jobs.put_nowait((key, None, 0))
-        elif key in self._resume:
-            self._jobs.put_nowait((key, self._resume.pop(key), 0))
+        self._live.add(key)
+        if key not in self._loaded or key in self._gap:
+            self._enqueue(key)
 
     def lost(self, key: SeriesKey) -> None:
         """The stream carrying `key` ended: remember where the gap starts."""
+        self._live.discard(key)
         series = self._book.find(key)
         newest = series.newest if series is not None else None
         if newest is None:
-            self._loaded.discard(key)  # nothing held yet: load the initial history again
-            return
-        # Refetch from the newest candle's own period: it may have closed during the outage, and
-        # the timer may have closed it with partial data.
-        self._resume[key] = min(newest.time, self._resume.get(key, newest.time))
+            return  # nothing held yet: the initial history load covers it
+        # Refetch from the period before the newest: the newest may have closed during the outage
+        # (closed by the timer with partial data), and the one before may still get a correction.
+        start = key.interval.start_of(newest.time - CORRECTION_GRACE_S)
+        gaps = self._after if key == self._running else self._gap
+        gaps[key] = min(start, gaps.get(key, start))
+
+    def pending(self) -> int:
+        """Series with history or a gap still to fetch (tests and the UI read it)."""
+        return len({k for k in self._watched() if k not in self._loaded or k in self._gap})
+
+    def _enqueue(self, key: SeriesKey) -> None:
+        if key not in self._queued:
+            self._queued.add(key)
+            self._jobs.put_nowait(key)
+
+    async def _retry_later(self, key: SeriesKey, delay: float) -> None:
+        await self._clock.sleep(delay)
+        self._enqueue(key)
 
     async def run(self, history: HistoryClient) -> None:
         """Works through the jobs one at a time (HistoryClient paces the calls)."""
-        while True:
-            key, start, tries = await self._jobs.get()
-            if key not in self._watched():
-                continue
-            series = self._book.series(key)
-            end = key.interval.start_of(int(self._clock.now()))
-            try:
-                if start is None:
-                    candles = await history.recent(key.uid, key.interval, self._count)
-                else:
-                    if end <= start:
-                        continue
-                    series.mark_gap(start, end)
-                    candles = await history.fetch(key.uid, key.interval, start, end)
-            except Exception as exc:  # HistoryError or a transport error: retry a few times
-                log.warning("backfill_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
-                if tries + 1 < RETRIES:
-                    await self._clock.sleep(RETRY_S)
-                    self._jobs.put_nowait((key, start, tries + 1))
-                continue
-            for candle in candles:
-                if self._book.upsert(key, candle):
-                    self._on_candle(key, candle)
-            if start is not None:
-                series.mark_backfilled(start, end)
-            log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
-            self._on_change()
+        try:
+            while True:
+                key = await self._jobs.get()
+                self._queued.discard(key)
+                if key not in self._watched():
+                    self._gap.pop(key, None)
+                    self._loaded.discard(key)
+                    continue
+                self._running = key
+                try:
+                    await self._work(history, key)
+                finally:
+                    self._running = None
+                    if key in self._after:
+                        later = self._after.pop(key)
+                        self._gap[key] = min(later, self._gap.get(key, later))
+        finally:
+            for task in self._retries:
+                task.cancel()
+
+    async def _work(self, history: HistoryClient, key: SeriesKey) -> None:
+        series = self._book.series(key)
+        end = key.interval.start_of(int(self._clock.now()))
+        start = self._gap.get(key) if key in self._loaded else None
+        try:
+            if start is None:
+                candles = await history.recent(key.uid, key.interval, self._count)
+            elif end <= start:
+                # Nothing closed since the gap began: the stream delivers that period itself.
+                self._gap.pop(key, None)
+                return
+            else:
+                series.mark_gap(start, end)
+                candles = await history.fetch(key.uid, key.interval, start, end)
+        except Exception as exc:  # HistoryError or a transport error: retried with backoff
+            tries = self._tries.get(key, 0)
+            self._tries[key] = tries + 1
+            delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2**tries)
+            log.warning(
+                "backfill_failed", uid=key.uid, interval=key.interval.code, error=str(exc), retry_in=delay
+            )
+            task = asyncio.create_task(self._retry_later(key, delay))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+            return
+        self._tries.pop(key, None)
+        for candle in candles:
+            if self._book.upsert(key, candle):
+                self._on_candle(key, candle)
+        if start is None:
+            self._loaded.add(key)
+        else:
+            series.mark_backfilled(start, end)
+            if self._gap.get(key) == start:
+                self._gap.pop(key)  # a gap opened meanwhile starts elsewhere and stays queued
+        if key not in self._live:
+            # History reaches only to the forming period; with no stream up to deliver it, the
+            # gap goes on from there (and from the period before, for its correction).
+            resume = key.interval.start_of(end - CORRECTION_GRACE_S)
+            self._gap[key] = min(resume, self._gap.get(key, resume))
+        log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
+        self._on_change()
 
     async def close_by_time(self, changed: Callable[[], asyncio.Event]) -> None:
         """Closes forming candles when their period ends (the stream never flags closed ones)."""

@@ -65,8 +65,14 @@ class CandleSeries:
         times = self._times
         existing = self._candles.get(candle.time)
         if existing is not None:
-            # A late forming update must never reopen a period that is already closed.
-            if existing == candle or (existing.closed and not candle.closed):
+            # A period's volume only grows (trades are only ever added, corrections bring late
+            # ones), so an update with less volume is stale: a forming state that arrived after
+            # the backfill or the closing candle. And a forming update never reopens a closed period.
+            if (
+                existing == candle
+                or candle.volume < existing.volume
+                or (existing.closed and not candle.closed)
+            ):
                 return False
             self._candles[candle.time] = candle
         elif not times or candle.time > times[-1]:

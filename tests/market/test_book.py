@@ -29,6 +29,13 @@ def test_a_correction_overwrites_instead_of_duplicating() -> None:
     assert series.get(60) == candle(60, close=101, volume=7)
 
 
+def test_a_stale_update_with_less_volume_is_ignored() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60, close=101, volume=900))  # the final candle, e.g. from a backfill
+    assert not series.upsert(candle(60, close=100, volume=300))  # a forming state that came late
+    assert series.get(60) == candle(60, close=101, volume=900)
+
+
 def test_identical_candle_is_not_a_change() -> None:
     series = CandleSeries(KEY)
     series.upsert(candle(60))

@@ -180,6 +180,8 @@ class FeedSettings(BaseModel):
     """Closed candles backfilled per panel."""
     max_streams: int = Field(default=4, ge=1, le=16)
     """Most MarketDataStream calls opened at once (each carries up to 300 subscriptions)."""
+    subscriptions_per_stream: int = Field(default=300, ge=1, le=300)
+    """Candle subscriptions put on one stream before the next is opened (the API allows 300)."""
     reconcile_interval_s: float = Field(default=60.0, gt=0)
     """How often desired vs confirmed subscriptions are compared."""
     stale_after_s: float | None = Field(default=None, gt=0)

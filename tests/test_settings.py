@@ -217,3 +217,13 @@ def test_split_endpoint() -> None:
     for bad in ("nohost", "host:0", "host:99999", "a b:1", ":443"):
         with pytest.raises(ValueError):
             split_endpoint(bad)
+
+
+def test_feed_section_reaches_the_feed_config() -> None:
+    """Every feed setting the feed reads is carried into FeedConfig."""
+    from monitor.feed.config import FeedConfig
+    from monitor.settings import FeedSettings, Settings
+
+    settings = Settings(feed=FeedSettings(subscriptions_per_stream=120, history_candles=50, max_streams=3))
+    config = FeedConfig.from_settings(settings, token="x")
+    assert (config.subscriptions_per_stream, config.history_candles, config.max_streams) == (120, 50, 3)

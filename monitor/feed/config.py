@@ -79,6 +79,7 @@ class FeedConfig:
             connect_timeout_s=conn.connect_timeout_s,
             history_candles=feed.history_candles,
             max_streams=feed.max_streams,
+            subscriptions_per_stream=feed.subscriptions_per_stream,
             reconcile_interval_s=feed.reconcile_interval_s,
             stale_after_s=feed.stale_after_s,
             mode=mode,

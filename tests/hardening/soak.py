@@ -128,6 +128,7 @@ async def soak(
     series: int = 50,
     fault_timeout: float = 15.0,
     min_faults: int = 0,
+    after_fault: Callable[[], None] | None = None,
 ) -> SoakReport:
     """Runs the soak; the report lists every problem instead of raising on the first.
 
@@ -138,6 +139,7 @@ async def soak(
         series: how many series to watch (instrument x interval).
         fault_timeout: wall seconds each fault may take to be seen and to recover from.
         min_faults: run past `sim_seconds` until this many faults were injected.
+        after_fault: called after each recovery (the benchmark samples memory there).
     """
     clock = ScaledClock(speed=speed)
     config = SimConfig(host="127.0.0.1", port=0, tokens=(TOKEN,), seed=7, speed=speed, sessions=False)
@@ -176,6 +178,8 @@ async def soak(
                 await _inject(sim, run, kind, record, fault_timeout)
                 await wait_until(lambda: _settled(run), fault_timeout, f"recovery after {kind}")
                 record.recovered_at = clock.now()
+                if after_fault is not None:
+                    after_fault()
             except AssertionError as exc:
                 report.problems.append(f"fault {len(report.faults)} {kind} at {record.at:.0f}: {exc}")
                 break

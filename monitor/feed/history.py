@@ -210,17 +210,23 @@ class HistoryClient:
         window = WINDOW_SECONDS[interval]
         candles: dict[int, Candle] = {}
         empty = 0
+        span = (count + 1) * interval.seconds
         while len(candles) < count and empty < max_empty_chunks and end > 0:
+            # Ask for what is still missing first (a whole window of 1m candles is 1,440 of them,
+            # all decoded), then widen up to the window over nights, weekends and holidays.
+            span = min(window, span)
             # Aligned up, so the request stays inside the window and starts on a period.
-            start = _first_period(interval, max(0, end - window))
+            start = _first_period(interval, max(0, end - span))
             got = 0
             for chunk_start, chunk_end in reversed(plan_chunks(interval, start, end)):
                 for candle in await self._chunk(uid, interval, chunk_start, chunk_end):
                     if candle.time < end and candle.time not in candles:
                         candles[candle.time] = candle
                         got += 1
-            empty = 0 if got else empty + 1
+            # Only a full window that came back empty counts towards giving up.
+            empty = 0 if got else empty + (span == window)
             end = start
+            span *= 2
         return [candles[t] for t in sorted(candles)[-count:]]
 
     async def _chunk(self, uid: str, interval: Interval, start: int, end: int) -> list[Candle]:

@@ -24,15 +24,23 @@ class Listeners:
         self.candles: list[CandleListener] = []
         self.events: list[EventListener] = []
 
+    # emit and emit_candle run per received message: the try is inline rather than through _safe
+    # (one Python call less each), with the same guarantee.
     def emit(self) -> None:
         """The book or the health changed."""
         for cb in self.changed:
-            _safe(cb)
+            try:
+                cb()
+            except Exception:
+                log.exception("listener_failed", listener=repr(cb))
 
     def emit_candle(self, key: SeriesKey, candle: Candle) -> None:
         """A candle changed the book."""
         for cb in self.candles:
-            _safe(cb, key, candle)
+            try:
+                cb(key, candle)
+            except Exception:
+                log.exception("listener_failed", listener=repr(cb))
 
     def emit_event(self, event: HealthEvent) -> None:
         """A connection transition happened."""

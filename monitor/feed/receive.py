@@ -7,13 +7,29 @@ from collections.abc import Callable
 import structlog
 
 from monitor.feed.convert import checked_candle, interval_of, last_price, trading_status
-from monitor.feed.health import Health, WatchKey
+from monitor.feed.health import Health, WatchHealth, WatchKey
 from monitor.feed.listeners import CandleListener
 from monitor.feed.registry import Registry, SubKey, SubKind
-from monitor.market import CandleBook, SeriesKey, phase_of
+from monitor.market import CandleBook, Interval, SeriesKey, phase_of
 from monitor.pb import marketdata_pb2 as md
 
 log = structlog.get_logger()
+
+
+class _Route:
+    """What the receive loop needs for one watched series, looked up once per series rather than
+    once per candle (a SeriesKey or WatchKey hash runs Python code: dataclass and Enum __hash__)."""
+
+    __slots__ = ("end", "entries", "interval", "key", "start")
+
+    def __init__(self, key: SeriesKey, interval: Interval, entries: tuple[WatchHealth, ...]) -> None:
+        self.key = key
+        self.interval = interval
+        self.entries = entries
+        """The health entries of the watchers, to stamp `last_data_at`."""
+        self.start = 0
+        """The current period [start, end) of `interval`: a candle before `start` is closed."""
+        self.end = 0
 
 
 class Receiver:
@@ -46,9 +62,21 @@ class Receiver:
         self._registry = registry
         self._emit = emit
         self._emit_candle = emit_candle
-        self.series: dict[SeriesKey, set[WatchKey]] = {}
-        """The watched series (replaced by the feed whenever the watch list changes)."""
+        self._series: dict[SeriesKey, set[WatchKey]] = {}
+        self._routes: dict[tuple[str, int], _Route] = {}
+        self._routes_watch: dict[WatchKey, WatchHealth] = health.watch
         self._logged: set[str] = set()
+
+    @property
+    def series(self) -> dict[SeriesKey, set[WatchKey]]:
+        """The watched series: replaced (never mutated in place) whenever the watch list changes."""
+        return self._series
+
+    @series.setter
+    def series(self, series: dict[SeriesKey, set[WatchKey]]) -> None:
+        self._series = series
+        # The health entries of a new watch list exist by now: the routes are rebuilt lazily.
+        self._routes = {}
 
     def on_data(self, response: md.MarketDataResponse, now: float) -> None:
         """Applies one message; never raises for a bad one."""
@@ -72,28 +100,43 @@ class Receiver:
         self._emit()
 
     def _candle(self, msg: md.Candle, now: float) -> None:
-        interval = interval_of(msg.interval)
-        if interval is None:
-            self.bad("candle with unknown interval", str(msg.interval))
+        uid, number = msg.instrument_uid, msg.interval
+        if self._health.watch is not self._routes_watch:
+            self._routes_watch, self._routes = self._health.watch, {}  # entries of a replaced dict
+        route = self._routes.get((uid, number))
+        if route is None:
+            route = self._route(uid, number)
+            if route is None:
+                return
+        if not route.start <= now < route.end:
+            route.start = route.interval.start_of(int(now))
+            route.end = route.interval.next_start(route.start)
+        candle = checked_candle(msg, route.start, now)
+        if isinstance(candle, str):
+            self.bad(candle, f"{uid} {route.interval.code}")
             return
-        key = SeriesKey(msg.instrument_uid, interval)
-        watchers = self.series.get(key)
+        if self._book.upsert(route.key, candle):
+            for entry in route.entries:
+                entry.last_data_at = now
+            self._emit_candle(route.key, candle)
+
+    def _route(self, uid: str, number: int) -> _Route | None:
+        """The route of a watched series (cached), or None after counting an unwanted candle."""
+        interval = interval_of(number)
+        if interval is None:
+            self.bad("candle with unknown interval", str(number))
+            return None
+        key = SeriesKey(uid, interval)
+        watchers = self._series.get(key)
         if watchers is None:
             # Candles sent before an unsubscribe took effect are expected; anything else is not.
             if not self._registry.holds(SubKey(SubKind.CANDLES, key.uid, interval)):
                 self.bad("candle for an unsubscribed series", f"{key.uid[:64]} {interval.code}")
-            return
-        candle = checked_candle(msg, interval, now)
-        if isinstance(candle, str):
-            self.bad(candle, f"{key.uid} {interval.code}")
-            return
-        if self._book.upsert(key, candle):
-            watch = self._health.watch
-            for wk in watchers:
-                entry = watch.get(wk)
-                if entry is not None:
-                    entry.last_data_at = now
-            self._emit_candle(key, candle)
+            return None
+        watch = self._routes_watch
+        entries = tuple(entry for wk in watchers if (entry := watch.get(wk)) is not None)
+        route = self._routes[(uid, number)] = _Route(key, interval, entries)
+        return route
 
     def bad(self, reason: str, detail: str = "") -> None:
         """Counts a skipped message; logs the first one of each kind of problem."""

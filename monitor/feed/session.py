@@ -234,43 +234,47 @@ class StreamSession:
 
     async def _read(self, call: Any) -> Ending:
         clock, handler, registry, stream = self._clock, self._handler, self._registry, self.stream
-        while True:
-            try:
-                response = await call.read()
-            except grpc.aio.AioRpcError as exc:
-                trailing = tuple((k, str(v)) for k, v in (exc.trailing_metadata() or ()))
-                return self._ending(exc.code(), exc.details() or "", trailing)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if self._cancel_reason is None or (task is not None and task.cancelling()):
-                    raise
-                return self._ending(grpc.StatusCode.CANCELLED, "cancelled by the client")
-            if response is grpc.aio.EOF:
-                return self._ending(None, "")
-            now = clock.now()
-            self.last_message_at = now  # any message, even a bad one, proves the transport alive
-            self.messages += 1
-            # try costs nothing until it catches: whatever a message does, the loop keeps reading.
-            try:
-                payload = response.WhichOneof("payload")
-                if payload in _SUBSCRIBE_PAYLOADS:
-                    outcomes = registry.on_response(stream, response)
-                    if self.confirmed_at is None and any(o is Outcome.CONFIRMED for _, o, _ in outcomes):
-                        self.confirmed_at = now
-                    self._log_tracking(response, payload)
-                    handler.on_outcomes(stream, outcomes)
-                    self._wake.set()  # retries and moves change what the writer should send
-                elif payload == "ping" and response.ping.stream_id != self.stream_id:
-                    stream_id = response.ping.stream_id
-                    if len(stream_id) > MAX_STREAM_ID:
-                        handler.on_bad(stream, "oversized ping stream_id", f"{len(stream_id)} characters")
-                        continue
-                    self.stream_id = stream_id
-                    self._log = self._log.bind(stream_id=stream_id)
-                    self._log.info("stream_ping", stream_id=stream_id)
-                handler.on_data(stream, response, now)
-            except Exception as exc:
-                handler.on_bad(stream, "message handling failed", repr(exc))
+        subscribe_payloads = _SUBSCRIBE_PAYLOADS
+        # `async for` rather than `await call.read()` per message: read() re-checks the call state
+        # and the API style on every message, the iterator goes straight to the core's receive.
+        # A non-OK end raises AioRpcError from the iterator; a clean EOF just ends the loop.
+        try:
+            async for response in call:
+                now = clock.now()
+                self.last_message_at = now  # any message, even a bad one, proves the transport alive
+                self.messages += 1
+                # try costs nothing until it catches: whatever a message does, the loop keeps reading.
+                try:
+                    payload = response.WhichOneof("payload")
+                    if payload == "candle":
+                        pass  # the hot path: nothing for the session to do
+                    elif payload in subscribe_payloads:
+                        outcomes = registry.on_response(stream, response)
+                        if self.confirmed_at is None and any(o is Outcome.CONFIRMED for _, o, _ in outcomes):
+                            self.confirmed_at = now
+                        self._log_tracking(response, payload)
+                        handler.on_outcomes(stream, outcomes)
+                        self._wake.set()  # retries and moves change what the writer should send
+                    elif payload == "ping" and response.ping.stream_id != self.stream_id:
+                        stream_id = response.ping.stream_id
+                        if len(stream_id) > MAX_STREAM_ID:
+                            handler.on_bad(stream, "oversized ping stream_id", f"{len(stream_id)} characters")
+                            continue
+                        self.stream_id = stream_id
+                        self._log = self._log.bind(stream_id=stream_id)
+                        self._log.info("stream_ping", stream_id=stream_id)
+                    handler.on_data(stream, response, now)
+                except Exception as exc:
+                    handler.on_bad(stream, "message handling failed", repr(exc))
+        except grpc.aio.AioRpcError as exc:
+            trailing = tuple((k, str(v)) for k, v in (exc.trailing_metadata() or ()))
+            return self._ending(exc.code(), exc.details() or "", trailing)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._cancel_reason is None or (task is not None and task.cancelling()):
+                raise
+            return self._ending(grpc.StatusCode.CANCELLED, "cancelled by the client")
+        return self._ending(None, "")
 
     def _ending(
         self, status: grpc.StatusCode | None, details: str, trailing: tuple[tuple[str, str], ...] = ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.feed.channel import channel_options, is_loopback, metadata, open_channel
+from monitor.feed.channel import RECONNECT_BACKOFF_MS, channel_options, is_loopback, metadata, open_channel
 from monitor.feed.config import FeedConfig
 
 
@@ -34,6 +34,16 @@ def test_options_follow_the_keepalive_advice() -> None:
     assert options["grpc.keepalive_permit_without_calls"] == 0
     assert options["grpc.max_receive_message_length"] == 10 * 1024 * 1024
     assert str(options["grpc.primary_user_agent"]).startswith("me.monitor/")
+
+
+def test_options_keep_the_channel_reconnect_pace_short() -> None:
+    """gRPC core's own reconnect backoff (up to 120 s) must not hide a returning server from the
+    feed's backoff; the connect-attempt deadline (min_reconnect_backoff_ms) keeps its default."""
+    options = dict(channel_options(FeedConfig()))
+    assert options["grpc.initial_reconnect_backoff_ms"] == RECONNECT_BACKOFF_MS
+    assert options["grpc.max_reconnect_backoff_ms"] == RECONNECT_BACKOFF_MS
+    assert RECONNECT_BACKOFF_MS <= 500  # the recovery budget: LIVE within the feed's backoff + 1 s
+    assert "grpc.min_reconnect_backoff_ms" not in options
 
 
 def test_metadata_and_repr_hide_nothing_but_the_token() -> None:

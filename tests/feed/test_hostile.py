@@ -111,8 +111,13 @@ async def test_a_handler_error_never_escapes_the_receive_loop() -> None:
         def __init__(self) -> None:
             self.items = [md.MarketDataResponse(), md.MarketDataResponse()]
 
-        async def read(self) -> Any:
-            return self.items.pop(0) if self.items else grpc.aio.EOF
+        def __aiter__(self) -> Any:
+            return self._responses()
+
+        async def _responses(self) -> Any:
+            # The session iterates the call (`async for`), as grpc.aio's stream calls allow.
+            while self.items:
+                yield self.items.pop(0)
 
     clock = ManualClock()
     handler = Boom()

@@ -49,12 +49,30 @@ async def test_end_streams(manual_sim: SimServer, manual_client: Client, end: St
         assert caught.value.details() == details
 
 
-async def test_clean_end(manual_sim: SimServer, manual_client: Client) -> None:
+@pytest.mark.parametrize("half_closed", [False, True])
+async def test_clean_end(manual_sim: SimServer, manual_client: Client, half_closed: bool) -> None:
+    """CLEAN ends with status OK, whether or not the client has half-closed its side (the feed never
+    does). A client write still in flight at that moment is another matter: grpc.aio turns the
+    failed send into INTERNAL "Internal error from Core" on the client, whatever the server sent."""
     call = await _subscribed(manual_client)
+    if half_closed:
+        await call.done_writing()
     manual_sim.faults.end_streams(StreamEnd.CLEAN)
     async with asyncio.timeout(10):
         while (message := await call.read()) is not grpc.aio.EOF:
             assert message is not None
+    assert await call.code() == grpc.StatusCode.OK
+    assert manual_sim.state.stats.sessions == {}
+
+
+async def test_clean_end_reads_as_the_feed_does(manual_sim: SimServer, manual_client: Client) -> None:
+    """The feed iterates the call (`async for`): CLEAN ends the loop without an error, status OK."""
+    call = manual_client.stream()
+    await call.write(candles_request(SBER_UID))
+    async with asyncio.timeout(10):
+        async for message in call:
+            if message.WhichOneof("payload") == "subscribe_candles_response":
+                manual_sim.faults.end_streams(StreamEnd.CLEAN)
     assert await call.code() == grpc.StatusCode.OK
 
 

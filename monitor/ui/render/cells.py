@@ -124,16 +124,38 @@ class Canvas:
 
     def strips(self) -> list[Strip]:
         result: list[Strip] = []
+        width = self.width
+        if not width:
+            return [Strip([], 0) for _ in self.chars]
+        cache = _ROWS
         for chars, styles in zip(self.chars, self.styles, strict=True):
-            segments: list[Segment] = []
-            start = 0
-            current = styles[0] if styles else None
-            for col in range(1, self.width):
-                # Palette styles are shared objects, so identity finds the runs without hashing.
-                if styles[col] is not current:
-                    segments.append(Segment("".join(chars[start:col]), current))
-                    start, current = col, styles[col]
-            if self.width:
-                segments.append(Segment("".join(chars[start:]), current))
-            result.append(Strip(segments, self.width))
+            # Most rows of a live chart are the same as in the last frame: reuse their Strip (and
+            # with it Textual's caches on it) instead of building the segments again.
+            key = ("".join(chars), tuple(map(id, styles)))
+            strip = cache.get(key)
+            if strip is None:
+                strip = cache[key] = _strip(chars, styles, width)
+            result.append(strip)
+        if len(cache) > ROW_CACHE_SIZE:
+            cache.clear()
         return result
+
+
+ROW_CACHE_SIZE = 4096
+"""Rows kept for reuse: a few frames of many panels; cleared (not aged out) when it overflows."""
+_ROWS: dict[tuple[str, tuple[int, ...]], Strip] = {}
+"""Row strips by (glyphs, identities of the cell styles). An entry holds the very Style objects
+its key names, so no other object can take one of those ids while the entry exists."""
+
+
+def _strip(chars: list[str], styles: list[Style], width: int) -> Strip:
+    segments: list[Segment] = []
+    start = 0
+    current = styles[0]
+    for col, style in enumerate(styles):
+        # Palette styles are shared objects, so identity finds the runs without hashing.
+        if style is not current:
+            segments.append(Segment("".join(chars[start:col]), current))
+            start, current = col, style
+    segments.append(Segment("".join(chars[start:]), current))
+    return Strip(segments, width)

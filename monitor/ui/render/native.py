@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 import math
+from functools import lru_cache
 
 from textual.strip import Strip
 
-from monitor.market import Candle
+from monitor.market import Candle, Interval
 from monitor.ui.render.base import ChartInput, ChartStyle
 from monitor.ui.render.cells import (
     BACKFILL,
@@ -104,6 +105,58 @@ def _summary(canvas: Canvas, data: ChartInput, candles: tuple[Candle, ...], pal:
     canvas.text(0, 0, text, pal.candle[(up, False)])
 
 
+@lru_cache(maxsize=8192)
+def _candle_cells(
+    open_: float, high: float, low: float, close: float, scale: PriceScale
+) -> tuple[tuple[int, str, str], ...]:
+    """(row, centre glyph, side glyph) of every cell a candle covers on `scale`.
+
+    Memoized: between two frames of a live panel the scale rarely moves, so every closed candle
+    maps to the same cells again and only the forming one is computed afresh.
+    """
+    rows = scale.rows
+    wick_lo = scale.level(min(open_, high, low, close))
+    wick_hi = scale.level(max(open_, high, low, close))
+    body_lo = scale.level(min(open_, close))
+    body_hi = scale.level(max(open_, close))
+    cells = []
+    for row in range(rows - 1 - wick_hi // 2, rows - wick_lo // 2):
+        lower = 2 * (rows - 1 - row)
+        upper = lower + 1
+        ub, lb = body_lo <= upper <= body_hi, body_lo <= lower <= body_hi
+        glyph = CENTRE[(ub, lb, wick_lo <= upper <= wick_hi, wick_lo <= lower <= wick_hi)]
+        cells.append((row, glyph, SIDE[(ub, lb)]))
+    return tuple(cells)
+
+
+@lru_cache(maxsize=256)
+def _time_labels(
+    times: tuple[int, ...], interval: Interval, tz: datetime.tzinfo, step: int
+) -> tuple[tuple[int, str], ...]:
+    """(slot index, label) candidates in placement order: the first that fits wins its cells.
+
+    Memoized: the slot times only move when a new period starts, and formatting a datetime per
+    slot was the costliest part of a live panel's frame.
+    """
+    out: list[tuple[int, str]] = []
+    period = 0
+    if interval.seconds < 86_400:
+        moments = [datetime.datetime.fromtimestamp(at, tz) for at in times]
+        # Day starts get their DD.MM label first, so the date is never more than a screen away.
+        for index, moment in enumerate(moments):
+            if index == 0 or moment.date() != moments[index - 1].date():
+                out.append((index, moment.strftime("%d.%m")))
+        period = _round_period(interval.seconds, step)
+        for index, moment in enumerate(moments):
+            offset = moment.utcoffset()
+            local = times[index] + (int(offset.total_seconds()) if offset else 0)
+            if period and local % period == 0:
+                out.append((index, moment.strftime("%H:%M")))
+    if not period:
+        out += [(index, time_label(at, interval, tz)) for index, at in enumerate(times)]
+    return tuple(out)
+
+
 def _round_period(interval_seconds: int, columns_per_slot: int) -> int:
     """The shortest round time step (seconds) whose labels fit side by side, or 0 if none does."""
     for minutes in (1, 2, 5, 10, 15, 30, 60, 120, 180, 240, 360, 720):
@@ -181,29 +234,22 @@ class _Chart:
                         put(row, col, GAP, self.pal.gap)
 
     def draw_candles(self, scale: PriceScale) -> None:
-        rows = self.price_rows
-        put = self.canvas.put
+        chars, styles = self.canvas.chars, self.canvas.styles
+        candle_styles = self.pal.candle
         for index, slot in enumerate(self.slots):
             candle = slot.candle
             if candle is None:
                 continue
             _, centre, body = self.columns(index)
-            style = self.pal.candle[(candle.close >= candle.open, not candle.closed)]
-            wick_lo = scale.level(min(candle.open, candle.high, candle.low, candle.close))
-            wick_hi = scale.level(max(candle.open, candle.high, candle.low, candle.close))
-            body_lo = scale.level(min(candle.open, candle.close))
-            body_hi = scale.level(max(candle.open, candle.close))
-            for row in range(rows - 1 - wick_hi // 2, rows - wick_lo // 2):
-                lower = 2 * (rows - 1 - row)
-                upper = lower + 1
-                ub, lb = body_lo <= upper <= body_hi, body_lo <= lower <= body_hi
-                glyph = CENTRE[(ub, lb, wick_lo <= upper <= wick_hi, wick_lo <= lower <= wick_hi)]
-                put(row, centre, glyph, style)
-                side = SIDE[(ub, lb)]
+            style = candle_styles[(candle.close >= candle.open, not candle.closed)]
+            for row, glyph, side in _candle_cells(candle.open, candle.high, candle.low, candle.close, scale):
+                chars[row][centre] = glyph
+                styles[row][centre] = style
                 if side != " ":
                     for col in body:
                         if col != centre:
-                            put(row, col, side, style)
+                            chars[row][col] = side
+                            styles[row][col] = style
 
     def draw_last_line(self, scale: PriceScale) -> None:
         if self.last is None:
@@ -284,22 +330,9 @@ class _Chart:
             if slot.candle is not None and not slot.candle.closed:
                 canvas.put(marker, centre, FORMING_MARK, pal.last_label)
         occupied = bytearray(canvas.width + 2)
-        period = 0
-        if data.interval.seconds < 86_400:
-            moments = [datetime.datetime.fromtimestamp(slot.time, data.tz) for slot in self.slots]
-            # Day starts get their DD.MM label first, so the date is never more than a screen away.
-            for index, moment in enumerate(moments):
-                if index == 0 or moment.date() != moments[index - 1].date():
-                    self.place_label(index, moment.strftime("%d.%m"), occupied)
-            period = _round_period(data.interval.seconds, self.step)
-            for index, moment in enumerate(moments):
-                offset = moment.utcoffset()
-                local = self.slots[index].time + (int(offset.total_seconds()) if offset else 0)
-                if period and local % period == 0:
-                    self.place_label(index, moment.strftime("%H:%M"), occupied)
-        if not period:
-            for index, slot in enumerate(self.slots):
-                self.place_label(index, time_label(slot.time, data.interval, data.tz), occupied)
+        times = tuple(slot.time for slot in self.slots)
+        for index, text in _time_labels(times, data.interval, data.tz, self.step):
+            self.place_label(index, text, occupied)
         zone = tz_name(self.slots[-1].time, data.tz)
         if self.plot_w + 2 + len(zone) <= canvas.width:
             canvas.text(labels, self.plot_w + 2, zone, pal.axis)

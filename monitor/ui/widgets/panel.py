@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -46,8 +46,10 @@ class PanelView:
 class CandlePanel(Widget):
     """One chart panel. It owns no market data: the app hands it a PanelView on each tick.
 
-    The title line and the chart are cached separately, so a ticking age re-renders one line and
-    the chart is rebuilt only when its series version, size, style or time zone changed.
+    The chart is built once per change into a list of strips that `render_line` only indexes, and
+    only the lines that differ from the previous build are repainted: a forming-candle update
+    usually touches the newest column, the last-price row and its axis label, not the whole panel.
+    The title line is cached on its own, so a ticking age repaints one line.
     """
 
     DEFAULT_CSS = """
@@ -75,17 +77,19 @@ class CandlePanel(Widget):
         self._chart_key: tuple[object, ...] | None = None
         self._header: Strip | None = None
         self._header_key: tuple[object, ...] | None = None
+        self._base: Style | None = None
+        """The widget's own rich style as of the last frame: walking the DOM for it costs more than
+        drawing a line, so it is computed once per frame (and dropped when the styles change)."""
 
     def show(self, view: PanelView) -> None:
-        """Takes a new view and refreshes only the parts that changed."""
+        """Takes a new view and repaints only the lines that changed."""
         old, self.view = self.view, view
+        if old is None or (old.title, old.badge) != (view.title, view.badge):
+            self._header = None
+            self.refresh(Region(0, 0, self.size.width, 1))
         if old is not None and self._chart_sig(old) == self._chart_sig(view):
-            if (old.title, old.badge) != (view.title, view.badge):
-                self._header = None
-                self.refresh(Region(0, 0, self.size.width, 1))
             return
-        self._chart = self._header = None
-        self.refresh()
+        self._update_chart()
 
     def set_chart_style(self, style: ChartStyle) -> None:
         """Changes the colours (theme or settings change) and redraws."""
@@ -94,28 +98,81 @@ class CandlePanel(Widget):
             self._chart = None
             self.refresh()
 
+    def notify_style_update(self) -> None:
+        # A theme or class change may change the background the chart is painted on.
+        super().notify_style_update()
+        self._base = None
+
     @staticmethod
     def _chart_sig(view: PanelView) -> tuple[object, ...]:
         return (view.key, id(view.series), view.series_version, view.last_price, view.tz, view.message)
 
+    def _key(self, width: int, height: int, base: Style) -> tuple[object, ...]:
+        sig = self._chart_sig(self.view) if self.view is not None else None
+        return (width, height, self.chart_style, base, sig)
+
+    def _update_chart(self) -> None:
+        """Rebuilds the chart now and marks only the lines that differ from the last build dirty."""
+        old, base = self._chart, self._base
+        width, height = self.size.width, self.size.height - 1
+        if old is None or base is None or len(old) != max(0, height) or width <= 0:
+            # Nothing comparable on screen yet (first show, resize, style change): draw it all.
+            self._chart = None
+            self.refresh()
+            return
+        new = self._rebuild(width, height, base)
+        y = 0
+        while y < height:
+            if new[y] == old[y]:
+                y += 1
+                continue
+            start = y
+            while y < height and new[y] != old[y]:
+                y += 1
+            # +1: chart line y is content line y + 1, under the title.
+            self.refresh(Region(0, start + 1, width, y - start))
+
+    def _base_style(self) -> Style:
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def _rebuild(self, width: int, height: int, base: Style) -> list[Strip]:
+        self._base = base
+        self._chart_key = self._key(width, height, base)
+        self.chart_renders += 1
+        self._chart = self._build_chart(self.view, width, height)
+        return self._chart
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once per frame, before Textual asks for each dirty line.
+        base = self.rich_style
+        if self._base is not None and base != self._base:
+            # The colours changed under lines Textual still caches: repaint all of them.
+            self.refresh()
+        self._base = base
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
+        base = self._base_style()
         if y == 0:
-            return self._header_strip(width)
-        chart = self._chart_strips(width, height - 1)
-        return chart[y - 1] if 0 <= y - 1 < len(chart) else Strip.blank(width, self.rich_style)
+            return self._header_strip(width, base)
+        chart = self._chart
+        if chart is None or self._chart_key != self._key(width, height - 1, base):
+            chart = self._rebuild(width, height - 1, base)
+        return chart[y - 1] if 0 <= y - 1 < len(chart) else Strip.blank(width, base)
 
-    def _header_strip(self, width: int) -> Strip:
+    def _header_strip(self, width: int, base: Style) -> Strip:
         view = self.view
-        key = (width, view.title if view else "", view.badge if view else None, self.rich_style)
+        key = (width, view.title if view else "", view.badge if view else None, base)
         if self._header is None or self._header_key != key:
             self.header_renders += 1
             self._header_key = key
-            self._header = self._build_header(width)
+            self._header = self._build_header(width, base)
         return self._header
 
-    def _build_header(self, width: int) -> Strip:
-        base = self.rich_style
+    def _build_header(self, width: int, base: Style) -> Strip:
         view = self.view
         if view is None:
             return Strip.blank(width, base)
@@ -128,16 +185,6 @@ class CandlePanel(Widget):
             Segment(badge, BADGE_STYLES.get(view.badge.level, base)),
         ]
         return Strip(segments).crop_extend(0, width, base)
-
-    def _chart_strips(self, width: int, height: int) -> list[Strip]:
-        view = self.view
-        key = (width, height, self.chart_style, self.rich_style, self._chart_sig(view) if view else None)
-        if self._chart is not None and self._chart_key == key:
-            return self._chart
-        self._chart_key = key
-        self.chart_renders += 1
-        self._chart = self._build_chart(view, width, height)
-        return self._chart
 
     def _build_chart(self, view: PanelView | None, width: int, height: int) -> list[Strip]:
         if height <= 0 or width <= 0:
@@ -156,16 +203,14 @@ class CandlePanel(Widget):
             tz=view.tz,
             show_volume=height >= 10,
         )
-        style = self.chart_style
-        if style.background is None and self.rich_style.bgcolor is not None:
+        style, base = self.chart_style, self._base_style()
+        if style.background is None and base.bgcolor is not None:
             # Renderers paint their own cells: give them the theme's surface so light themes stay light.
-            from dataclasses import replace
-
-            style = replace(style, background=self.rich_style.bgcolor.name)
+            style = replace(style, background=base.bgcolor.name)
         return self.renderer.render(data, width, height, style)
 
     def _message(self, text: str, width: int, height: int, error: bool) -> list[Strip]:
-        base = self.rich_style
+        base = self._base_style()
         emphasis = base + Style(color="red", bold=True) if error else base + Style(dim=True)
         lines = [line.strip() for line in text.splitlines()] or [""]
         top = max(0, (height - len(lines)) // 2)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.style import Style
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
+from textual.geometry import Region
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from monitor.ui.widgets.badge import ERROR, MUTED, OK, WARN
@@ -26,7 +32,11 @@ class Row:
 
 
 class WatchlistSidebar(Widget):
-    """Renders rows the app computes; redrawn only when a row or the selection changed."""
+    """Renders rows the app computes, line by line: a price tick repaints its own row only.
+
+    Each row is rendered on its own and cached until it (or the selection on it) changes, so a
+    busy watchlist does not rebuild every row whenever any price moves.
+    """
 
     DEFAULT_CSS = """
     WatchlistSidebar {
@@ -45,39 +55,148 @@ class WatchlistSidebar(Widget):
         self.title = ""
         self.rows: tuple[Row, ...] = ()
         self.selected = 0
+        self._lines: list[Strip | None] = []
+        self._lines_key: tuple[object, ...] | None = None
+        self._styles: dict[tuple[str, bool, int, int], RichStyle] = {}
 
     def show(self, title: str, rows: tuple[Row, ...], selected: int) -> None:
-        """Takes the rows and selection; refreshes only when something differs."""
+        """Takes the rows and selection; repaints only the rows that differ."""
         # A Text, not a str: a border title string is markup, and list names come from the user's file.
         if self.title != title:
             self.title = title
             self.border_title = Text(title)
-        if rows != self.rows or selected != self.selected:
-            self.rows, self.selected = rows, selected
+        old, old_selected = self.rows, self.selected
+        if rows == old and selected == old_selected:
+            return
+        self.rows, self.selected = rows, selected
+        if len(rows) != len(old) or not rows or len(self._lines) != len(rows):
+            self._lines = []
             self.refresh()
+            return
+        width = self.size.width
+        for i, row in enumerate(rows):
+            if row != old[i] or (selected != old_selected and i in (selected, old_selected)):
+                self._lines[i] = None
+                self.refresh(Region(0, i, width, 1))
+
+    def notify_style_update(self) -> None:
+        # A theme change restyles every row.
+        super().notify_style_update()
+        self._lines = []
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        # A mouse selection spans rows, so it is drawn by the whole-text path (see render_line).
+        self._lines = []
+        super().selection_updated(selection)
+
+    def render_line(self, y: int) -> Strip:
+        if self.text_selection is not None:
+            return super().render_line(y)
+        width, style = self.size.width, self.visual_style
+        count = max(1, len(self.rows))
+        if self._lines_key != (width, style) or len(self._lines) != count:
+            self._lines_key, self._lines = (width, style), [None] * count
+            self._styles = {}
+        if y >= count:
+            return Strip.blank(width, style.rich_style)
+        strip = self._lines[y]
+        if strip is None:
+            strip = self._lines[y] = self._row_strip(y, width) if self.rows else self._text_strip(y, width)
+        return strip
+
+    def _row_strip(self, i: int, width: int) -> Strip:
+        """A row from its parts and styles resolved once each, without laying out a text.
+
+        A busy list re-renders most rows on every tick; Textual's text layout is the costly part,
+        and the parts of a row never wrap, so only a row wider than the sidebar takes that path.
+        """
+        parts = self._parts(i)
+        if sum(cell_len(text) for text, _ in parts) > width:
+            return self._text_strip(i, width)  # cut with an ellipsis, as the text path does
+        selected = i == self.selected
+        segments: list[Segment] = []
+        x = 0
+        for text, part in parts:
+            segments.append(Segment(text, self._styled(part, selected, x, i)))
+            x += cell_len(text)
+        return Strip(segments, x)
+
+    def _styled(self, part: str, selected: bool, x: int, y: int) -> RichStyle:
+        """The style Textual's text path gives a part at (x, y), offset meta (text selection) included.
+
+        The style itself is rendered once through Textual (so themes and colours match exactly);
+        the offset is added the way Textual adds it, and each (part, x, y) is kept.
+        """
+        key = (part, selected, x, y)
+        style = self._styles.get(key)
+        if style is None:
+            base = self._styles.get((part, selected, -1, -1))
+            if base is None:
+                line = Text(no_wrap=True)
+                line.append("x", style=part)
+                if selected:
+                    line.stylize(RichStyle(reverse=True))
+                segment = next(iter(self._render_text(line, 1)), None)
+                base = segment.style if segment is not None and segment.style else RichStyle()
+                self._styles[(part, selected, -1, -1)] = base
+            style = self._styles[key] = base + RichStyle.from_meta({"offset": (x, y)})
+        return style
+
+    def _text_strip(self, i: int, width: int) -> Strip:
+        if not self.rows:
+            return self._render_text(Text("(empty list: press a to add)", "dim"), width)
+        # Blank lines first, so the offsets Textual stamps on the cells name the row's own line.
+        lead = Text("\n" * i, no_wrap=True)
+        return self._render_text(lead + self._line(i), width, i)
+
+    def _render_text(self, line: Text, width: int, y: int = 0) -> Strip:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append_text(line)
+        strips = Visual.to_strips(self, visualize(self, text), width, y + 1, self.visual_style)
+        return strips[y] if len(strips) > y else Strip.blank(width, self.visual_style.rich_style)
 
     def render(self) -> Text:
+        """The whole list as one text (used while the user selects text with the mouse)."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if not self.rows:
             text.append("(empty list: press a to add)", style="dim")
-        for i, row in enumerate(self.rows):
+        for i in range(len(self.rows)):
             if i:
                 text.append("\n")
-            line = Text(no_wrap=True)
-            marker = "▶" if i == self.selected else " "
-            line.append(f"{marker}{i + 1 if i < 9 else ' '} ", style="bold" if i == self.selected else "dim")
-            line.append("● ", style=DOT_STYLES.get(row.level, "grey50"))
-            line.append(f"{row.ticker[:6]:<6} {row.interval:>3} ", style="bold")
-            line.append(f"{row.price:>9} ")
-            line.append(self._change(row.change))
-            line.append(f" {row.phase:<6}", style="dim")
-            if i == self.selected:
-                line.stylize(Style(reverse=True))
-            text.append_text(line)
+            text.append_text(self._line(i))
         return text
 
-    def _change(self, change: float | None) -> Text:
+    def _line(self, i: int) -> Text:
+        line = Text(no_wrap=True)
+        for text, style in self._parts(i):
+            line.append(text, style=style)
+        if i == self.selected:
+            line.stylize(RichStyle(reverse=True))
+        return line
+
+    def _parts(self, i: int) -> list[tuple[str, str]]:
+        """A row as (text, style) parts: the one definition of a row both render paths use."""
+        row = self.rows[i]
+        selected = i == self.selected
+        parts = [
+            (f"{'▶' if selected else ' '}{i + 1 if i < 9 else ' '} ", "bold" if selected else "dim"),
+            ("● ", DOT_STYLES.get(row.level, "grey50")),
+            (f"{row.ticker[:6]:<6} {row.interval:>3} ", "bold"),
+            (f"{row.price:>9} ", ""),
+            self._change(row.change),
+            (f" {row.phase:<6}", "dim"),
+        ]
+        merged: list[tuple[str, str]] = []
+        for text, style in parts:
+            if not style and merged and not merged[-1][1]:
+                # Unstyled neighbours are one run in a Text (no span between them): one segment.
+                merged[-1] = (merged[-1][0] + text, "")
+            else:
+                merged.append((text, style))
+        return merged
+
+    def _change(self, change: float | None) -> tuple[str, str]:
         if change is None:
-            return Text(f"{'—':>7}", style="dim")
+            return f"{'—':>7}", "dim"
         colour = self.up_color if change > 0 else self.down_color if change < 0 else ""
-        return Text(f"{change * 100:>+6.2f}%", style=colour)
+        return f"{change * 100:>+6.2f}%", colour

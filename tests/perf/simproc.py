@@ -52,15 +52,17 @@ def firehose_blobs(sim: SimServer, count: int) -> list[bytes]:
     """`count` serialized MarketDataResponse candles, round-robin over the catalogue on 1m.
 
     Prices come from the sim's own history; every message changes its series (volume grows, and
-    the period moves on every PERIOD_EVERY messages), starting at the current minute so no candle
-    is older than what the feed's backfill put in the book.
+    the period moves on every PERIOD_EVERY messages). The periods start two hours ahead: a full run
+    takes minutes, and a period that the feed's backfill has meanwhile filled with the market's real
+    (larger) volume would make the firehose's updates for it stale, and rightly ignored.
     """
     items = sim.state.catalogue.items
     now = int(sim.clock.now())
-    start = Interval.M1.start_of(now)
+    minute = Interval.M1.start_of(now)
+    start = minute + 2 * 3600
     bases = []
     for item in items:
-        history = sim.history(item.uid, Interval.M1, start - 300 * 60, start)
+        history = sim.history(item.uid, Interval.M1, minute - 300 * 60, minute)
         bases.append(history or [])
     blobs: list[bytes] = []
     for n in range(count):

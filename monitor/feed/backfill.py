@@ -19,6 +19,9 @@ RETRY_MAX_S = 60.0
 # Corrections for a closed period arrive a little after it closes (late trades); an outage that
 # starts right after a close may swallow them, so a gap fill starts one period early.
 CORRECTION_GRACE_S = 60
+# History fetched right after a period closed may still hold its preliminary values; such a fetch
+# is repeated once this long after the close, when the correction (if any) has been published.
+CORRECTION_SETTLE_S = 30
 
 
 class Backfiller:
@@ -156,11 +159,18 @@ class Backfiller:
             series.mark_backfilled(start, end)
             if self._gap.get(key) == start:
                 self._gap.pop(key)  # a gap opened meanwhile starts elsewhere and stays queued
-        if key not in self._live:
+        settle = end + CORRECTION_SETTLE_S - self._clock.now()
+        if key not in self._live or settle > 0:
             # History reaches only to the forming period; with no stream up to deliver it, the
-            # gap goes on from there (and from the period before, for its correction).
+            # gap goes on from there (and from the period before, for its correction). A period
+            # that closed moments ago is fetched again once its correction would be out: a new
+            # stream does not resend corrections for periods that closed before it subscribed.
             resume = key.interval.start_of(end - CORRECTION_GRACE_S)
             self._gap[key] = min(resume, self._gap.get(key, resume))
+            if key in self._live:
+                task = asyncio.create_task(self._retry_later(key, settle))
+                self._retries.add(task)
+                task.add_done_callback(self._retries.discard)
         log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
         self._on_change()
 

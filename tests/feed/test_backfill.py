@@ -105,3 +105,22 @@ async def test_a_fill_made_while_no_stream_is_up_keeps_the_gap_open() -> None:
     assert fetches[-1][1] <= T0 + 600 - 60 and fetches[-1][2] == T0 + 900
     assert all(book.series(KEY).get(t) is not None for t in Interval.M1.periods(T0, T0 + 900))
     task.cancel()
+
+
+async def test_a_period_closed_moments_ago_is_fetched_again_for_its_correction() -> None:
+    clock, book = ManualClock(T0 + 5), CandleBook()
+    backfill, history, task = await start(book, clock)
+    book.upsert(KEY, candle(T0))
+    backfill.lost(KEY)
+    clock.advance(295)  # reconnected 10 s after the period T0 + 240 closed
+    backfill.confirmed(KEY)
+    await settle(clock)
+    assert history.calls[-1] == ("fetch", T0 - 60, T0 + 300)
+    clock.advance(30)  # the correction is out now
+    await settle(clock)
+    assert history.calls[-1] == ("fetch", T0 + 240, T0 + 300)
+    calls = len(history.calls)
+    clock.advance(600)
+    await settle(clock)
+    assert len(history.calls) == calls  # once, not a chain
+    task.cancel()

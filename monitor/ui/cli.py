@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("monitor.ui")
 CLOSE_TIMEOUT_S = 0.5
-SIGNALS: dict[signal.Signals, int] = {signal.SIGTERM: 0, signal.SIGHUP: 0, signal.SIGINT: 130}
+SIGNALS: dict[signal.Signals, int] = {signal.SIGTERM: 0, signal.SIGINT: 130}
 """Signals that end the monitor like q (SIGINT like Ctrl+C: 130, the documented status)."""
+HANGUP_STATUS = 129  # 128 + SIGHUP, as a shell reports a process its hang-up ended
 
 
 def add_parser(subparsers: Any) -> None:
@@ -92,13 +93,27 @@ async def _main(
         stopping.add(task)
         task.add_done_callback(stopping.discard)
 
+    async def hang_up() -> None:
+        # The terminal is gone: Textual's orderly shutdown writes to it and blocks for ever (seen:
+        # monitors left running after their tmux server was killed). Close the feed, then leave.
+        await _bounded(feed.close(), "feed_close_timeout")
+        if sim is not None:
+            await _bounded(sim.stop(), "demo_simulator_stop_timeout")
+        log.info("tui_hangup")
+        os._exit(HANGUP_STATUS)
+
+    def on_hangup() -> None:
+        task = asyncio.ensure_future(hang_up())
+        stopping.add(task)
+
     loop = asyncio.get_running_loop()
     for sig, code in SIGNALS.items():
         loop.add_signal_handler(sig, on_signal, code)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         result = await app.run_async()
     finally:
-        for sig in SIGNALS:
+        for sig in (*SIGNALS, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await _bounded(feed.close(), "feed_close_timeout")
         if sim is not None:

@@ -26,6 +26,7 @@ from tests.e2e.tmuxkit import (
     start_sim,
     stop,
     tmux_session,
+    wait_process_gone,
     write_watchlist,
 )
 
@@ -168,3 +169,22 @@ def wait_gone(pid: int, deadline: float) -> float | None:
             return time.monotonic()
         time.sleep(0.005)
     return None
+
+
+def test_a_closed_terminal_ends_the_monitor(tmp_path: Path) -> None:
+    """When its terminal goes away (the tmux server is killed: SIGHUP), monitor exits promptly."""
+    require_tmux()
+    deadline = time.monotonic() + DEADLINE_S
+    watchlist = write_watchlist(tmp_path)
+    env = isolated_env(tmp_path, None)  # demo mode: the built-in simulator, live candles
+    with tmux_session(env) as tmux:
+        tmux.start(["--watchlist", str(watchlist), "--log-file", str(tmp_path / "monitor.log")])
+        tmux.wait(lambda s: "LIVE" in s, deadline, "LIVE")
+        pid = tmux.monitor_pid()
+        assert pid is not None
+        tmux.kill()
+        gone = wait_process_gone(pid, time.monotonic() + 10)
+        if gone is None:
+            os.kill(pid, signal.SIGKILL)
+        assert gone is not None, "monitor kept running after its terminal was closed"
+    assert watchlist.read_text(encoding="utf-8") == WATCHLIST

@@ -19,17 +19,14 @@ from typing import Any, TextIO
 import grpc
 
 from monitor.cli_common import add_connection_arguments, settings_from_args
+from monitor.feed.channel import open_channel
+from monitor.feed.config import FeedConfig
+from monitor.feed.instruments import instrument_request
 from monitor.logging import Redactor
-from monitor.pb import instruments_pb2, instruments_pb2_grpc
+from monitor.pb import instruments_pb2_grpc
 from monitor.settings import ConnectionSettings, Settings
-from monitor.watchlist import IdKind, classify_id, load_watchlists
+from monitor.watchlist import load_watchlists
 
-MAX_RECEIVE_BYTES = 10 * 1024 * 1024
-_ID_TYPES = {
-    IdKind.UID: instruments_pb2.INSTRUMENT_ID_TYPE_UID,
-    IdKind.FIGI: instruments_pb2.INSTRUMENT_ID_TYPE_FIGI,
-    IdKind.TICKER: instruments_pb2.INSTRUMENT_ID_TYPE_TICKER,
-}
 _PROXY_VARS = ("grpc_proxy", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY")
 _HINT_HOST = "the other host name: --endpoint invest-public-api.tinkoff.ru:443 (or .tbank.ru:443)"
 _HINT_PROXY = "behind a proxy? set https_proxy (or grpc_proxy); check firewalls for outbound port 443"
@@ -168,7 +165,7 @@ async def _resolve_all(
         started = time.perf_counter()
         try:
             response = await stub.GetInstrumentBy(
-                _request(ident), metadata=metadata, timeout=conn.connect_timeout_s
+                instrument_request(ident), metadata=metadata, timeout=conn.connect_timeout_s
             )
         except grpc.aio.AioRpcError as err:
             code, details = err.code(), err.details() or ""
@@ -199,14 +196,6 @@ async def _resolve_all(
 def _first_response(report: Report, started: float) -> None:
     report.stage("auth", started, "ok: token accepted")
     report.stage("first response", started, "ok")
-
-
-def _request(ident: str) -> instruments_pb2.InstrumentRequest:
-    kind, value, class_code = classify_id(ident)
-    request = instruments_pb2.InstrumentRequest(id_type=_ID_TYPES[kind], id=value)
-    if kind is IdKind.TICKER:
-        request.class_code = class_code
-    return request
 
 
 async def _open_and_close(host: str, port: int, context: ssl.SSLContext | None, timeout: float) -> None:
@@ -256,35 +245,18 @@ def _root_certificates(conn: ConnectionSettings) -> bytes | None:
 
 
 def build_channel(conn: ConnectionSettings, token: str | None) -> grpc.aio.Channel:
-    """A grpc.aio channel to `conn.endpoint`: TLS, or plaintext to loopback only.
+    """The feed's own channel to `conn.endpoint` (TLS, or plaintext to loopback only).
 
-    Uses monitor.feed.channel.open_channel when the feed package provides it. The token is
-    not attached here: callers send it as call metadata.
+    The token is not attached here: callers send it as call metadata.
     """
-    try:
-        from monitor.feed.channel import open_channel
-        from monitor.feed.config import FeedConfig
-    except ImportError:
-        pass
-    else:
-        ca_file = str(conn.ca_file) if conn.ca_file is not None else None
-        config = FeedConfig(
-            endpoint=conn.endpoint,
-            token=token or "",
-            plaintext=conn.plaintext,
-            ca_file=ca_file,
-            app_name=conn.app_name,
-            keepalive_time_ms=conn.keepalive_time_ms,
-            keepalive_timeout_ms=conn.keepalive_timeout_ms,
-        )
-        return open_channel(config)
-    options: list[tuple[str, int | str]] = [
-        ("grpc.keepalive_time_ms", conn.keepalive_time_ms),
-        ("grpc.keepalive_timeout_ms", conn.keepalive_timeout_ms),
-        ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
-    ]
-    if conn.plaintext:
-        # ConnectionSettings already refuses plaintext to anything but loopback.
-        return grpc.aio.insecure_channel(conn.endpoint, options=options)
-    credentials = grpc.ssl_channel_credentials(root_certificates=_root_certificates(conn))
-    return grpc.aio.secure_channel(conn.endpoint, credentials, options=options)
+    ca_file = str(conn.ca_file) if conn.ca_file is not None else None
+    config = FeedConfig(
+        endpoint=conn.endpoint,
+        token=token or "",
+        plaintext=conn.plaintext,
+        ca_file=ca_file,
+        app_name=conn.app_name,
+        keepalive_time_ms=conn.keepalive_time_ms,
+        keepalive_timeout_ms=conn.keepalive_timeout_ms,
+    )
+    return open_channel(config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,9 +11,13 @@ from monitor.feed import channel as _channel  # noqa: F401  (sets GRPC_VERBOSITY
 from monitor.feed.convert import instrument, short_instrument
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
+from monitor.watchlist import IdKind, classify_id
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_FIGI = re.compile(r"^[A-Z]{2}[A-Z0-9]{10}$")
+_ID_TYPES = {
+    IdKind.UID: instruments_pb2.INSTRUMENT_ID_TYPE_UID,
+    IdKind.FIGI: instruments_pb2.INSTRUMENT_ID_TYPE_FIGI,
+    IdKind.TICKER: instruments_pb2.INSTRUMENT_ID_TYPE_TICKER,
+}
 UNARY_TIMEOUT_S = 10.0
 
 
@@ -30,20 +33,20 @@ class InstrumentError(Exception):
 def instrument_request(watch_id: str) -> instruments_pb2.InstrumentRequest:
     """The GetInstrumentBy request for a watchlist id: uid, FIGI or `TICKER_CLASSCODE`.
 
+    The id shapes are the watchlist's own (`classify_id`), so what a watchlist accepts and what the
+    feed looks up can never disagree.
+
     Raises:
         InstrumentError: the id has none of the three shapes.
     """
-    text = watch_id.strip()
-    if _UUID.match(text):
-        return instruments_pb2.InstrumentRequest(id_type=instruments_pb2.INSTRUMENT_ID_TYPE_UID, id=text)
-    if _FIGI.match(text):
-        return instruments_pb2.InstrumentRequest(id_type=instruments_pb2.INSTRUMENT_ID_TYPE_FIGI, id=text)
-    ticker, sep, class_code = text.rpartition("_")
-    if sep and ticker and class_code:
-        return instruments_pb2.InstrumentRequest(
-            id_type=instruments_pb2.INSTRUMENT_ID_TYPE_TICKER, id=ticker, class_code=class_code
-        )
-    raise InstrumentError(watch_id, "not a FIGI, uid or TICKER_CLASSCODE")
+    try:
+        kind, value, class_code = classify_id(watch_id.strip())
+    except ValueError:
+        raise InstrumentError(watch_id, "not a FIGI, uid or TICKER_CLASSCODE") from None
+    request = instruments_pb2.InstrumentRequest(id_type=_ID_TYPES[kind], id=value)
+    if kind is IdKind.TICKER:
+        request.class_code = class_code
+    return request
 
 
 class InstrumentResolver:

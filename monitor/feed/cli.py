@@ -406,7 +406,7 @@ class Printer:
         candle = series.get(settle.time) if series is not None else None
         if candle is None:
             candle = settle.last  # the book no longer holds it (trimmed)
-        return settle.key, candle if candle.closed else dataclasses.replace(candle, closed=True)
+        return settle.key, candle if candle.closed else candle._replace(closed=True)
 
     def _name(self, uid: str) -> tuple[str, str]:
         """(the id as the user gave it, the ticker) for an instrument uid."""

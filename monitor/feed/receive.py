@@ -10,7 +10,7 @@ from monitor.feed.convert import checked_candle, interval_of, last_price, tradin
 from monitor.feed.health import Health, WatchHealth, WatchKey
 from monitor.feed.listeners import CandleListener
 from monitor.feed.registry import Registry, SubKey, SubKind
-from monitor.market import CandleBook, Interval, SeriesKey, phase_of
+from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, phase_of
 from monitor.pb import marketdata_pb2 as md
 
 log = structlog.get_logger()
@@ -20,11 +20,14 @@ class _Route:
     """What the receive loop needs for one watched series, looked up once per series rather than
     once per candle (a SeriesKey or WatchKey hash runs Python code: dataclass and Enum __hash__)."""
 
-    __slots__ = ("end", "entries", "interval", "key", "start")
+    __slots__ = ("end", "entries", "interval", "key", "series", "start")
 
-    def __init__(self, key: SeriesKey, interval: Interval, entries: tuple[WatchHealth, ...]) -> None:
+    def __init__(
+        self, key: SeriesKey, interval: Interval, series: CandleSeries, entries: tuple[WatchHealth, ...]
+    ) -> None:
         self.key = key
         self.interval = interval
+        self.series = series
         self.entries = entries
         """The health entries of the watchers, to stamp `last_data_at`."""
         self.start = 0
@@ -65,6 +68,7 @@ class Receiver:
         self._series: dict[SeriesKey, set[WatchKey]] = {}
         self._routes: dict[tuple[str, int], _Route] = {}
         self._routes_watch: dict[WatchKey, WatchHealth] = health.watch
+        self._routes_generation = book.generation
         self._logged: set[str] = set()
 
     @property
@@ -80,12 +84,13 @@ class Receiver:
 
     def on_data(self, response: md.MarketDataResponse, now: float) -> None:
         """Applies one message; never raises for a bad one."""
-        health = self._health
-        health.note_message(now)
         payload = response.WhichOneof("payload")
         if payload == "candle":
-            self._candle(response.candle, now)
-        elif payload == "last_price":
+            self.on_candle(response.candle, now)
+            return
+        health = self._health
+        health.note_message(now)
+        if payload == "last_price":
             uid, price, at = last_price(response.last_price)
             self._book.set_price(uid, price, at)
         elif payload == "trading_status":
@@ -99,26 +104,35 @@ class Receiver:
             self.bad("unknown message kind")
         self._emit()
 
-    def _candle(self, msg: md.Candle, now: float) -> None:
+    def on_candle(self, msg: md.Candle, now: float) -> None:
+        """Applies one stream candle: the hot path, which the session calls without on_data's
+        dispatch. Every lookup here is per series and cached in a _Route; the per-message work is
+        reading the message once, checking it, and one upsert."""
+        health = self._health
+        health.messages += 1  # Health.note_message, inline
+        health.last_message_at = now
+        routes = self._routes
+        if health.watch is not self._routes_watch or self._book.generation != self._routes_generation:
+            # Entries of a replaced watch dict, or a dropped series: look everything up again.
+            routes = self._routes = {}
+            self._routes_watch, self._routes_generation = health.watch, self._book.generation
         uid, number = msg.instrument_uid, msg.interval
-        if self._health.watch is not self._routes_watch:
-            self._routes_watch, self._routes = self._health.watch, {}  # entries of a replaced dict
-        route = self._routes.get((uid, number))
+        route = routes.get((uid, number))
         if route is None:
             route = self._route(uid, number)
-            if route is None:
-                return
-        if not route.start <= now < route.end:
-            route.start = route.interval.start_of(int(now))
-            route.end = route.interval.next_start(route.start)
-        candle = checked_candle(msg, route.start, now)
-        if isinstance(candle, str):
-            self.bad(candle, f"{uid} {route.interval.code}")
-            return
-        if self._book.upsert(route.key, candle):
-            for entry in route.entries:
-                entry.last_data_at = now
-            self._emit_candle(route.key, candle)
+        if route is not None:
+            if not route.start <= now < route.end:
+                route.start = route.interval.start_of(int(now))
+                route.end = route.interval.next_start(route.start)
+            candle = checked_candle(msg, route.start, now)
+            if isinstance(candle, str):
+                self.bad(candle, f"{uid} {route.interval.code}")
+            elif route.series.upsert(candle):
+                self._book.version += 1  # CandleBook.upsert, minus the series lookup
+                for entry in route.entries:
+                    entry.last_data_at = now
+                self._emit_candle(route.key, candle)
+        self._emit()
 
     def _route(self, uid: str, number: int) -> _Route | None:
         """The route of a watched series (cached), or None after counting an unwanted candle."""
@@ -135,7 +149,8 @@ class Receiver:
             return None
         watch = self._routes_watch
         entries = tuple(entry for wk in watchers if (entry := watch.get(wk)) is not None)
-        route = self._routes[(uid, number)] = _Route(key, interval, entries)
+        series = self._book.series(key)
+        route = self._routes[(uid, number)] = _Route(key, interval, series, entries)
         return route
 
     def bad(self, reason: str, detail: str = "") -> None:

@@ -140,6 +140,10 @@ class SessionHandler:
     def on_data(self, stream: int, response: md.MarketDataResponse, now: float) -> None:
         raise NotImplementedError
 
+    def candle_sink(self) -> Callable[[md.Candle, float], None]:
+        """Where stream candles go, bypassing on_data: called once per session, not per message."""
+        raise NotImplementedError
+
     def on_outcomes(self, stream: int, outcomes: list[tuple[SubKey, Outcome, str]]) -> None:
         raise NotImplementedError
 
@@ -234,7 +238,7 @@ class StreamSession:
 
     async def _read(self, call: Any) -> Ending:
         clock, handler, registry, stream = self._clock, self._handler, self._registry, self.stream
-        subscribe_payloads = _SUBSCRIBE_PAYLOADS
+        subscribe_payloads, on_candle = _SUBSCRIBE_PAYLOADS, handler.candle_sink()
         # `async for` rather than `await call.read()` per message: read() re-checks the call state
         # and the API style on every message, the iterator goes straight to the core's receive.
         # A non-OK end raises AioRpcError from the iterator; a clean EOF just ends the loop.
@@ -247,8 +251,9 @@ class StreamSession:
                 try:
                     payload = response.WhichOneof("payload")
                     if payload == "candle":
-                        pass  # the hot path: nothing for the session to do
-                    elif payload in subscribe_payloads:
+                        on_candle(response.candle, now)  # the hot path: straight to the receiver
+                        continue
+                    if payload in subscribe_payloads:
                         outcomes = registry.on_response(stream, response)
                         if self.confirmed_at is None and any(o is Outcome.CONFIRMED for _, o, _ in outcomes):
                             self.confirmed_at = now

@@ -307,6 +307,9 @@ class Feed(ListenerHost, SessionHandler):
     def on_data(self, stream: int, response: md.MarketDataResponse, now: float) -> None:
         self._receiver.on_data(response, now)
 
+    def candle_sink(self) -> Callable[[md.Candle, float], None]:
+        return self._receiver.on_candle
+
     def on_bad(self, stream: int, reason: str, detail: str = "") -> None:
         self._receiver.bad(reason, detail)
         self._emit()

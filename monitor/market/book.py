@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from monitor.market.candle import Candle, SeriesKey
 from monitor.market.ranges import RangeSet
@@ -145,7 +145,7 @@ class CandleSeries:
         candle = self._candles[time]
         if candle.closed:
             return False
-        self._candles[time] = replace(candle, closed=True)
+        self._candles[time] = candle._replace(closed=True)
         return True
 
     def _trim(self) -> None:
@@ -170,6 +170,8 @@ class CandleBook:
     """Latest price per instrument uid."""
     version: int = 0
     """Grows on every change anywhere in the book."""
+    generation: int = 0
+    """Grows whenever a series is dropped: whoever caches a CandleSeries looks it up again."""
 
     def series(self, key: SeriesKey) -> CandleSeries:
         """The series for `key`, created empty on first use."""
@@ -193,6 +195,7 @@ class CandleBook:
         """Forgets a series (its panel is gone)."""
         if self._series.pop(key, None) is not None:
             self.version += 1
+            self.generation += 1
 
     def keys(self) -> list[SeriesKey]:
         """Every series held."""

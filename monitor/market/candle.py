@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 from monitor.market.intervals import Interval
 
@@ -16,12 +17,15 @@ class Origin(Enum):
     BACKFILL = "backfill"
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
+class Candle(NamedTuple):
     """One OHLCV candle of one (instrument, interval) series.
 
     Prices are per one security as floats (the book and the renderers need speed, not exact
     decimals); `volume` is in lots; `time` is the interval start in UTC epoch seconds.
+
+    A named tuple rather than a frozen dataclass: the receive loop builds one per streamed message,
+    and a tuple is built in a sixth of the time and compared in C (the ingest budget of issue 5).
+    Immutable all the same; `_replace` makes a changed copy.
     """
 
     time: int

@@ -92,24 +92,35 @@ async def test_every_kind_at_once_logs_each_kind_once(start_feed: Callable[..., 
 
 
 async def test_a_handler_error_never_escapes_the_receive_loop() -> None:
-    """A message whose handling raises is counted as bad; the next one is still read."""
+    """A message whose handling raises is counted as bad; the next one is still read (the
+    candle fast path as well as the others)."""
 
     class Boom(SessionHandler):
         def __init__(self) -> None:
             self.bad: list[str] = []
             self.seen = 0
+            self.candles = 0
 
         def on_data(self, stream: int, response: md.MarketDataResponse, now: float) -> None:
             self.seen += 1
             if self.seen == 1:
                 raise RuntimeError("boom")
 
+        def candle_sink(self) -> Callable[[md.Candle, float], None]:
+            def sink(candle: md.Candle, now: float) -> None:
+                self.candles += 1
+                if self.candles == 1:
+                    raise ValueError("candle boom")
+
+            return sink
+
         def on_bad(self, stream: int, reason: str, detail: str = "") -> None:
             self.bad.append(reason)
 
     class Call:
         def __init__(self) -> None:
-            self.items = [md.MarketDataResponse(), md.MarketDataResponse()]
+            candle = md.MarketDataResponse(candle=md.Candle(figi="F"))
+            self.items = [md.MarketDataResponse(), candle, candle, md.MarketDataResponse()]
 
         def __aiter__(self) -> Any:
             return self._responses()
@@ -135,4 +146,5 @@ async def test_a_handler_error_never_escapes_the_receive_loop() -> None:
     ending = await session._read(Call())
     await channel.close()
     assert ending.status is None
-    assert handler.seen == 2 and handler.bad == ["message handling failed"]
+    assert handler.seen == 2 and handler.candles == 2
+    assert handler.bad == ["message handling failed"] * 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +20,15 @@ from monitor.pb import marketdata_pb2 as md
 from monitor.pb import marketdata_pb2_grpc
 from monitor.sim.catalogue import Catalogue
 from tests.perf.harness import Result, median
-from tests.perf.procs import SIM_TOKEN, child_main, children, quiet_logs, results_in_child, start_sim
+from tests.perf.procs import (
+    SIM_TOKEN,
+    child_main,
+    children,
+    quiet_logs,
+    results_in_child,
+    split_cpus,
+    start_sim,
+)
 from tests.perf.simproc import STREAM_METHOD, STREAM_SERVICE
 
 TIMEOUT_S = 60.0
@@ -171,8 +180,12 @@ def run(quick: bool) -> list[Result]:
 def measure(quick: bool) -> list[Result]:
     total, rounds = (30_000, 3) if quick else (100_000, 5)
     quiet_logs()
+    split = split_cpus()
+    if split is not None:
+        # Before grpc starts its threads: they inherit the affinity of the thread that makes them.
+        os.sched_setaffinity(0, split[1])
     with children() as started:
-        _, port = start_sim(started, firehose=total, lifetime=900)
+        _, port = start_sim(started, firehose=total, lifetime=900, cpus=split[0] if split else None)
         runs = asyncio.run(_measure(f"127.0.0.1:{port}", total, rounds))
     raw_rate = median([r.rate for r in runs["raw"]])
     feed_rate = median([r.rate for r in runs["feed"]])
@@ -189,6 +202,7 @@ def measure(quick: bool) -> list[Result]:
             [r.cpu_per_message / f.cpu_per_message for f, r in zip(runs["feed"], runs["raw"], strict=True)]
         ),
         "messages": float(total),
+        "cpus": "sim {} / client {}".format(*map(sorted, split)) if split else "shared (1 CPU)",
         "rounds": float(rounds),
     }
     return [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import replace
 from functools import partial
 
 from monitor.market import Candle, Interval
@@ -35,7 +34,7 @@ def _frames(count: int) -> list[ChartInput]:
     frames = []
     for n in range(count):
         last = base[-1]
-        moved = replace(last, close=last.close + (n % 7) * 0.01, high=last.high + (n % 7) * 0.01)
+        moved = last._replace(close=last.close + (n % 7) * 0.01, high=last.high + (n % 7) * 0.01)
         frames.append(
             ChartInput(
                 candles=[*base[:-1], moved], interval=Interval.M1, last_price=moved.close, price_step=0.01

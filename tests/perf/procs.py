@@ -166,8 +166,9 @@ def start_sim(
     stamp: bool = False,
     firehose: int = 0,
     lifetime: float = 600.0,
+    cpus: set[int] | None = None,
 ) -> tuple[Child, int]:
-    """Starts `tests/perf/simproc.py` and returns it with its port."""
+    """Starts `tests/perf/simproc.py` and returns it with its port (on `cpus` only, when given)."""
     args = ["-m", "tests.perf.simproc", "--port", str(port), "--speed", str(speed), "--offset", str(offset)]
     args += ["--origin", str(midnight_utc() if origin is None else origin), "--lifetime", str(lifetime)]
     if sessions:
@@ -176,10 +177,28 @@ def start_sim(
         args.append("--stamp")
     if firehose:
         args += ["--firehose", str(firehose)]
+    if cpus:
+        args += ["--cpus", ",".join(map(str, sorted(cpus)))]
     child = Child(args)
     started.append(child)
     port = int(child.expect("PORT", 60))
     return child, port
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """Two disjoint CPU sets, (simulator, client), or None when this process may use only one CPU.
+
+    A real server runs on another machine. A simulator on the client's cores takes CPU from it in
+    proportion to how much the client itself uses, so a throughput ratio between two clients
+    would measure that contention too. Pinning gives each side its own cores.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return None
+    half = len(allowed) // 2
+    return set(allowed[:half]), set(allowed[half:])
 
 
 def results_in_child(module: str, quick: bool, timeout: float) -> list[Result]:

@@ -193,7 +193,13 @@ def main() -> None:
     parser.add_argument("--stamp", action="store_true", help="stamp send wall time into last_trade_ts")
     parser.add_argument("--firehose", type=int, default=0, help="serve this many candles per stream")
     parser.add_argument("--lifetime", type=float, default=600.0)
-    asyncio.run(serve(parser.parse_args()))
+    parser.add_argument(
+        "--cpus", default="", help="comma-separated CPUs to run on (before any thread starts)"
+    )
+    args = parser.parse_args()
+    if args.cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from monitor.market import Candle, Instrument, Interval, Origin
-from monitor.pb import instruments_pb2, marketdata_pb2
+from monitor.pb import common_pb2, instruments_pb2, marketdata_pb2
 from monitor.pb.common_pb2 import Quotation
 from monitor.wire import NANO, QuotationError, check_quotation, from_quotation
 
@@ -126,14 +126,41 @@ def interval_of(value: int) -> Interval | None:
     return _INTERVALS.get(value)
 
 
-def last_price(msg: marketdata_pb2.LastPrice) -> tuple[str, float, float]:
-    """(uid, price, time) of a LastPrice."""
-    return msg.instrument_uid, price(msg.price), msg.time.seconds + msg.time.nanos / NANO
+MAX_PRICE_AHEAD_S = 300.0
+"""Newest plausible last-price time: clock skew only. The book keeps the newest price, so a price
+stamped far ahead would freeze the quote until that time."""
+_STATUSES = frozenset(common_pb2.SecurityTradingStatus.values())
 
 
-def trading_status(msg: marketdata_pb2.TradingStatus) -> tuple[str, int]:
-    """(uid, SecurityTradingStatus number) of a TradingStatus."""
-    return msg.instrument_uid, int(msg.trading_status)
+def checked_last_price(msg: marketdata_pb2.LastPrice, now: float) -> tuple[str, float, float] | str:
+    """(uid, price, time) of a LastPrice, or why it must be skipped (malformed or hostile)."""
+    if not msg.HasField("price"):
+        return "last price without price"
+    units, nano = msg.price.units, msg.price.nano
+    try:
+        check_quotation(units, nano)
+    except QuotationError as exc:
+        return f"malformed last price: {exc}"
+    if not msg.HasField("time"):
+        return "last price without time"
+    at = msg.time.seconds + msg.time.nanos / NANO
+    # No bound into the past: an illiquid bond's last trade may be months old, and an old price
+    # never replaces a newer one.
+    if at > now + MAX_PRICE_AHEAD_S:
+        return "last price time out of range"
+    return msg.instrument_uid, units + nano / NANO, at
+
+
+def checked_trading_status(msg: marketdata_pb2.TradingStatus) -> tuple[str, int] | str:
+    """(uid, SecurityTradingStatus number) of a TradingStatus, or why it must be skipped.
+
+    A number our contract does not list is skipped rather than guessed at: the panel keeps the
+    phase it knew, and the skip is counted where the user sees it.
+    """
+    status = int(msg.trading_status)
+    if status not in _STATUSES:
+        return f"unknown trading status {status}"
+    return msg.instrument_uid, status
 
 
 _KINDS = {

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import structlog
 
-from monitor.feed.convert import checked_candle, interval_of, last_price, trading_status
+from monitor.feed.convert import checked_candle, checked_last_price, checked_trading_status, interval_of
 from monitor.feed.health import Health, WatchHealth, WatchKey
 from monitor.feed.listeners import CandleListener
 from monitor.feed.registry import Registry, SubKey, SubKind
@@ -20,14 +20,15 @@ class _Route:
     """What the receive loop needs for one watched series, looked up once per series rather than
     once per candle (a SeriesKey or WatchKey hash runs Python code: dataclass and Enum __hash__)."""
 
-    __slots__ = ("end", "entries", "interval", "key", "series", "start")
+    __slots__ = ("end", "entries", "interval", "key", "start", "upsert")
 
     def __init__(
         self, key: SeriesKey, interval: Interval, series: CandleSeries, entries: tuple[WatchHealth, ...]
     ) -> None:
         self.key = key
         self.interval = interval
-        self.series = series
+        self.upsert = series.upsert
+        """The series' upsert, bound once (the receive loop calls it per message)."""
         self.entries = entries
         """The health entries of the watchers, to stamp `last_data_at`."""
         self.start = 0
@@ -91,12 +92,9 @@ class Receiver:
         health = self._health
         health.note_message(now)
         if payload == "last_price":
-            uid, price, at = last_price(response.last_price)
-            self._book.set_price(uid, price, at)
+            self._last_price(response.last_price, now)
         elif payload == "trading_status":
-            uid, status = trading_status(response.trading_status)
-            health.trading[uid] = phase_of(status)
-            health.version += 1
+            self._trading_status(response.trading_status)
         elif payload == "ping":
             health.last_ping_at = now
         elif payload is None:
@@ -127,12 +125,37 @@ class Receiver:
             candle = checked_candle(msg, route.start, now)
             if isinstance(candle, str):
                 self.bad(candle, f"{uid} {route.interval.code}")
-            elif route.series.upsert(candle):
+            elif route.upsert(candle):
                 self._book.version += 1  # CandleBook.upsert, minus the series lookup
                 for entry in route.entries:
                     entry.last_data_at = now
                 self._emit_candle(route.key, candle)
         self._emit()
+
+    def _last_price(self, msg: md.LastPrice, now: float) -> None:
+        checked = checked_last_price(msg, now)
+        if isinstance(checked, str):
+            self.bad(checked, msg.instrument_uid[:64])
+            return
+        uid, price, at = checked
+        # Only instruments the feed asked for: an unsolicited uid would grow the quotes for ever.
+        if self._registry.holds(SubKey(SubKind.LAST_PRICE, uid)):
+            self._book.set_price(uid, price, at)
+        else:
+            self.bad("last price for an unsubscribed instrument", uid[:64])
+
+    def _trading_status(self, msg: md.TradingStatus) -> None:
+        checked = checked_trading_status(msg)
+        if isinstance(checked, str):
+            self.bad(checked, msg.instrument_uid[:64])
+            return
+        uid, status = checked
+        if self._registry.holds(SubKey(SubKind.INFO, uid)):
+            health = self._health
+            health.trading[uid] = phase_of(status)
+            health.version += 1
+        else:
+            self.bad("trading status for an unsubscribed instrument", uid[:64])
 
     def _route(self, uid: str, number: int) -> _Route | None:
         """The route of a watched series (cached), or None after counting an unwanted candle."""

@@ -62,31 +62,33 @@ class CandleSeries:
 
     def upsert(self, candle: Candle) -> bool:
         """Inserts or replaces the candle of its period; returns whether the series changed."""
-        times = self._times
-        existing = self._candles.get(candle.time)
+        # The receive loop calls this per streamed message: locals over repeated attribute reads.
+        candles, time = self._candles, candle.time
+        existing = candles.get(time)
         if existing is not None:
             # A period's volume only grows (trades are only ever added, corrections bring late
             # ones), so an update with less volume is stale: a forming state that arrived after
             # the backfill or the closing candle. And a forming update never reopens a closed period.
             if (
-                existing == candle
-                or candle.volume < existing.volume
+                candle.volume < existing.volume
+                or existing == candle
                 or (existing.closed and not candle.closed)
             ):
                 return False
-            self._candles[candle.time] = candle
-        elif not times or candle.time > times[-1]:
+            candles[time] = candle
+            self.version += 1
+            return True
+        times = self._times
+        if not times or time > times[-1]:
             if times:
                 self._close(times[-1])
-            times.append(candle.time)
-            self._candles[candle.time] = candle
-            self._trim()
+            times.append(time)
         else:
-            if candle.time < times[0] and len(times) >= self.capacity:
+            if time < times[0] and len(times) >= self.capacity:
                 return False  # older than everything a full series keeps
-            times.insert(bisect_left(times, candle.time), candle.time)
-            self._candles[candle.time] = candle
-            self._trim()
+            times.insert(bisect_left(times, time), time)
+        candles[time] = candle
+        self._trim()
         self.version += 1
         return True
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from monitor.feed.convert import historic_candle, instrument, is_closed, last_price, stream_candle
+from monitor.feed.convert import (
+    checked_last_price,
+    checked_trading_status,
+    historic_candle,
+    instrument,
+    is_closed,
+    stream_candle,
+)
 from monitor.feed.instruments import InstrumentError, instrument_request
 from monitor.market import Interval, Origin
 from monitor.pb import common_pb2, instruments_pb2
@@ -62,7 +69,44 @@ def test_last_price_keeps_fractional_time() -> None:
     """(uid, price, time) with nanos."""
     msg = md.LastPrice(instrument_uid="u", price=common_pb2.Quotation(units=178, nano=790000000))
     msg.time.CopyFrom(seconds_to_timestamp(T0 + 0.25))
-    assert last_price(msg) == ("u", 178.79, T0 + 0.25)
+    assert checked_last_price(msg, T0) == ("u", 178.79, T0 + 0.25)
+
+
+def _price(units: int, nano: int, at: float | None) -> md.LastPrice:
+    msg = md.LastPrice(instrument_uid="u", price=common_pb2.Quotation(units=units, nano=nano))
+    if at is not None:
+        msg.time.CopyFrom(seconds_to_timestamp(at))
+    return msg
+
+
+def test_last_price_that_makes_no_sense_is_refused_with_its_reason() -> None:
+    """Missing price or time, a malformed quotation, a time ahead of any clock skew."""
+    assert checked_last_price(md.LastPrice(instrument_uid="u"), T0) == "last price without price"
+    assert checked_last_price(_price(1, 0, None), T0) == "last price without time"
+    mixed = checked_last_price(_price(5, -1, T0), T0)
+    assert isinstance(mixed, str) and mixed.startswith("malformed last price: units 5 and nano -1")
+    assert str(checked_last_price(_price(5, 10**9, T0), T0)).startswith("malformed last price: nano")
+    assert checked_last_price(_price(5, 0, T0 + 3600), T0) == "last price time out of range"
+
+
+def test_last_price_may_be_old_and_slightly_ahead() -> None:
+    """An illiquid bond's last trade can be months old; a few seconds ahead is clock skew."""
+    assert checked_last_price(_price(99, 500_000_000, T0 - 200 * 86_400), T0) == (
+        "u",
+        99.5,
+        T0 - 200 * 86_400,
+    )
+    assert checked_last_price(_price(-3, -250_000_000, T0 + 5), T0) == ("u", -3.25, T0 + 5)
+
+
+def test_trading_status_outside_the_contract_is_refused() -> None:
+    """Known numbers pass; a number the contract does not list is named in the reason."""
+    ok = md.TradingStatus(
+        instrument_uid="u", trading_status=common_pb2.SECURITY_TRADING_STATUS_NORMAL_TRADING
+    )
+    assert checked_trading_status(ok) == ("u", 5)
+    unknown = md.TradingStatus.FromString(b"\x10\x63")  # field 2 (trading_status) = 99
+    assert checked_trading_status(unknown) == "unknown trading status 99"
 
 
 def test_instrument_from_get_instrument_by() -> None:

@@ -28,7 +28,9 @@ faults (--fault KIND[@PERIOD[:DURATION]], repeatable; times in sim seconds):
                 start delayed by DURATION seconds once per PERIOD; lasts one PERIOD/2)
   hostile:      one message of every malformed/hostile kind on each open stream (unknown oneof
                 member, candles with no time / no prices / bad quotations / high < low / far-off
-                times / unsubscribed instruments, a ~9 MiB ping); the stream stays open
+                times / unsubscribed instruments, a ~9 MiB ping, last prices with bad quotations /
+                far-ahead times / unsubscribed instruments, trading statuses outside the enum or of
+                unsubscribed instruments); the stream stays open
   example: --fault unavailable@120 --fault stall@300:30
 """
 

@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from monitor.pb import common_pb2, marketdata_pb2
 from monitor.sim import convert
+from monitor.sim.catalogue import SimInstrument
 from monitor.sim.stream import StreamSession
 
 Response = marketdata_pb2.MarketDataResponse
@@ -28,6 +29,16 @@ class HostileKind(Enum):
     FAR_PAST = "far-past"  # a candle 400 days back
     UNSUBSCRIBED = "unsubscribed"  # a well-formed candle of an instrument the stream never subscribed
     HUGE = "huge"  # a ~9 MiB Ping (its stream_id)
+    PRICE_MIXED_SIGN = "price-mixed-sign"  # a LastPrice whose Quotation has mixed signs
+    PRICE_FAR_FUTURE = "price-far-future"  # a LastPrice stamped a day ahead (would freeze the quote)
+    PRICE_UNSUBSCRIBED = "price-unsubscribed"  # a LastPrice of an instrument never subscribed
+    STATUS_UNKNOWN = "status-unknown"  # a TradingStatus number outside the contract's enum
+    STATUS_UNSUBSCRIBED = "status-unsubscribed"  # a TradingStatus of an instrument never subscribed
+
+
+_PRICE_KINDS = {HostileKind.PRICE_MIXED_SIGN, HostileKind.PRICE_FAR_FUTURE, HostileKind.PRICE_UNSUBSCRIBED}
+_STATUS_KINDS = {HostileKind.STATUS_UNKNOWN, HostileKind.STATUS_UNSUBSCRIBED}
+_UNKNOWN_STATUS = 99
 
 
 def _unknown_member() -> Response:
@@ -57,6 +68,10 @@ def hostile_message(kind: HostileKind, session: StreamSession) -> Response | Non
                                              stream_id="x" * HUGE_BYTES))  # fmt: skip
     if kind is HostileKind.UNSUBSCRIBED:
         return _unsubscribed(session)
+    if kind in _PRICE_KINDS:
+        return _last_price(kind, session)
+    if kind in _STATUS_KINDS:
+        return _trading_status(kind, session)
     candle = _base_candle(session)
     if candle is None:
         return None
@@ -100,3 +115,51 @@ def _unsubscribed(session: StreamSession) -> Response | None:
             return None
         return Response(candle=convert.stream_candle(item, interval, start, found[0]))
     return None
+
+
+def _other_item(session: StreamSession, held: dict[str, object]) -> SimInstrument | None:
+    """A catalogue instrument this stream holds no subscription of the kind `held` lists."""
+    return next((item for item in session.state.catalogue.items if item.uid not in held), None)
+
+
+def _last_price(kind: HostileKind, session: StreamSession) -> Response | None:
+    """A LastPrice of a subscribed instrument made malformed, or a clean one of an unsubscribed one."""
+    now = session.state.clock.now()
+    if kind is HostileKind.PRICE_UNSUBSCRIBED:
+        item = _other_item(session, dict(session.prices))
+    else:
+        sub = next(iter(session.prices.values()), None)
+        item = sub.item if sub is not None else None
+    if item is None:
+        return None
+    found = session.state.market.last_price(item.uid, now)
+    if found is None:
+        return None
+    msg = convert.last_price(item, found[0], now)
+    if kind is HostileKind.PRICE_MIXED_SIGN:
+        msg.price.units = max(1, msg.price.units)
+        msg.price.nano = -abs(msg.price.nano) - 1
+    elif kind is HostileKind.PRICE_FAR_FUTURE:
+        msg.time.seconds += 86_400
+    return Response(last_price=msg)
+
+
+def _trading_status(kind: HostileKind, session: StreamSession) -> Response | None:
+    """A TradingStatus with a number outside the enum, or one of an instrument never subscribed."""
+    if kind is HostileKind.STATUS_UNSUBSCRIBED:
+        item = _other_item(session, dict(session.infos))
+        status = int(common_pb2.SECURITY_TRADING_STATUS_NORMAL_TRADING)
+    else:
+        sub = next(iter(session.infos.values()), None)
+        item = sub.item if sub is not None else None
+        status = _UNKNOWN_STATUS
+    if item is None:
+        return None
+    i = item.instrument
+    # proto3 enums are open: a number the enum does not list is kept and sent as it is.
+    msg = marketdata_pb2.TradingStatus(
+        figi=i.figi, trading_status=common_pb2.SecurityTradingStatus.ValueType(status), instrument_uid=i.uid,
+        ticker=i.ticker,
+        class_code=i.class_code, time=Timestamp(seconds=int(session.state.clock.now())),
+    )  # fmt: skip
+    return Response(trading_status=msg)

@@ -29,6 +29,11 @@ REASONS = {
     "far-past": "candle time out of range",
     "unsubscribed": "candle for an unsubscribed series",
     "huge": "oversized ping stream_id",
+    "price-mixed-sign": "malformed last price: units",
+    "price-far-future": "last price time out of range",
+    "price-unsubscribed": "last price for an unsubscribed instrument",
+    "status-unknown": "unknown trading status 99",
+    "status-unsubscribed": "trading status for an unsubscribed instrument",
 }
 
 
@@ -70,6 +75,11 @@ async def test_hostile_message_is_skipped_and_counted(
     assert all(sane(c, now) for _, c, now in applied)
     uids = {run.uid(k.id) for k in WATCH}
     assert {key.uid for key, _, _ in applied} <= uids
+    # Prices and phases only of watched instruments, and no quote stamped ahead of the clock
+    # (the book keeps the newest price: one from tomorrow would freeze the quote until then).
+    book, clock = run.feed.book, run.feed.clock
+    assert set(book.quotes) <= uids and set(health.trading) <= uids
+    assert all(q.time is None or q.time <= clock.now() + 300 for q in book.quotes.values())
     assert health.state is ConnectionState.LIVE and health.reconnects == 0
     assert health.bad_messages == 1
 

@@ -228,12 +228,16 @@ class StreamSession:
             asyncio.create_task(self._watchdog(), name=f"feed-watchdog-{self.stream}"),
             asyncio.create_task(self._reconciler(), name=f"feed-reconcile-{self.stream}"),
         ]
+        # The receive loop runs as a task of its own: every message resumes the coroutines between
+        # the task and the `async for`, and the supervisor's frames above this one need not be
+        # among them. Cancelling run() cancels the reader it awaits.
+        reader = asyncio.create_task(self._read(call), name=f"feed-reader-{self.stream}")
         try:
-            return await self._read(call)
+            return await reader
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            for task in (*helpers, reader):
+                task.cancel()  # the reader too: it may not have seen its cancellation yet
+            await asyncio.gather(*helpers, reader, return_exceptions=True)
             call.cancel()
 
     async def _read(self, call: Any) -> Ending:

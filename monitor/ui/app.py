@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from monitor.clock import Clock, SystemClock
@@ -24,10 +25,12 @@ from monitor.ui.keys import KEY_ACTIONS, bindings
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.quitting import Quitting
 from monitor.ui.render.base import ChartStyle, Renderer
+from monitor.ui.render.cells import forget_styles
 from monitor.ui.state import LAYOUT_PANELS, MAX_PANELS, assign_panels, format_price, timezone_for, watch_keys
+from monitor.ui.theme import chart_style
 from monitor.ui.widgets import Banner, CandlePanel, PanelView, Row, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.badge import MUTED, Badge, panel_badge, row_level
-from monitor.ui.widgets.status_bar import StatusInfo, banner_text, status_text
+from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
 from monitor.watchlist import Watchlists, load_watchlists
 
 FEED_GROUP = "feed"
@@ -64,6 +67,7 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         self.clock: Clock = clock or SystemClock()
         self.renderer = renderer if renderer is not None else _default_renderer(settings.ui.renderer)
         self.chart_style = ChartStyle(up=settings.ui.up_color, down=settings.ui.down_color)
+        """The panels' colours; derived from the theme once mounted and again on each theme change."""
         self.watch_file = watch_file
         self.search_debounce = search_debounce
         self.timezone: str = settings.ui.timezone
@@ -113,12 +117,29 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         self._bind_widgets()
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
+        self.apply_theme_colors()
+        # Colours are recomputed here, once per theme change, never on a frame.
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.apply_watchlist(reset_panels=True)
         self.run_feed()
         if self.watch_file:
             self.watch_watchlist_file()
         self.set_interval(1 / self.settings.ui.refresh_hz, self.render_tick)
         self.render_tick()
+
+    def _theme_changed(self, _theme: Theme) -> None:
+        self.apply_theme_colors()
+
+    def apply_theme_colors(self) -> None:
+        """Derives the chart colours from the current theme; panels repaint if they changed."""
+        style = chart_style(self.get_css_variables(), self.settings.ui)
+        self.sidebar.set_colors(style.up, style.down)
+        if style == self.chart_style:
+            return
+        self.chart_style = style
+        forget_styles()
+        for panel in self.panel_widgets:
+            panel.set_chart_style(style)
 
     def apply_watchlist(self, *, reset_panels: bool = False) -> None:
         """Re-derives panels, grid and subscriptions from `self.watchlists` (after any change)."""
@@ -197,6 +218,7 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         info = StatusInfo(self.paused, self.pending, self.feed_down, self.timezone)
         tz = timezone_for(self.timezone)
         self.status_bar.show(status_text(health, info, now, tz))
+        self.status_bar.show_health(health)
         if self.paused:
             return
         # Ages on badges move once a second, so the second is part of what can change.
@@ -306,7 +328,8 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         from monitor.ui.keys import key_help
         from monitor.ui.screens import HelpScreen
 
-        self.push_screen(HelpScreen(key_help(self.settings.ui.keys)))
+        detail = bad_messages_detail(self.feed.health)
+        self.push_screen(HelpScreen(key_help(self.settings.ui.keys), detail))
 
     def refresh_now(self) -> None:
         """Redraws at once (after a key) instead of waiting for the next tick."""

@@ -211,6 +211,13 @@ class FakeFeed:
         self.health.set_watch(WatchKey(watch_id, interval), state, reason)
         self.notify()
 
+    def push_bad_message(self, reason: str, count: int = 1) -> None:
+        """Counts `count` skipped server messages, as the real receiver does for hostile data."""
+        self.health.bad_messages += count
+        self.health.last_bad_reason = reason
+        self.health.version += 1
+        self.notify()
+
     def set_connection(
         self,
         state: ConnectionState,

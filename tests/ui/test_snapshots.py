@@ -100,3 +100,16 @@ def test_help(snap_compare: Snap, make: AppFactory, feed: FakeFeed) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_bad_messages(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """Skipped server messages: a yellow counter in the status bar, panels untouched."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN)
+        feed.push_bad_message("candle high/low inconsistent", count=3)
+        clock.advance(3)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -100,6 +100,12 @@ def palette(style: ChartStyle) -> Palette:
     )
 
 
+def forget_styles() -> None:
+    """Drops the cached palettes and row strips (after a theme change their colours are gone for good)."""
+    palette.cache_clear()
+    _ROWS.clear()
+
+
 class Canvas:
     """A grid of one-cell glyphs and their styles, turned into Strips row by row."""
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -36,9 +37,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False),
     ]
 
-    def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, keys: Sequence[tuple[str, str]], feed_detail: Text | None = None) -> None:
         super().__init__()
         self.keys = list(keys)
+        self.feed_detail = feed_detail
+        """Feed trouble worth knowing as of opening (skipped server messages), or None."""
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2))
@@ -56,6 +59,10 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table)
             yield Static("\n[b]Panel badges[/b]")
             yield Static(badges)
+            if self.feed_detail is not None:
+                yield Static("\n[b]Feed[/b]")
+                # A Text: it quotes the server, so it is never read as markup.
+                yield Static(self.feed_detail, id="feed-detail")
             yield Static("\n[dim]Esc closes this screen.[/dim]")
 
     def action_close(self) -> None:

@@ -79,6 +79,13 @@ class WatchlistSidebar(Widget):
                 self._lines[i] = None
                 self.refresh(Region(0, i, width, 1))
 
+    def set_colors(self, up_color: str, down_color: str) -> None:
+        """Changes the colours of rising and falling changes (a theme change) and redraws the rows."""
+        if (up_color, down_color) != (self.up_color, self.down_color):
+            self.up_color, self.down_color = up_color, down_color
+            self._lines, self._styles = [], {}
+            self.refresh()
+
     def notify_style_update(self) -> None:
         # A theme change restyles every row.
         super().notify_style_update()

@@ -21,6 +21,9 @@ STATE_STYLES: dict[ConnectionState, str] = {
 }
 LONG_OUTAGE_ATTEMPTS = 3
 """Reconnect attempts after which the outage gets a banner, not just the status bar."""
+BAD_STYLE = "bold yellow"
+REASON_LIMIT = 200
+"""Characters of a skip reason shown; it can carry server text, so it is also cut."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,39 @@ def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Tex
     text.append(f"  {health.message_rate(now):.1f} msg/s")
     text.append(f"  last {format_age(health.message_age(now))}")
     text.append(f"  reconnects {health.reconnects}")
+    if health.bad_messages > 0:
+        text.append(f"  {bad_messages_label(health.bad_messages)}", style=BAD_STYLE)
     if info.paused:
         text.append(f"  PAUSED +{info.pending} updates ", style="bold black on yellow")
     clock = datetime.fromtimestamp(now, tz).strftime("%H:%M:%S")
     text.append(f"  {clock} {info.timezone}", style="dim")
     text.append("  ? help", style="dim")
+    return text
+
+
+def bad_messages_label(count: int) -> str:
+    """`⚠ 3 bad msgs`: the skipped-message counter as the status bar shows it."""
+    return f"⚠ {count} bad msg{'' if count == 1 else 's'}"
+
+
+def safe_reason(reason: str) -> str:
+    """A reason that may carry server text, made safe to show: one line, printable, bounded."""
+    cleaned = "".join(char if char.isprintable() else " " for char in reason).strip()
+    return cleaned if len(cleaned) <= REASON_LIMIT else cleaned[: REASON_LIMIT - 1] + "…"
+
+
+def bad_messages_detail(health: Health) -> Text | None:
+    """What the bad-messages counter means and why the newest message was skipped, or None.
+
+    A Text, never a markup string: the reason can carry text from the server.
+    """
+    count = health.bad_messages
+    if count <= 0:
+        return None
+    text = Text()
+    text.append(f"{count} malformed or unexpected server message{'' if count == 1 else 's'} skipped ")
+    text.append("(never applied to the charts).\nLast: ")
+    text.append(safe_reason(health.last_bad_reason) or "no reason given", style="bold")
     return text
 
 
@@ -106,7 +137,11 @@ def _outage_start(health: Health) -> float | None:
 
 
 class StatusBar(Widget):
-    """One line at the bottom; `show` refreshes only when the text changed."""
+    """One line at the bottom; `show` refreshes only when the text changed.
+
+    Its tooltip explains the bad-messages counter with the last skip reason; `show_health`
+    rebuilds it only when the health model's version moved.
+    """
 
     DEFAULT_CSS = """
     StatusBar {
@@ -120,11 +155,24 @@ class StatusBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.text = Text()
+        self.detail: Text | None = None
+        """The tooltip: why messages were skipped (None while none was)."""
+        self._health_version: int | None = None
 
     def show(self, text: Text) -> None:
         if text != self.text:
             self.text = text
             self.refresh()
+
+    def show_health(self, health: Health) -> None:
+        """Updates the tooltip from `health`, only when its version moved since the last call."""
+        if health.version == self._health_version:
+            return
+        self._health_version = health.version
+        detail = bad_messages_detail(health)
+        if detail != self.detail:
+            self.detail = detail
+            self.tooltip = detail
 
     def render(self) -> Text:
         return self.text

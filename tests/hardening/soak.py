@@ -1,4 +1,10 @@
-"""The soak run: a fast simulator, 50 series, a fault every few sim minutes, then book vs truth."""
+"""The soak run: a fast simulator, 50 series, a fault every few sim minutes, then book vs truth.
+
+The soak drives a `SoakSim`: the simulator in this process (`InProcessSim`, what the test suite
+uses) or anything else with the same switches (the benchmark runs it in a child process, so the
+memory it measures is the feed's alone). The book is compared with `SoakSim.truth()`, which a
+child-process sim builds only after the run: the history is a pure function of (seed, uid, time).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,14 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from monitor.clock import ScaledClock
+from monitor.clock import Clock, ScaledClock
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, HealthEvent, WatchKey, WatchState
 from monitor.feed.supervisor import Feed
-from monitor.market import Interval
-from monitor.sim import SimConfig, SimServer, StreamEnd
+from monitor.market import Candle, Interval
+from monitor.sim import Faults, SimConfig, SimServer, StreamEnd
 from tests.feed.feedkit import Running, closed_mismatch
 
 TOKEN = "t." + "soakSOAK" * 6  # token-shaped (built, so no token-like literal sits in git)
@@ -63,8 +69,117 @@ class SoakReport:
     mismatch_prefix: str = "book differs: "
 
 
-def watch_keys(catalogue: list[Any], count: int) -> tuple[WatchKey, ...]:
-    keys = [WatchKey(inst.symbol, interval) for interval in INTERVALS for inst in catalogue]
+class FaultInjector(Protocol):
+    """The simulator's fault switches the soak flips (`monitor.sim.Faults`, possibly remote)."""
+
+    async def end_streams(self, kind: StreamEnd) -> int:
+        """Ends every open stream the given way; returns how many were ended."""
+        ...
+
+    async def stall(self, on: bool = True) -> None: ...
+
+    async def refuse_streams(self, on: bool = True) -> None: ...
+
+    async def refuse_connections(self, seconds: float) -> None:
+        """Takes the server down for `seconds` of sim time; returns once it is down."""
+        ...
+
+    async def wait_restored(self) -> None:
+        """Returns once the last refuse_connections outage is over."""
+        ...
+
+
+class History(Protocol):
+    """The ground truth: `SimServer.history`."""
+
+    def history(self, uid: str, interval: Interval, start: int, end: int) -> list[Candle]: ...
+
+
+class SoakSim(Protocol):
+    """A simulator serving `config` on `clock`'s time, started and stopped by the soak."""
+
+    @property
+    def faults(self) -> FaultInjector: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    @property
+    def address(self) -> str: ...
+
+    async def symbols(self) -> list[str]:
+        """The catalogue's TICKER_CLASSCODE ids, in the simulator's order."""
+        ...
+
+    async def truth(self) -> History:
+        """What the book is compared with (called once, after the run)."""
+        ...
+
+
+SimFactory = Callable[[SimConfig, Clock], SoakSim]
+"""Makes the soak's simulator from its config and the clock the feed runs on."""
+
+
+class LocalFaults:
+    """`FaultInjector` over an in-process simulator's `Faults`."""
+
+    def __init__(self, faults: Faults) -> None:
+        self._faults = faults
+
+    async def end_streams(self, kind: StreamEnd) -> int:
+        return self._faults.end_streams(kind)
+
+    async def stall(self, on: bool = True) -> None:
+        self._faults.stall(on)
+
+    async def refuse_streams(self, on: bool = True) -> None:
+        self._faults.refuse_streams(on)
+
+    async def refuse_connections(self, seconds: float) -> None:
+        await self._faults.refuse_connections(seconds)
+
+    async def wait_restored(self) -> None:
+        await self._faults.wait_restored()
+
+
+class InProcessSim:
+    """The simulator on this process's event loop (the test suite's soak)."""
+
+    def __init__(self, config: SimConfig, clock: Clock) -> None:
+        self.sim = SimServer(config, clock=clock)
+        self._faults = LocalFaults(self.sim.faults)
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self._faults
+
+    @property
+    def address(self) -> str:
+        return self.sim.address
+
+    async def start(self) -> None:
+        await self.sim.start()
+
+    async def stop(self) -> None:
+        await self.sim.stop()
+
+    async def symbols(self) -> list[str]:
+        return [inst.symbol for inst in self.sim.catalogue]
+
+    async def truth(self) -> History:
+        return self.sim
+
+
+def soak_config(speed: float, origin: float) -> SimConfig:
+    """The soak's simulator: seed 7, no trading sessions, sim time = wall time at `origin`."""
+    return SimConfig(
+        host="127.0.0.1", port=0, tokens=(TOKEN,), seed=7, speed=speed, origin=origin, sessions=False
+    )
+
+
+def watch_keys(symbols: list[str], count: int) -> tuple[WatchKey, ...]:
+    keys = [WatchKey(symbol, interval) for interval in INTERVALS for symbol in symbols]
     return tuple(keys[:count])
 
 
@@ -78,7 +193,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-def _reached(clock: ScaledClock, at: float) -> Callable[[], bool]:
+def _reached(clock: Clock, at: float) -> Callable[[], bool]:
     return lambda: clock.now() >= at
 
 
@@ -89,7 +204,9 @@ def _settled(run: Running) -> bool:
     )
 
 
-async def _inject(sim: SimServer, run: Running, kind: str, record: FaultRecord, timeout: float) -> None:
+async def _inject(
+    faults: FaultInjector, run: Running, kind: str, record: FaultRecord, timeout: float
+) -> None:
     """Injects one fault, waits until the feed has noticed it, then lifts standing faults."""
     mark = len(run.events)
     want_state, want_code = _SEEN.get(kind, (ConnectionState.RECONNECTING, None))
@@ -102,23 +219,23 @@ async def _inject(sim: SimServer, run: Running, kind: str, record: FaultRecord, 
         return False
 
     if kind in END_KINDS:
-        ended = sim.faults.end_streams(StreamEnd[kind])
+        ended = await faults.end_streams(StreamEnd[kind])
         assert ended >= 1, f"{kind}: no open stream to end"
     elif kind == "stall":
-        sim.faults.stall(True)
+        await faults.stall(True)
     elif kind == "refuse_streams":
         # Refusal applies to new streams, so end the open one to make the feed ask for another.
-        sim.faults.refuse_streams(True)
-        sim.faults.end_streams(StreamEnd.UNAVAILABLE)
+        await faults.refuse_streams(True)
+        await faults.end_streams(StreamEnd.UNAVAILABLE)
     else:
-        await sim.faults.refuse_connections(OUTAGE_S)
+        await faults.refuse_connections(OUTAGE_S)
     try:
         await wait_until(seen, timeout, f"{kind} in the health log")
     finally:
-        sim.faults.stall(False)
-        sim.faults.refuse_streams(False)
+        await faults.stall(False)
+        await faults.refuse_streams(False)
     if kind == "refuse_connections":
-        await asyncio.wait_for(sim.faults.wait_restored(), timeout)
+        await asyncio.wait_for(faults.wait_restored(), timeout)
 
 
 async def soak(
@@ -129,6 +246,8 @@ async def soak(
     fault_timeout: float = 15.0,
     min_faults: int = 0,
     after_fault: Callable[[], None] | None = None,
+    before_compare: Callable[[], None] | None = None,
+    make_sim: SimFactory = InProcessSim,
 ) -> SoakReport:
     """Runs the soak; the report lists every problem instead of raising on the first.
 
@@ -140,11 +259,19 @@ async def soak(
         fault_timeout: wall seconds each fault may take to be seen and to recover from.
         min_faults: run past `sim_seconds` until this many faults were injected.
         after_fault: called after each recovery (the benchmark samples memory there).
+        before_compare: called once the run is over, before anything is built for the comparison.
+        make_sim: the simulator (default: in this process); it serves `soak_config` on a clock
+            that agrees with the feed's (ScaledClock from the same origin).
     """
-    clock = ScaledClock(speed=speed)
-    config = SimConfig(host="127.0.0.1", port=0, tokens=(TOKEN,), seed=7, speed=speed, sessions=False)
-    sim = SimServer(config, clock=clock)
+    origin = time.time()
+    clock = ScaledClock(speed=speed, origin=origin)
+    sim = make_sim(soak_config(speed, origin), clock)
     await sim.start()
+    try:
+        keys = watch_keys(await sim.symbols(), series)
+    except BaseException:
+        await sim.stop()
+        raise
     feed = Feed(
         config=FeedConfig(
             endpoint=sim.address,
@@ -159,7 +286,6 @@ async def soak(
         ),
         clock=clock,
     )
-    keys = watch_keys(sim.catalogue, series)
     feed.watch(keys)
     run = Running(feed)
     report = SoakReport(series=len(keys), capacity=feed.book.capacity)
@@ -175,18 +301,20 @@ async def soak(
             record = FaultRecord(kind, clock.now())
             report.faults.append(record)
             try:
-                await _inject(sim, run, kind, record, fault_timeout)
+                await _inject(sim.faults, run, kind, record, fault_timeout)
                 await wait_until(lambda: _settled(run), fault_timeout, f"recovery after {kind}")
                 record.recovered_at = clock.now()
                 if after_fault is not None:
                     after_fault()
-            except AssertionError as exc:
+            except (AssertionError, TimeoutError) as exc:
                 report.problems.append(f"fault {len(report.faults)} {kind} at {record.at:.0f}: {exc}")
                 break
             next_at = max(next_at + fault_every_s, clock.now())
         await wait_until(lambda: clock.now() >= start + sim_seconds, sim_seconds / speed + 5, "the end")
         report.sim_seconds = clock.now() - start
-        await _compare(run, sim, keys, report)
+        if before_compare is not None:
+            before_compare()
+        await _compare(run, await sim.truth(), keys, report)
         _bounds(run, keys, report)
     finally:
         report.wall_seconds = time.perf_counter() - wall_start
@@ -195,7 +323,7 @@ async def soak(
     return report
 
 
-async def _compare(run: Running, sim: SimServer, keys: tuple[WatchKey, ...], report: SoakReport) -> None:
+async def _compare(run: Running, sim: History, keys: tuple[WatchKey, ...], report: SoakReport) -> None:
     """Every series' closed candles equal sim.history over the range the book holds."""
     last: dict[WatchKey, str | None] = {}
 

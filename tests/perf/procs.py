@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,8 +15,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tests.perf.harness import Result
+
+if TYPE_CHECKING:
+    from monitor.sim import StreamEnd
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_TOKEN = "sim-token"
@@ -37,8 +42,6 @@ class PerfClock:
         return self.origin + (time.time() - self.origin) * self.speed + self.offset
 
     async def sleep(self, seconds: float) -> None:
-        import asyncio
-
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
 
@@ -76,14 +79,19 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 class Child:
-    """A Python child process whose stdout lines are read on a thread (so reads can time out)."""
+    """A Python child process whose stdout lines are read on a thread (so reads can time out).
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    Its stdin is /dev/null, or a pipe that `send` writes lines to when `stdin_pipe` is set.
+    """
+
+    def __init__(
+        self, args: Sequence[str], env: dict[str, str] | None = None, *, stdin_pipe: bool = False
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, *args],
             cwd=ROOT,
             env=env or child_env(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -128,11 +136,21 @@ class Child:
             if line.startswith(prefix):
                 return line[len(prefix) :].strip()
 
+    def send(self, line: str) -> None:
+        """Writes one line to the child's stdin (a Child made with `stdin_pipe=True`)."""
+        if self.proc.stdin is None:
+            raise RuntimeError("this child's stdin is not a pipe")
+        self.proc.stdin.write(line.rstrip("\n") + "\n")
+        self.proc.stdin.flush()
+
     def stderr_tail(self) -> str:
         return "".join(self._stderr[-15:])
 
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; the whole process group (it made no others)."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -167,10 +185,23 @@ def start_sim(
     firehose: int = 0,
     lifetime: float = 600.0,
     cpus: set[int] | None = None,
+    seed: int | None = None,
+    token: str | None = None,
+    control: bool = False,
 ) -> tuple[Child, int]:
-    """Starts `tests/perf/simproc.py` and returns it with its port (on `cpus` only, when given)."""
+    """Starts `tests/perf/simproc.py` and returns it with its port (on `cpus` only, when given).
+
+    `seed` and `token` default to the simulator's (seed 1, SIM_TOKEN); with `control` the child
+    reads fault commands on its stdin (drive it with `SimControl`).
+    """
     args = ["-m", "tests.perf.simproc", "--port", str(port), "--speed", str(speed), "--offset", str(offset)]
     args += ["--origin", str(midnight_utc() if origin is None else origin), "--lifetime", str(lifetime)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    if token is not None:
+        args += ["--token", token]
+    if control:
+        args.append("--control")
     if sessions:
         args.append("--sessions")
     if stamp:
@@ -179,10 +210,82 @@ def start_sim(
         args += ["--firehose", str(firehose)]
     if cpus:
         args += ["--cpus", ",".join(map(str, sorted(cpus)))]
-    child = Child(args)
+    child = Child(args, stdin_pipe=control)
     started.append(child)
     port = int(child.expect("PORT", 60))
     return child, port
+
+
+class SimControl:
+    """The parent side of `simproc --control`: the simulator's fault switches, across processes.
+
+    Each command is one JSON line on the child's stdin and is answered by one `ACK {json}` line
+    with the same id; a refused-connections outage that is over prints `RESTORED {json}`. Waits
+    poll the child's line queue from the event loop (no thread, nothing blocks the loop), with a
+    wall deadline.
+    """
+
+    def __init__(self, child: Child, timeout: float = 15.0) -> None:
+        self.child = child
+        self.timeout = timeout
+        self._ids = 0
+        self._outages = 0
+        self._restored = 0
+
+    async def command(self, op: str, **args: Any) -> dict[str, Any]:
+        """Sends one command and returns its acknowledgement (RuntimeError when it failed)."""
+        self._ids += 1
+        ident = self._ids
+        self.child.send(json.dumps({"id": ident, "op": op, **args}))
+        while True:
+            line = await self._line(f"ACK of {op}")
+            if line.startswith("ACK "):
+                reply: dict[str, Any] = json.loads(line[4:])
+                if reply.get("id") == ident:
+                    if "error" in reply:
+                        raise RuntimeError(f"simulator refused {op}: {reply['error']}")
+                    return reply
+
+    async def _line(self, what: str) -> str:
+        """The next stdout line of the child; counts RESTORED lines on the way."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                line = self.child.lines.get_nowait()
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"no {what} within {self.timeout:g}s; stderr: {self.child.stderr_tail()}"
+                    ) from None
+                await asyncio.sleep(0.005)
+                continue
+            if line is None:
+                raise RuntimeError(f"simulator exited ({self.child.proc.wait()}): {self.child.stderr_tail()}")
+            if line.startswith("RESTORED"):
+                self._restored += 1
+            return line
+
+    async def symbols(self) -> list[str]:
+        """The catalogue's TICKER_CLASSCODE ids, in the simulator's order."""
+        return list((await self.command("catalogue"))["symbols"])
+
+    async def end_streams(self, kind: StreamEnd) -> int:
+        return int((await self.command("end_streams", kind=kind.name))["ended"])
+
+    async def stall(self, on: bool = True) -> None:
+        await self.command("stall", on=on)
+
+    async def refuse_streams(self, on: bool = True) -> None:
+        await self.command("refuse_streams", on=on)
+
+    async def refuse_connections(self, seconds: float) -> None:
+        """Returns once the child's server has stopped; `wait_restored` waits for it to be back."""
+        self._outages += 1
+        await self.command("refuse_connections", seconds=seconds)
+
+    async def wait_restored(self) -> None:
+        while self._restored < self._outages:
+            await self._line("RESTORED")
 
 
 def split_cpus() -> tuple[set[int], set[int]] | None:

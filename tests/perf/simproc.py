@@ -1,12 +1,16 @@
-"""The simulator as a benchmark child process: optional send stamps and a candle firehose."""
+"""The simulator as a benchmark child process: optional send stamps, a candle firehose, and fault
+switches driven from the parent (`--control`: JSON-lines commands on stdin, see `control`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +23,7 @@ import grpc.aio
 
 from monitor.market import Interval
 from monitor.pb import instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
-from monitor.sim import SimConfig, SimServer
+from monitor.sim import SimConfig, SimServer, StreamEnd
 from monitor.sim.stream import StreamSession
 from monitor.sim.stream_service import StreamService
 from monitor.sim.unary import InstrumentsService, MarketDataService
@@ -149,13 +153,77 @@ class FirehoseSim(SimServer):
                 await context.write(item.SerializeToString())
 
 
+async def _execute(
+    sim: SimServer, command: dict[str, Any], restored: set[asyncio.Task[None]]
+) -> dict[str, Any]:
+    """Runs one control command on the simulator's fault switches; returns the acknowledgement."""
+    op = command.get("op")
+    reply: dict[str, Any] = {"id": command.get("id"), "op": op}
+    faults = sim.faults
+    if op == "end_streams":
+        reply["ended"] = faults.end_streams(StreamEnd[command["kind"]])
+    elif op == "stall":
+        faults.stall(bool(command["on"]))
+    elif op == "refuse_streams":
+        faults.refuse_streams(bool(command["on"]))
+    elif op == "refuse_connections":
+        ident = command.get("id")
+        await faults.refuse_connections(float(command["seconds"]))
+
+        async def announce() -> None:
+            await faults.wait_restored()
+            print("RESTORED " + json.dumps({"id": ident}), flush=True)
+
+        task = asyncio.create_task(announce())
+        restored.add(task)
+        task.add_done_callback(restored.discard)
+    elif op == "catalogue":
+        reply["symbols"] = [inst.symbol for inst in sim.catalogue]
+    else:
+        raise ValueError(f"unknown op {op!r}")
+    return reply
+
+
+async def control(sim: SimServer, stop: asyncio.Event) -> None:
+    """Reads commands on stdin until EOF (then sets `stop`), one JSON object a line.
+
+    `{"id": N, "op": OP, ...}` with OP one of: end_streams (kind: a StreamEnd name), stall (on),
+    refuse_streams (on), refuse_connections (seconds, sim time), catalogue. Each is answered by
+    `ACK {"id": N, "op": OP, ...}` once done (`ended` for end_streams, `symbols` for catalogue,
+    `error` when it failed); refuse_connections is acknowledged once the server has stopped, and
+    `RESTORED {"id": N}` follows when it is back on its port.
+    """
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:  # stdin on a thread: a blocking read must not stall the server's loop
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    restored: set[asyncio.Task[None]] = set()
+    while (line := await lines.get()) is not None:
+        if not line.strip():
+            continue
+        command: dict[str, Any] = {}
+        try:
+            command = json.loads(line)
+            reply = await _execute(sim, command, restored)
+        except Exception as exc:
+            reply = {"id": command.get("id"), "op": command.get("op"), "error": repr(exc)}
+        print("ACK " + json.dumps(reply), flush=True)
+    stop.set()
+
+
 async def serve(args: argparse.Namespace) -> None:
     quiet_logs()
     clock = PerfClock(args.speed, args.origin, args.offset)
     config = SimConfig(
         host="127.0.0.1",
         port=args.port,
-        tokens=(SIM_TOKEN,),
+        tokens=(args.token,),
+        seed=args.seed,
         speed=args.speed,
         origin=args.origin,
         sessions=args.sessions,
@@ -174,6 +242,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with sim:
         print(f"PORT {sim.port}", flush=True)
+        controller = asyncio.create_task(control(sim, stop)) if args.control else None
         # A lifetime bound: the child ends by itself even if the parent died without killing it.
         parent = os.getppid()
         deadline = time.monotonic() + args.lifetime
@@ -181,6 +250,8 @@ async def serve(args: argparse.Namespace) -> None:
         while not stop.is_set() and os.getppid() == parent and time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
+        if controller is not None:
+            controller.cancel()
 
 
 def main() -> None:
@@ -190,6 +261,11 @@ def main() -> None:
     parser.add_argument("--origin", type=float, default=0.0)
     parser.add_argument("--offset", type=float, default=0.0)
     parser.add_argument("--sessions", action="store_true")
+    parser.add_argument("--seed", type=int, default=SimConfig().seed, help="the market's seed")
+    parser.add_argument("--token", default=SIM_TOKEN, help="the one token the simulator accepts")
+    parser.add_argument(
+        "--control", action="store_true", help="read fault commands on stdin (JSON lines), ack on stdout"
+    )
     parser.add_argument("--stamp", action="store_true", help="stamp send wall time into last_trade_ts")
     parser.add_argument("--firehose", type=int, default=0, help="serve this many candles per stream")
     parser.add_argument("--lifetime", type=float, default=600.0)

@@ -42,6 +42,20 @@ class Listeners:
             except Exception:
                 log.exception("listener_failed", listener=repr(cb))
 
+    def emit_stream_candle(self, key: SeriesKey, candle: Candle) -> None:
+        """A streamed candle changed the book: the candle listeners, then the change listeners, in
+        one call (the receive loop makes it per message; emit_candle + emit would be two)."""
+        for cb in self.candles:
+            try:
+                cb(key, candle)
+            except Exception:
+                log.exception("listener_failed", listener=repr(cb))
+        for change in self.changed:
+            try:
+                change()
+            except Exception:
+                log.exception("listener_failed", listener=repr(change))
+
     def emit_event(self, event: HealthEvent) -> None:
         """A connection transition happened."""
         for cb in self.events:

@@ -48,8 +48,9 @@ class Receiver:
         book: the CandleBook the candles and prices go to.
         health: counters and per-watch state.
         registry: tells a late candle of a series being unsubscribed from an unsolicited one.
-        emit: called after every message (listeners).
-        emit_candle: called for every candle that changed the book.
+        emit: called after every message (listeners), except...
+        emit_candle: ...a candle that changed the book, which is announced by this call alone
+            (so it is expected to tell the change listeners too).
     """
 
     def __init__(
@@ -130,6 +131,7 @@ class Receiver:
                 for entry in route.entries:
                     entry.last_data_at = now
                 self._emit_candle(route.key, candle)
+                return
         self._emit()
 
     def _last_price(self, msg: md.LastPrice, now: float) -> None:

@@ -241,14 +241,14 @@ class StreamSession:
             call.cancel()
 
     async def _read(self, call: Any) -> Ending:
-        clock, handler, registry, stream = self._clock, self._handler, self._registry, self.stream
-        subscribe_payloads, on_candle = _SUBSCRIBE_PAYLOADS, handler.candle_sink()
+        handler, registry, stream = self._handler, self._registry, self.stream
+        now_of, subscribe_payloads, on_candle = self._clock.now, _SUBSCRIBE_PAYLOADS, handler.candle_sink()
         # `async for` rather than `await call.read()` per message: read() re-checks the call state
         # and the API style on every message, the iterator goes straight to the core's receive.
         # A non-OK end raises AioRpcError from the iterator; a clean EOF just ends the loop.
         try:
             async for response in call:
-                now = clock.now()
+                now = now_of()
                 self.last_message_at = now  # any message, even a bad one, proves the transport alive
                 self.messages += 1
                 # try costs nothing until it catches: whatever a message does, the loop keeps reading.

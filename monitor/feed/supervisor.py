@@ -101,7 +101,7 @@ class Feed(ListenerHost, SessionHandler):
             health=self.health,
             registry=self.registry,
             emit=self._emit,
-            emit_candle=self._emit_candle,
+            emit_candle=self._listen.emit_stream_candle,
         )
         self._opens = SessionOpens(book=self.book, clock=self.clock, on_change=self._emit)
 

@@ -69,10 +69,10 @@ class CandleSeries:
             # A period's volume only grows (trades are only ever added, corrections bring late
             # ones), so an update with less volume is stale: a forming state that arrived after
             # the backfill or the closing candle. And a forming update never reopens a closed period.
-            if (
-                candle.volume < existing.volume
-                or existing == candle
-                or (existing.closed and not candle.closed)
+            volume, held = candle.volume, existing.volume
+            # The whole-candle comparison only when the volume did not grow (rare on a live stream).
+            if (volume <= held and (volume < held or existing == candle)) or (
+                existing.closed and not candle.closed
             ):
                 return False
             candles[time] = candle

@@ -66,7 +66,7 @@ class HealthEvent:
     attempt: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Health:
     """Everything the status bar and the panel badges show about the feed."""
 

@@ -162,7 +162,7 @@ class CandleSeries:
             self.backfilled.remove(0, self._times[0])
 
 
-@dataclass
+@dataclass(slots=True)
 class CandleBook:
     """Every series and quote the monitor holds; the single source of truth for market data."""
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,20 @@ class Probe:
         self.keys: list[float] = []
 
     def install(self, feed: Feed) -> None:
-        original = feed.on_data
+        original = feed.candle_sink
 
-        def on_data(stream: int, response: md.MarketDataResponse, now: float) -> None:
-            if response.WhichOneof("payload") == "candle":
-                self.sent_at = response.candle.last_trade_ts.ToNanoseconds() / 1e9
-            original(stream, response, now)
+        def candle_sink() -> Callable[[md.Candle, float], None]:
+            sink = original()
 
-        # An instance attribute: the stream session calls `handler.on_data`, so it finds this one.
-        feed.on_data = on_data  # type: ignore[method-assign]
+            def probe(candle: md.Candle, now: float) -> None:
+                self.sent_at = candle.last_trade_ts.ToNanoseconds() / 1e9
+                sink(candle, now)
+
+            return probe
+
+        # An instance attribute: each stream session asks `handler.candle_sink()` for the callable
+        # it hands every streamed candle to, so it finds this one.
+        feed.candle_sink = candle_sink  # type: ignore[method-assign]
         feed.add_candle_listener(self.on_candle)
         build = CandlePanel._build_chart
 

@@ -61,7 +61,9 @@ def median(values: Sequence[float]) -> float:
 
 
 def report(results: list[Result], json_path: Path | None) -> int:
-    """Prints the table, writes JSON when asked; returns the exit code (1 if a budget missed)."""
+    """Prints the table (again, all together: each line also went out when measured), writes JSON
+    when asked; returns the exit code (1 if a budget missed)."""
+    print("\n# summary")
     for result in results:
         print(result.line(), flush=True)
     missed = [r.name for r in results if not r.ok]

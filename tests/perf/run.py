@@ -9,6 +9,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {name}: not written yet", flush=True)
             continue
         print(f"# {name}", flush=True)
-        results += module.run(args.quick)
+        try:
+            figures = module.run(args.quick)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            error: dict[str, float | str] = {"error": repr(exc)[:200]}
+            figures = [Result(f"{name}: did not finish", float("nan"), "", "runs", False, error)]
+        for result in figures:
+            print(result.line(), flush=True)
+        results += figures
     return report(results, args.json)
 
 

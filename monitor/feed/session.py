@@ -61,6 +61,9 @@ class Verdict:
     code: str | None = None
     min_delay: float = 0.0
     state: ConnectionState = ConnectionState.RECONNECTING
+    routine: bool = False
+    """The server ended a healthy stream as a matter of course (80005, its lifetime is up): after
+    a stable stream the reconnect goes out at once rather than after a backoff delay."""
 
 
 @dataclass(slots=True)
@@ -125,7 +128,7 @@ def classify(ending: Ending, *, holding: bool) -> Verdict:
             reason = "no active subscriptions"
             return Verdict(Action.RETRY if holding else Action.QUIET, reason, code)
         if code == "80005":
-            return Verdict(Action.RETRY, "stream lifetime too long", code)
+            return Verdict(Action.RETRY, "stream lifetime too long", code, routine=True)
         return Verdict(Action.SLOW, f"{name}: {message}", code, RATE_LIMIT_DEFAULT_S)
     if status in _RETRY_STATUSES:
         return Verdict(Action.RETRY, f"{name}: {message}", code)

@@ -263,7 +263,10 @@ class Feed(ListenerHost, SessionHandler):
             if self._channel_problem is not None and ending.confirmed_at is None:
                 # The open deadline hides why nothing connected; the channel watcher knows.
                 verdict = replace(verdict, reason=self._channel_problem)
-            if ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S:
+            stable = (
+                ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S
+            )
+            if stable:
                 delays, attempt = self._backoff_factory(), 0  # stable: the curve starts over
             if verdict.action is Action.QUIET:
                 continue  # closed (the loop ends) or nothing left to hold (parks below)
@@ -277,7 +280,12 @@ class Feed(ListenerHost, SessionHandler):
             delay = next(delays)
             if verdict.action is Action.SLOW:
                 delay = max(delay, slow_delay(verdict.min_delay, self._rng))
-            if self._retry_now.is_set() or verdict.reason == "reconnect requested":
+            # A routine end of a stable stream is no sign of trouble: waiting would only widen the gap.
+            if (
+                self._retry_now.is_set()
+                or verdict.reason == "reconnect requested"
+                or (stable and verdict.routine)
+            ):
                 delay = 0.0
             self._retry_now.clear()
             self.health.reconnects += 1

@@ -9,6 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.feed.health import ConnectionState, WatchKey, WatchState
+from monitor.feed.supervisor import STABLE_AFTER_S
 from monitor.market import Interval
 from tests.feed.feedkit import WATCH, Running, book_matches, sim_config, wait_for
 
@@ -60,6 +61,26 @@ async def test_server_ends_the_stream(
     reconnecting = run.events[2]
     assert reconnecting.attempt == 1 and reconnecting.code == code
     assert sim.stats.streams_opened == 2
+
+
+async def test_lifetime_end_of_a_stable_stream_reconnects_at_once(
+    start_feed: Callable[..., Running], sim: Any, clock: Any
+) -> None:
+    """80005 after a stable stream is routine: no backoff delay; right after opening, the curve."""
+    from monitor.sim import StreamEnd
+
+    run = start_feed()
+    await settled(run, sim)
+    with capture_logs() as logs:
+        assert sim.faults.end_streams(StreamEnd.LIFETIME) == 1  # young stream: backoff as usual
+        await recovered(run, sim)
+        opened = clock.now()
+        await wait_for(lambda: clock.now() > opened + STABLE_AFTER_S + 5, 10, "the stream to be stable")
+        assert sim.faults.end_streams(StreamEnd.LIFETIME) == 1
+        await recovered(run, sim, reconnects=2)
+    delays = [e["delay"] for e in logs if e["event"] == "stream_reconnecting"]
+    assert len(delays) == 2 and delays[0] > 0.5 and delays[1] == 0.0
+    assert [e.code for e in run.events if e.state is R] == ["80005", "80005"]
 
 
 async def test_server_killed_and_restarted(start_feed: Callable[..., Running], sim: Any, clock: Any) -> None:

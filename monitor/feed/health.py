@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from monitor.market import Interval, TradingPhase
 
@@ -66,6 +67,13 @@ class HealthEvent:
     attempt: int = 0
 
 
+class MessageSource(Protocol):
+    """Something that counts received messages itself: a stream session."""
+
+    messages: int
+    last_message_at: float | None
+
+
 @dataclass(slots=True)
 class Health:
     """Everything the status bar and the panel badges show about the feed."""
@@ -81,10 +89,7 @@ class Health:
     reconnects: int = 0
     last_reason: str = ""
     last_code: str | None = None
-    last_message_at: float | None = None
     last_ping_at: float | None = None
-    messages: int = 0
-    """Messages received over the feed's life (pings included)."""
     streams: int = 0
     """Streams open now."""
     bad_messages: int = 0
@@ -98,6 +103,11 @@ class Health:
     version: int = 0
     """Grows on every change, so the UI redraws the status only when it moved."""
     _rate_window: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=16))
+    _counted: int = 0
+    """Messages of sources that ended, and those noted one by one."""
+    _last_at: float | None = None
+    _sources: list[MessageSource] = field(default_factory=list)
+    """Open streams: each counts its own messages, read here when asked (never per message)."""
 
     def transition(
         self,
@@ -124,20 +134,43 @@ class Health:
         self.version += 1
         return event
 
+    @property
+    def messages(self) -> int:
+        """Messages received over the feed's life (pings included)."""
+        return self._counted + sum(source.messages for source in self._sources)
+
+    @property
+    def last_message_at(self) -> float | None:
+        """When the newest message of any kind arrived."""
+        times = [t for t in (self._last_at, *(s.last_message_at for s in self._sources)) if t is not None]
+        return max(times, default=None)
+
+    def count_from(self, source: MessageSource) -> None:
+        """Reads `source`'s counters from now on (a stream session while it runs)."""
+        self._sources.append(source)
+
+    def stop_counting(self, source: MessageSource) -> None:
+        """Keeps what `source` counted and stops reading it (its stream ended)."""
+        if source in self._sources:
+            last = self.last_message_at  # the newest of all, this source's included
+            self._sources.remove(source)
+            self._counted += source.messages
+            self._last_at = last
+
     def note_message(self, at: float) -> None:
-        """Counts one received message (called on the receive loop: keep it cheap)."""
-        self.messages += 1
-        self.last_message_at = at
+        """Counts one message that arrived without a counting source (a fake feed, a test)."""
+        self._counted += 1
+        self._last_at = at if self._last_at is None else max(self._last_at, at)
 
     def message_rate(self, now: float) -> float:
         """Messages per second over the last few seconds (sampled on read, never on receive)."""
-        window = self._rate_window
-        window.append((now, self.messages))
+        window, count = self._rate_window, self.messages
+        window.append((now, count))
         while len(window) > 1 and now - window[0][0] > 5.0:
             window.popleft()
         first_at, first_count = window[0]
         elapsed = now - first_at
-        return (self.messages - first_count) / elapsed if elapsed > 0 else 0.0
+        return (count - first_count) / elapsed if elapsed > 0 else 0.0
 
     def message_age(self, now: float) -> float | None:
         """Seconds since the last message of any kind, when one has arrived."""

@@ -90,8 +90,7 @@ class Receiver:
         if payload == "candle":
             self.on_candle(response.candle, now)
             return
-        health = self._health
-        health.note_message(now)
+        health = self._health  # the session counted the message (Health reads its counters)
         if payload == "last_price":
             self._last_price(response.last_price, now)
         elif payload == "trading_status":
@@ -107,9 +106,7 @@ class Receiver:
         """Applies one stream candle: the hot path, which the session calls without on_data's
         dispatch. Every lookup here is per series and cached in a _Route; the per-message work is
         reading the message once, checking it, and one upsert."""
-        health = self._health
-        health.messages += 1  # Health.note_message, inline
-        health.last_message_at = now
+        health = self._health  # the session counted the message (Health reads its counters)
         routes = self._routes
         if health.watch is not self._routes_watch or self._book.generation != self._routes_generation:
             # Entries of a replaced watch dict, or a dropped series: look everything up again.

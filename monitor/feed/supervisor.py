@@ -251,11 +251,13 @@ class Feed(ListenerHost, SessionHandler):
                 needed=lambda: self.registry.streams_needed() > stream,
             )
             self._sessions[stream] = session
+            self.health.count_from(session)
             self.registry.stream_opened(stream)
             self.health.streams = len(self._sessions)
             try:
                 ending = await session.run()
             finally:
+                self.health.stop_counting(session)
                 self._sessions.pop(stream, None)
                 self.health.streams = len(self._sessions)
                 self._stream_lost(stream)

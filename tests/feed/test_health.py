@@ -29,6 +29,36 @@ def test_message_rate_is_sampled_on_read() -> None:
     assert health.message_age(3.0) == 3.0 - 0.99
 
 
+class _Stream:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.last_message_at: float | None = None
+
+    def receive(self, at: float) -> None:
+        self.messages += 1
+        self.last_message_at = at
+
+
+def test_messages_are_read_from_the_open_streams_and_kept_when_they_end() -> None:
+    """The receive loop counts on its session only; Health sums the sessions when asked."""
+    health, first, second = Health(), _Stream(), _Stream()
+    health.note_message(1.0)
+    health.count_from(first)
+    health.count_from(second)
+    for n in range(5):
+        first.receive(2.0 + n)
+    second.receive(4.5)
+    assert health.messages == 7 and health.last_message_at == 6.0
+    health.stop_counting(first)
+    first.receive(99.0)  # a stream that ended no longer counts
+    assert health.messages == 7 and health.last_message_at == 6.0
+    second.receive(7.0)
+    assert health.messages == 8 and health.last_message_at == 7.0
+    health.stop_counting(second)
+    health.stop_counting(second)  # twice is harmless
+    assert health.messages == 8 and health.last_message_at == 7.0 and health.message_age(9.0) == 2.0
+
+
 def test_watch_entries_change_only_when_different() -> None:
     health = Health()
     key = WatchKey("SBER_TQBR", Interval.M1)

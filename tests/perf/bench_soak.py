@@ -18,7 +18,8 @@ from monitor.clock import Clock
 from monitor.sim import SimConfig, SimServer
 from tests.hardening.soak import FAULT_KINDS, History, SoakReport, soak
 from tests.perf.harness import Result
-from tests.perf.procs import Child, SimControl, child_main, results_in_child, start_sim
+from tests.perf.procs import Child, child_main, results_in_child, start_sim
+from tests.perf.simcontrol import SimControl
 
 DAY_S = 24 * 3600
 MIB = 2**20

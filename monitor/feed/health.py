@@ -67,6 +67,10 @@ class HealthEvent:
     attempt: int = 0
 
 
+SKEW_RESOLUTION_S = 0.5
+"""A change of the clock skew smaller than this is not worth a redraw."""
+
+
 class MessageSource(Protocol):
     """Something that counts received messages itself: a stream session."""
 
@@ -90,6 +94,9 @@ class Health:
     last_reason: str = ""
     last_code: str | None = None
     last_ping_at: float | None = None
+    clock_skew: float | None = None
+    """Wall seconds our clock is ahead of the server's (behind when negative), from the newest
+    ping's send time; the network delay is in it, so it reads a little ahead."""
     streams: int = 0
     """Streams open now."""
     bad_messages: int = 0
@@ -161,6 +168,12 @@ class Health:
         """Counts one message that arrived without a counting source (a fake feed, a test)."""
         self._counted += 1
         self._last_at = at if self._last_at is None else max(self._last_at, at)
+
+    def note_server_time(self, skew: float) -> None:
+        """Records the clock skew a ping showed; the version moves only when it moved visibly."""
+        old, self.clock_skew = self.clock_skew, skew
+        if old is None or abs(old - skew) >= SKEW_RESOLUTION_S:
+            self.version += 1
 
     def message_rate(self, now: float) -> float:
         """Messages per second over the last few seconds (sampled on read, never on receive)."""

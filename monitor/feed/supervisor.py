@@ -102,6 +102,7 @@ class Feed(ListenerHost, SessionHandler):
             registry=self.registry,
             emit=self._emit,
             emit_candle=self._listen.emit_stream_candle,
+            clock_speed=float(getattr(self.clock, "speed", 1.0)),
         )
         self._opens = SessionOpens(book=self.book, clock=self.clock, on_change=self._emit)
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from monitor.feed.health import ConnectionState, Health, WatchState
+from monitor.feed.receive import CLOCK_SKEW_WARN_S
 from monitor.ui.state import format_age
 
 STATE_STYLES: dict[ConnectionState, str] = {
@@ -59,6 +60,8 @@ def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Tex
     text.append(f"  reconnects {health.reconnects}")
     if health.bad_messages > 0:
         text.append(f"  {bad_messages_label(health.bad_messages)}", style=BAD_STYLE)
+    if health.clock_skew is not None and abs(health.clock_skew) >= CLOCK_SKEW_WARN_S:
+        text.append(f"  ⚠ clock {health.clock_skew:+.1f}s", style=BAD_STYLE)
     if info.paused:
         text.append(f"  PAUSED +{info.pending} updates ", style="bold black on yellow")
     clock = datetime.fromtimestamp(now, tz).strftime("%H:%M:%S")

@@ -20,30 +20,6 @@ def price(q: Quotation) -> float:
     return q.units + q.nano / NANO
 
 
-def is_closed(time: int, interval: Interval, now: float) -> bool:
-    """True when the period starting at `time` has ended by `now`.
-
-    The stream never flags closed candles (investAPI#66): a candle of an earlier period than the
-    current one is final or a correction; the current period's candle is still forming.
-    """
-    return time < interval.start_of(int(now))
-
-
-def stream_candle(msg: marketdata_pb2.Candle, interval: Interval, now: float) -> Candle:
-    """A streamed candle as a book value, closed when its period is already over."""
-    time = msg.time.seconds
-    return Candle(
-        time=time,
-        open=msg.open.units + msg.open.nano / NANO,
-        high=msg.high.units + msg.high.nano / NANO,
-        low=msg.low.units + msg.low.nano / NANO,
-        close=msg.close.units + msg.close.nano / NANO,
-        volume=msg.volume,
-        closed=time < interval.start_of(int(now)),
-        origin=Origin.STREAM,
-    )
-
-
 def checked_candle(msg: marketdata_pb2.Candle, current: int, now: float) -> Candle | str:
     """A streamed candle as a book value, or why it must be skipped (hostile or malformed).
 

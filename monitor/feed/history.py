@@ -15,7 +15,8 @@ import structlog
 from grpc import aio
 
 from monitor.clock import Clock
-from monitor.market import Candle, Interval, Origin
+from monitor.feed.convert import historic_candle
+from monitor.market import Candle, Interval
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
 from monitor.wire import quotation_to_float, seconds_to_timestamp
 
@@ -239,7 +240,7 @@ class HistoryClient:
         # `from` is a Python keyword, so the field is reached by name.
         getattr(request, "from").CopyFrom(seconds_to_timestamp(start))
         response = await self._call(request)
-        return [_candle(c) for c in response.candles if c.is_complete]
+        return [historic_candle(c) for c in response.candles if c.is_complete]
 
     async def day_open(self, uid: str, day: int) -> float | None:
         """The open of the D1 candle starting at `day` (00:00 UTC), forming or not; None if no trade yet.
@@ -315,16 +316,3 @@ def _reset_seconds(exc: aio.AioRpcError) -> float | None:
 def _error(exc: aio.AioRpcError) -> HistoryError:
     message = _metadata_value(exc.trailing_metadata(), "message") or exc.details() or ""
     return HistoryError(exc.code(), api_code(exc.details()), message)
-
-
-def _candle(c: marketdata_pb2.HistoricCandle) -> Candle:
-    return Candle(
-        time=c.time.seconds,
-        open=quotation_to_float(c.open),
-        high=quotation_to_float(c.high),
-        low=quotation_to_float(c.low),
-        close=quotation_to_float(c.close),
-        volume=c.volume,
-        closed=True,
-        origin=Origin.BACKFILL,
-    )

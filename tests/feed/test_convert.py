@@ -5,15 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from monitor.feed.convert import (
+    checked_candle,
     checked_last_price,
     checked_trading_status,
     historic_candle,
     instrument,
-    is_closed,
-    stream_candle,
 )
 from monitor.feed.instruments import InstrumentError, instrument_request
-from monitor.market import Interval, Origin
+from monitor.market import Candle, Interval, Origin
 from monitor.pb import common_pb2, instruments_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import seconds_to_timestamp, to_quotation
@@ -27,22 +26,28 @@ def _candle(time: int) -> md.Candle:
         open=to_quotation("179.05"),
         high=to_quotation("179.07"),
         low=to_quotation("178.95"),
-        close=to_quotation("-0.01"),
+        close=to_quotation("179.01"),
         volume=4279,
         time=seconds_to_timestamp(time),
         instrument_uid="u",
     )
 
 
+def _stream(time: int, interval: Interval, now: float) -> Candle:
+    candle = checked_candle(_candle(time), interval.start_of(int(now)), now)
+    assert isinstance(candle, Candle)
+    return candle
+
+
 def test_stream_candle_of_the_current_period_is_forming() -> None:
     """The candle of the period that contains `now` is still forming."""
-    candle = stream_candle(_candle(T0), Interval.M1, T0 + 30.5)
+    candle = _stream(T0, Interval.M1, T0 + 30.5)
     assert not candle.closed
     assert (candle.open, candle.high, candle.low, candle.close, candle.volume) == (
         179.05,
         179.07,
         178.95,
-        -0.01,
+        179.01,
         4279,
     )
     assert candle.origin is Origin.STREAM
@@ -50,9 +55,9 @@ def test_stream_candle_of_the_current_period_is_forming() -> None:
 
 def test_stream_candle_of_an_earlier_period_is_closed() -> None:
     """A final or correction candle arrives after its period: closed."""
-    assert stream_candle(_candle(T0), Interval.M1, T0 + 60).closed
-    assert is_closed(T0, Interval.H1, T0 + 3600)
-    assert not is_closed(T0, Interval.H1, T0 + 3599)
+    assert _stream(T0, Interval.M1, T0 + 60).closed
+    assert _stream(T0, Interval.H1, T0 + 3600).closed
+    assert not _stream(T0, Interval.H1, T0 + 3599).closed
 
 
 def test_historic_candle_is_backfill() -> None:

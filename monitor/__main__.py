@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# Before anything imports grpc: its C core would otherwise print over the terminal UI.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 import argparse
 import importlib
 import sys

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import MutableMapping
 from typing import IO, TYPE_CHECKING, Any
@@ -14,8 +13,6 @@ from structlog.typing import Processor, WrappedLogger
 if TYPE_CHECKING:
     from monitor.settings import LogSettings
 
-# gRPC's C core writes to stderr unless told otherwise; the terminal belongs to the UI.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 REDACTED = "***"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

@@ -16,7 +16,7 @@ from typing import Any, Literal, cast, get_args
 import tomlkit
 from tomlkit.items import AoT, Array, InlineTable, Table
 
-from monitor.market import Interval
+from monitor.market import Interval, WatchKey
 from monitor.tomlpos import find_line
 
 Layout = Literal["1", "1x2", "2x2", "3x3"]
@@ -57,16 +57,6 @@ def classify_id(instrument_id: str) -> tuple[IdKind, str, str]:
 
 
 @dataclass(frozen=True)
-class WatchEntry:
-    """One instrument shown in a panel, at one interval."""
-
-    id: str
-    """TICKER_CLASSCODE, FIGI or instrument uid."""
-    interval: Interval = DEFAULT_INTERVAL
-    """Candle interval of this panel."""
-
-
-@dataclass(frozen=True)
 class Watchlist:
     """A named list of instruments and how its panels are laid out."""
 
@@ -74,7 +64,7 @@ class Watchlist:
     layout: Layout = "2x2"
     interval: Interval = DEFAULT_INTERVAL
     """Interval of entries that do not name their own."""
-    entries: tuple[WatchEntry, ...] = ()
+    entries: tuple[WatchKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,8 +158,8 @@ class _Checker:
         instruments = raw.get("instruments")
         if not isinstance(instruments, list) or not instruments:
             raise self.fail([*loc, "instruments"], "expected a non-empty array of instruments")
-        entries: list[WatchEntry] = []
-        seen: set[WatchEntry] = set()  # a set: `in entries` made 1,000-instrument files quadratic
+        entries: list[WatchKey] = []
+        seen: set[WatchKey] = set()  # a set: `in entries` made 1,000-instrument files quadratic
         for i, item in enumerate(instruments):
             entry = self.entry(item, interval, [*loc, "instruments", i])
             if entry in seen:
@@ -180,16 +170,16 @@ class _Checker:
             entries.append(entry)
         return Watchlist(name=name, layout=cast(Layout, layout), interval=interval, entries=tuple(entries))
 
-    def entry(self, item: object, default: Interval, loc: list[str | int]) -> WatchEntry:
+    def entry(self, item: object, default: Interval, loc: list[str | int]) -> WatchKey:
         if isinstance(item, dict):
             self.keys(item, _ENTRY_KEYS, loc)
             if "id" not in item:
                 raise self.fail(loc, "missing key 'id'")
             ident = self.instrument_id(item["id"], [*loc, "id"])
             interval = self.interval(item["interval"], [*loc, "interval"]) if "interval" in item else default
-            return WatchEntry(id=ident, interval=interval)
+            return WatchKey(id=ident, interval=interval)
         if isinstance(item, str):
-            return WatchEntry(id=self.instrument_id(item, loc), interval=default)
+            return WatchKey(id=self.instrument_id(item, loc), interval=default)
         raise self.fail(
             loc, f"expected an id string or {{ id = ..., interval = ... }}, got {_describe(item)}"
         )
@@ -250,8 +240,8 @@ def _with_list(watchlists: Watchlists, name: str, changed: Watchlist) -> Watchli
     return replace(watchlists, lists=tuple(changed if w.name == name else w for w in watchlists.lists))
 
 
-def _check_entries(entries: Sequence[WatchEntry]) -> None:
-    seen: set[WatchEntry] = set()
+def _check_entries(entries: Sequence[WatchKey]) -> None:
+    seen: set[WatchKey] = set()
     for entry in entries:
         if entry in seen:
             raise WatchlistError(f"{entry.id} at {entry.interval.code} is already in the list")
@@ -259,12 +249,12 @@ def _check_entries(entries: Sequence[WatchEntry]) -> None:
 
 
 def add_entry(
-    watchlists: Watchlists, name: str, entry: WatchEntry | str, index: int | None = None
+    watchlists: Watchlists, name: str, entry: WatchKey | str, index: int | None = None
 ) -> Watchlists:
     """Adds an instrument to list `name` (at `index`, default the end); an id gets the list interval."""
     current = watchlists.get(name)
     if isinstance(entry, str):
-        entry = WatchEntry(id=entry, interval=current.interval)
+        entry = WatchKey(id=entry, interval=current.interval)
     try:
         classify_id(entry.id)
     except ValueError as exc:
@@ -397,16 +387,16 @@ def _interval_or_none(value: object) -> Interval | None:
         return None
 
 
-def _entry_of(item: object, default: Interval) -> WatchEntry | None:
+def _entry_of(item: object, default: Interval) -> WatchKey | None:
     if isinstance(item, str):
-        return WatchEntry(id=str(item), interval=default)
+        return WatchKey(id=str(item), interval=default)
     if isinstance(item, InlineTable | dict) and "id" in item:
         interval = _interval_or_none(item.get("interval", default.code)) or default
-        return WatchEntry(id=str(item["id"]), interval=interval)
+        return WatchKey(id=str(item["id"]), interval=interval)
     return None
 
 
-def _item_of(entry: WatchEntry, default: Interval) -> str | InlineTable:
+def _item_of(entry: WatchKey, default: Interval) -> str | InlineTable:
     if entry.interval == default:
         return entry.id
     table = tomlkit.inline_table()
@@ -414,7 +404,7 @@ def _item_of(entry: WatchEntry, default: Interval) -> str | InlineTable:
     return table
 
 
-def _lcs(old: list[WatchEntry | None], new: list[WatchEntry]) -> dict[int, int]:
+def _lcs(old: list[WatchKey | None], new: list[WatchKey]) -> dict[int, int]:
     """A common subsequence as {old index: new index}: the items that can stay in place.
 
     difflib's matcher, not a full LCS table: the table was quadratic (seconds for a 1,000-item

@@ -9,11 +9,10 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.market import Interval
+from monitor.market import Interval, WatchKey
 from monitor.tomlpos import find_line
 from monitor.watchlist import (
     IdKind,
-    WatchEntry,
     Watchlist,
     WatchlistError,
     Watchlists,
@@ -47,9 +46,9 @@ def test_shipped_example_loads() -> None:
     main = lists.active_list
     assert main.layout == "2x2"
     assert main.entries[:3] == (
-        WatchEntry("SBER_TQBR", Interval.M1),
-        WatchEntry("GAZP_TQBR", Interval.M5),
-        WatchEntry("BBG004731032", Interval.M1),
+        WatchKey("SBER_TQBR", Interval.M1),
+        WatchKey("GAZP_TQBR", Interval.M5),
+        WatchKey("BBG004731032", Interval.M1),
     )
     assert lists.get("energy").entries[0].interval is Interval.H1
 
@@ -57,7 +56,7 @@ def test_shipped_example_loads() -> None:
 def test_defaults_active_layout_interval(tmp_path: Path) -> None:
     lists = load_watchlists(write(tmp_path, '[[lists]]\nname = "a"\ninstruments = ["SBER_TQBR"]\n'))
     assert lists.active == "a"
-    assert lists.active_list == Watchlist("a", "2x2", Interval.M1, (WatchEntry("SBER_TQBR", Interval.M1),))
+    assert lists.active_list == Watchlist("a", "2x2", Interval.M1, (WatchKey("SBER_TQBR", Interval.M1),))
 
 
 BROKEN = [
@@ -168,10 +167,10 @@ def test_generated_documents_only_raise_watchlist_error(data: dict[str, object])
 
 def test_editing_helpers() -> None:
     lists = Watchlists(
-        (Watchlist("a", entries=(WatchEntry("SBER_TQBR"),)), Watchlist("b", entries=(WatchEntry("X_Y"),)))
+        (Watchlist("a", entries=(WatchKey("SBER_TQBR"),)), Watchlist("b", entries=(WatchKey("X_Y"),)))
     )
     lists = add_entry(lists, "a", "GAZP_TQBR")
-    lists = add_entry(lists, "a", WatchEntry(SBER_UID, Interval.H1), index=0)
+    lists = add_entry(lists, "a", WatchKey(SBER_UID, Interval.H1), index=0)
     assert [e.id for e in lists.get("a").entries] == [SBER_UID, "SBER_TQBR", "GAZP_TQBR"]
     with pytest.raises(WatchlistError, match="already in the list"):
         add_entry(lists, "a", "SBER_TQBR")
@@ -199,7 +198,7 @@ def test_save_keeps_comments_and_order(tmp_path: Path) -> None:
     path.write_bytes(EXAMPLE.read_bytes())
     path.chmod(0o600)
     lists = load_watchlists(path)
-    lists = add_entry(lists, "main", WatchEntry("NVTK_TQBR", Interval.H1))
+    lists = add_entry(lists, "main", WatchKey("NVTK_TQBR", Interval.H1))
     lists = remove_entry(lists, "main", 2)  # LUKOIL by FIGI
     lists = set_layout(lists, "energy", "1")
     lists = set_active(lists, "energy")
@@ -225,10 +224,10 @@ def test_save_unchanged_is_byte_identical(tmp_path: Path) -> None:
 
 def test_save_new_file_and_added_list(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "new.toml"
-    lists = Watchlists((Watchlist("x", "1", Interval.D1, (WatchEntry("SBER_TQBR", Interval.D1),)),), "x")
+    lists = Watchlists((Watchlist("x", "1", Interval.D1, (WatchKey("SBER_TQBR", Interval.D1),)),), "x")
     save_watchlists(path, lists)
     assert load_watchlists(path) == lists
-    lists = Watchlists((*lists.lists, Watchlist("y", entries=(WatchEntry("X_Y"),))), "y")
+    lists = Watchlists((*lists.lists, Watchlist("y", entries=(WatchKey("X_Y"),))), "y")
     save_watchlists(path, lists)
     assert load_watchlists(path) == lists
     lists = Watchlists(lists.lists[1:], "y")

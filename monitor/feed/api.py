@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from monitor.feed.health import Health, WatchKey
-from monitor.market import CandleBook, Instrument
+from monitor.feed.health import Health
+from monitor.market import CandleBook, Instrument, WatchKey
 
 Listener = Callable[[], None]
 """Called (synchronously, cheaply, on the event loop) after the book or health changed."""

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import ssl
 from importlib import resources
 from pathlib import Path
-
-# The C core writes to stderr, which belongs to the TUI; this must run before grpc is imported.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 import grpc
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 import argparse
 import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import signal
 import sys
 import time
@@ -24,8 +21,8 @@ from monitor.cli_common import add_connection_arguments, settings_from_args
 from monitor.clock import Clock, ScaledClock, SystemClock
 from monitor.feed.api import FeedLike
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, HealthEvent, WatchKey
-from monitor.market import Candle, Interval, SeriesKey
+from monitor.feed.health import ConnectionState, HealthEvent
+from monitor.market import Candle, Interval, SeriesKey, WatchKey
 from monitor.settings import SettingsError
 
 if TYPE_CHECKING:

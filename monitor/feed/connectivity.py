@@ -8,8 +8,6 @@ from collections.abc import Callable
 import grpc
 import structlog
 
-from monitor.feed import channel as _channel  # noqa: F401  (sets GRPC_VERBOSITY before grpc loads)
-
 log = structlog.get_logger()
 
 PROBE_METHOD = "/monitor.Probe/Connectivity"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from monitor.market import Interval, TradingPhase
+from monitor.market import TradingPhase, WatchKey
 
 
 class ConnectionState(Enum):
@@ -33,14 +33,6 @@ class WatchState(Enum):
     ACTIVE = "active"  # confirmed by the server
     RETRYING = "retrying"  # TOO_MANY_REQUESTS / INTERNAL_ERROR: will be retried
     FAILED = "failed"  # permanent: not found, invalid; shown on the panel, never retried
-
-
-@dataclass(frozen=True, slots=True)
-class WatchKey:
-    """One watched series as the user named it: the watchlist id and the interval."""
-
-    id: str
-    interval: Interval
 
 
 @dataclass(slots=True)

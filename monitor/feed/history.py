@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 import asyncio
 import re
 from collections.abc import Iterable, Sequence

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from monitor.feed import channel as _channel  # noqa: F401  (sets GRPC_VERBOSITY before grpc loads)
 from monitor.feed.convert import instrument, short_instrument
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2, instruments_pb2_grpc

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import structlog
 
 from monitor.feed.convert import checked_candle, checked_last_price, checked_trading_status, interval_of
-from monitor.feed.health import Health, WatchHealth, WatchKey
+from monitor.feed.health import Health, WatchHealth
 from monitor.feed.listeners import CandleListener
 from monitor.feed.registry import Registry, SubKey, SubKind
-from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, phase_of
+from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, WatchKey, phase_of
 from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import NANO

@@ -10,10 +10,6 @@ recovery after a reconnect (`stream_lost` + `stream_opened`).
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field

@@ -14,7 +14,6 @@ import grpc
 import structlog
 
 from monitor.clock import Clock
-from monitor.feed import channel as _channel  # noqa: F401  (sets GRPC_VERBOSITY before grpc loads)
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState
 from monitor.feed.registry import Outcome, Registry, SubKey

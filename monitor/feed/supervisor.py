@@ -17,7 +17,7 @@ from monitor.feed.backoff import backoff, slow_delay
 from monitor.feed.channel import metadata, open_channel
 from monitor.feed.config import FeedConfig
 from monitor.feed.connectivity import watch_channel
-from monitor.feed.health import ConnectionState, Health, WatchKey, WatchState
+from monitor.feed.health import ConnectionState, Health, WatchState
 from monitor.feed.history import HistoryClient
 from monitor.feed.instruments import InstrumentResolver, resolve_round
 from monitor.feed.listeners import ListenerHost, Listeners
@@ -25,7 +25,7 @@ from monitor.feed.opens import SessionOpens
 from monitor.feed.receive import Receiver
 from monitor.feed.registry import Outcome, Registry, SubKey, SubKind
 from monitor.feed.session import Action, SessionHandler, StreamSession, classify, wait_any
-from monitor.market import CandleBook, Instrument, SeriesKey
+from monitor.market import CandleBook, Instrument, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 
 log = structlog.get_logger()

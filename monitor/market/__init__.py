@@ -1,7 +1,7 @@
 """The pure market domain: intervals, candles, instruments and the candle book."""
 
 from monitor.market.book import CandleBook, CandleSeries, Quote
-from monitor.market.candle import Candle, Instrument, Origin, SeriesKey
+from monitor.market.candle import Candle, Instrument, Origin, SeriesKey, WatchKey
 from monitor.market.intervals import Interval, ordered
 from monitor.market.ranges import RangeSet
 from monitor.market.trading import TradingPhase, phase_of
@@ -17,6 +17,7 @@ __all__ = [
     "RangeSet",
     "SeriesKey",
     "TradingPhase",
+    "WatchKey",
     "ordered",
     "phase_of",
 ]

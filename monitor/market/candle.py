@@ -64,3 +64,18 @@ class SeriesKey:
 
     uid: str
     interval: Interval
+
+
+@dataclass(frozen=True, slots=True)
+class WatchKey:
+    """One watched series as the user named it: a watchlist id and an interval.
+
+    The id is what the watchlist file says (`TICKER_CLASSCODE`, a FIGI or a uid); the feed resolves
+    it to an instrument and its SeriesKey. The watchlist's entries, the feed's watch set and the
+    UI's panels all hold this one type.
+    """
+
+    id: str
+    """TICKER_CLASSCODE, FIGI or instrument uid."""
+    interval: Interval = Interval.M1
+    """Candle interval of this entry."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before grpc is imported: the C core must stay quiet
-
 import argparse
 import asyncio
 import contextlib

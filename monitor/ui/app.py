@@ -17,8 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from monitor.clock import Clock, SystemClock
 from monitor.feed.api import FeedLike
-from monitor.feed.health import WatchKey
-from monitor.market import SeriesKey, TradingPhase
+from monitor.market import SeriesKey, TradingPhase, WatchKey
 from monitor.settings import Settings
 from monitor.ui.editing import WatchlistEditing
 from monitor.ui.keys import KEY_ACTIONS, bindings
@@ -238,7 +237,7 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         health, book = self.feed.health, self.feed.book
         rows: list[Row] = []
         for entry in current.entries:
-            key = WatchKey(entry.id, entry.interval)
+            key = entry
             instrument = self.feed.instrument(entry.id)
             watch = health.watch.get(key)
             uid = (watch.uid if watch else None) or (instrument.uid if instrument else None)
@@ -303,7 +302,7 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         entries = self.watchlists.active_list.entries
         if entries and self.focused_panel < len(self.panels):
             entry = entries[self.selected]
-            self.panels[self.focused_panel] = WatchKey(entry.id, entry.interval)
+            self.panels[self.focused_panel] = entry
             self.update_watch()
             self.refresh_now()
 

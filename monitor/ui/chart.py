@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 import argparse
 import asyncio
 import dataclasses
 import datetime
+import os
 import shutil
 import sys
 import time

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 import argparse
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
 from collections.abc import Coroutine

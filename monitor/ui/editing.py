@@ -10,12 +10,10 @@ from textual.notifications import SeverityLevel
 
 from monitor.clock import Clock
 from monitor.feed.api import FeedLike
-from monitor.feed.health import WatchKey
-from monitor.market import Instrument
+from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
-from monitor.ui.state import entry_key, next_layout, step_interval
+from monitor.ui.state import next_layout, step_interval
 from monitor.watchlist import (
-    WatchEntry,
     WatchlistError,
     Watchlists,
     add_entry,
@@ -96,7 +94,7 @@ class WatchlistEditing(App[int]):
             return
         new_key = WatchKey(key.id, step_interval(key.interval, step))
         current = self.watchlists.active_list
-        keys = [entry_key(entry) for entry in current.entries]
+        keys = list(current.entries)
         self.panels[self.focused_panel] = new_key
         if key in keys:
             try:
@@ -120,7 +118,7 @@ class WatchlistEditing(App[int]):
         if instrument is None:
             return
         current = self.watchlists.active_list
-        entry = WatchEntry(instrument.symbol, current.interval)
+        entry = WatchKey(instrument.symbol, current.interval)
         try:
             edited = add_entry(self.watchlists, current.name, entry)
         except WatchlistError as exc:

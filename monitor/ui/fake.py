@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from monitor.clock import Clock, ManualClock
 from monitor.feed.api import Listener
-from monitor.feed.health import ConnectionState, Health, WatchHealth, WatchKey, WatchState
-from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase
+from monitor.feed.health import ConnectionState, Health, WatchHealth, WatchState
+from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase, WatchKey
 
 NOT_FOUND = "instrument not found"
 

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from monitor.feed.health import WatchKey
-from monitor.market import Interval, ordered
-from monitor.watchlist import LAYOUTS, WatchEntry
+from monitor.market import Interval, WatchKey, ordered
+from monitor.watchlist import LAYOUTS
 
 TIMEZONES: tuple[str, ...] = ("exchange", "local", "utc")
 """The `t` cycle; also the values of `settings.ui.timezone`."""
@@ -16,11 +15,6 @@ EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
 """MOEX and SPB trade on Moscow time, the zone of every instrument the API serves."""
 LAYOUT_PANELS: dict[str, int] = {"1": 1, "1x2": 2, "2x2": 4, "3x3": 9}
 MAX_PANELS = max(LAYOUT_PANELS.values())
-
-
-def entry_key(entry: WatchEntry) -> WatchKey:
-    """The feed's key for a watchlist entry."""
-    return WatchKey(entry.id, entry.interval)
 
 
 def timezone_for(name: str) -> tzinfo:
@@ -52,14 +46,14 @@ def step_interval(interval: Interval, step: int) -> Interval:
 
 
 def assign_panels(
-    current: Sequence[WatchKey | None], entries: Sequence[WatchEntry], count: int
+    current: Sequence[WatchKey | None], entries: Sequence[WatchKey], count: int
 ) -> list[WatchKey | None]:
     """Which series each of `count` panels shows after the list or the layout changed.
 
     A panel keeps its series while the list still holds it (so a reload or an add never moves
     what the user is looking at); the others take the first entries not shown yet, in list order.
     """
-    keys = [entry_key(entry) for entry in entries]
+    keys = list(entries)
     kept: list[WatchKey | None] = [
         key if i < len(current) and (key := current[i]) in keys else None for i in range(count)
     ]
@@ -67,10 +61,10 @@ def assign_panels(
     return [key if key is not None else (unused.pop(0) if unused else None) for key in kept]
 
 
-def watch_keys(entries: Sequence[WatchEntry], panels: Sequence[WatchKey | None]) -> list[WatchKey]:
+def watch_keys(entries: Sequence[WatchKey], panels: Sequence[WatchKey | None]) -> list[WatchKey]:
     """Everything the feed must stream: every row (for its price) and every panel, once each."""
     result: list[WatchKey] = []
-    for key in [*(entry_key(entry) for entry in entries), *panels]:
+    for key in [*entries, *panels]:
         if key is not None and key not in result:
             result.append(key)
     return result

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from monitor.clock import ScaledClock
-from monitor.feed.health import WatchKey
 from monitor.feed.supervisor import Feed
+from monitor.market import WatchKey
 from tests.feed.feedkit import SPEED, WATCH, Running, feed_config, sim_config
 
 

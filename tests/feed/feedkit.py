@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, HealthEvent, WatchKey
+from monitor.feed.health import ConnectionState, HealthEvent
 from monitor.feed.supervisor import Feed
-from monitor.market import Interval, SeriesKey
+from monitor.market import Interval, SeriesKey, WatchKey
 
 SPEED = 300.0
 """Sim seconds per wall second: a minute candle closes every 0.2 s."""

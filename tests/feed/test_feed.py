@@ -9,10 +9,10 @@ from typing import Any
 
 from monitor.clock import ManualClock
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, WatchKey
+from monitor.feed.health import ConnectionState
 from monitor.feed.registry import Outcome, SubKey, SubKind
 from monitor.feed.supervisor import Feed
-from monitor.market import Instrument, Interval, Origin, SeriesKey
+from monitor.market import Instrument, Interval, Origin, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import seconds_to_timestamp, to_quotation
 from tests.feed.feedkit import WATCH, Running, wait_for

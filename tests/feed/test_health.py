@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitor.feed.health import ConnectionState, Health, WatchKey, WatchState
-from monitor.market import Interval, TradingPhase, phase_of
+from monitor.feed.health import ConnectionState, Health, WatchState
+from monitor.market import Interval, TradingPhase, WatchKey, phase_of
 
 
 def test_transitions_are_recorded_once() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from monitor.clock import ManualClock
-from monitor.feed.health import Health, WatchHealth, WatchKey
+from monitor.feed.health import Health, WatchHealth
 from monitor.feed.receive import Receiver
 from monitor.feed.registry import Registry
-from monitor.market import Candle, CandleBook, Interval, SeriesKey
+from monitor.market import Candle, CandleBook, Interval, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 
 T0 = 1_764_000_000  # a minute start (2025-11-24 16:00 UTC)

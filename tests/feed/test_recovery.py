@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.feed.health import ConnectionState, WatchKey, WatchState
+from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.supervisor import STABLE_AFTER_S
-from monitor.market import Interval
+from monitor.market import Interval, WatchKey
 from tests.feed.feedkit import WATCH, Running, book_matches, sim_config, wait_for
 
 L, R, S = ConnectionState.LIVE, ConnectionState.RECONNECTING, ConnectionState.STALE

@@ -13,9 +13,9 @@ from typing import Any
 import trustme
 
 from monitor.clock import Clock, ScaledClock
-from monitor.feed.health import ConnectionState, WatchKey, WatchState
+from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.supervisor import Feed
-from monitor.market import Interval
+from monitor.market import Interval, WatchKey
 from monitor.wire import quotation_to_float
 from tests.feed.feedkit import SPEED, WATCH, Running, book_matches, feed_config, sim_config, wait_for
 

@@ -22,9 +22,9 @@ import pytest
 from monitor.clock import ScaledClock
 from monitor.feed.cli import Outbox, Printer, stream
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, Health, HealthEvent, WatchKey
+from monitor.feed.health import ConnectionState, Health, HealthEvent
 from monitor.feed.supervisor import Feed
-from monitor.market import Candle, CandleBook, Instrument, Interval, Origin, SeriesKey
+from monitor.market import Candle, CandleBook, Instrument, Interval, Origin, SeriesKey, WatchKey
 from monitor.sim import SimConfig, SimServer
 
 SBER = Instrument("uid-sber", "BBG004730N88", "SBER", "TQBR", "Sberbank", 10, Decimal("0.01"))

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from monitor.clock import Clock, ScaledClock
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, HealthEvent, WatchKey, WatchState
+from monitor.feed.health import ConnectionState, HealthEvent, WatchState
 from monitor.feed.supervisor import Feed
-from monitor.market import Candle, Interval
+from monitor.market import Candle, Interval, WatchKey
 from monitor.sim import Faults, SimConfig, SimServer, StreamEnd
 from tests.feed.feedkit import Running, closed_mismatch
 

@@ -12,10 +12,9 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.market import Interval
+from monitor.market import Interval, WatchKey
 from monitor.settings import Settings, SettingsError, load_settings
 from monitor.watchlist import (
-    WatchEntry,
     Watchlist,
     WatchlistError,
     Watchlists,
@@ -133,7 +132,7 @@ def test_settings_non_utf8_deep_in_the_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- watchlists (extends test_watchlist)
 
 ids = st.sampled_from(["SBER_TQBR", "GAZP_TQBR", "BBG004730N88", "e6123145-9665-43e0-8413-cd61b8aa9b13"])
-entries = st.builds(WatchEntry, ids, st.sampled_from([Interval.M1, Interval.M5, Interval.H1]))
+entries = st.builds(WatchKey, ids, st.sampled_from([Interval.M1, Interval.M5, Interval.H1]))
 lists = st.lists(entries, min_size=1, max_size=6, unique=True)
 
 
@@ -147,7 +146,7 @@ lists = st.lists(entries, min_size=1, max_size=6, unique=True)
     )
 )
 def test_valid_watchlists_round_trip_through_save(
-    tmp_path_factory: pytest.TempPathFactory, raw: list[tuple[str, list[WatchEntry]]]
+    tmp_path_factory: pytest.TempPathFactory, raw: list[tuple[str, list[WatchKey]]]
 ) -> None:
     """Any valid watchlists (odd names included) save and load back equal."""
     model = Watchlists(tuple(Watchlist(n.strip(), entries=tuple(e)) for n, e in raw), raw[-1][0].strip())

@@ -21,9 +21,9 @@ OLD = (
 SAVER = """
 import sys
 from pathlib import Path
-from monitor.watchlist import Watchlist, Watchlists, WatchEntry, save_watchlists
+from monitor.watchlist import Watchlist, Watchlists, save_watchlists
 path = Path(sys.argv[1])
-new = Watchlists((Watchlist("a", entries=tuple(WatchEntry(f"N{i:03d}_TQBR") for i in range(300))),), "a")
+new = Watchlists((Watchlist("a", entries=tuple(WatchKey(f"N{i:03d}_TQBR") for i in range(300))),), "a")
 print("ready", flush=True)
 while True:
     save_watchlists(path, new)

@@ -14,9 +14,8 @@ import grpc.aio
 
 from monitor.feed import FeedConfig
 from monitor.feed.convert import checked_candle
-from monitor.feed.health import WatchKey
 from monitor.feed.supervisor import Feed
-from monitor.market import Candle, Interval, Origin, SeriesKey
+from monitor.market import Candle, Interval, Origin, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 from monitor.pb import marketdata_pb2_grpc
 from monitor.sim.catalogue import Catalogue

@@ -24,9 +24,8 @@ def measure(total: int) -> dict[str, float]:
     import psutil
 
     from monitor.feed import FeedConfig
-    from monitor.feed.health import WatchKey
     from monitor.feed.supervisor import Feed
-    from monitor.market import Instrument, Interval, SeriesKey
+    from monitor.market import Instrument, Interval, SeriesKey, WatchKey
     from monitor.pb import marketdata_pb2 as md
     from tests.perf.procs import quiet_logs
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.feed import FeedConfig
-from monitor.feed.health import ConnectionState, HealthEvent, WatchKey, WatchState
+from monitor.feed.health import ConnectionState, HealthEvent, WatchState
 from monitor.feed.supervisor import Feed
-from monitor.market import Interval, SeriesKey
+from monitor.market import Interval, SeriesKey, WatchKey
 from monitor.sim import SimConfig, SimServer
 from monitor.sim.catalogue import Catalogue
 from tests.perf.harness import Result, median

@@ -7,8 +7,8 @@ from pathlib import Path
 from textual.message import Message
 
 from monitor.clock import ManualClock
-from monitor.feed.health import ConnectionState, WatchKey
-from monitor.market import Interval, TradingPhase
+from monitor.feed.health import ConnectionState
+from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.fake import FakeFeed, wave_candles
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.widgets import CandlePanel

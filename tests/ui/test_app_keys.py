@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.feed.health import WatchKey
-from monitor.market import Interval
+from monitor.market import Interval, WatchKey
 from monitor.ui.fake import FakeFeed
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel

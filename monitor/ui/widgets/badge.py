@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.feed.health import ConnectionState, Health, WatchHealth, WatchKey, WatchState
-from monitor.market import Interval, TradingPhase
+from monitor.feed.health import ConnectionState, Health, WatchHealth, WatchState
+from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.state import format_age
 
 OK, WARN, ERROR, MUTED = "ok", "warn", "error", "muted"

@@ -11,8 +11,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from monitor.feed.health import WatchKey
-from monitor.market import CandleSeries
+from monitor.market import CandleSeries, WatchKey
 from monitor.ui.render.base import ChartInput, ChartStyle, Renderer
 from monitor.ui.widgets.badge import ERROR, MUTED, OK, WARN, Badge
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -29,8 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-PROD_ENDPOINT = "invest-public-api.tbank.ru:443"
-SANDBOX_ENDPOINT = "sandbox-invest-public-api.tbank.ru:443"
+from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, is_loopback, split_endpoint
+
 TOKEN_ENV = "TINKOFF_TOKEN_STRING"
 SANDBOX_TOKEN_ENV = "SANDBOX_TOKEN_STRING"
 CONFIG_FILE_ENV = "MONITOR_CONFIG_FILE"
@@ -74,30 +73,6 @@ def default_log_file() -> Path:
 def shipped_watchlist() -> Path:
     """The example watchlist shipped inside the package (a copy of config/watchlist.toml)."""
     return Path(str(resources.files("monitor").joinpath(SHIPPED_WATCHLIST)))
-
-
-def split_endpoint(endpoint: str) -> tuple[str, int]:
-    """Splits `host:port` or `[v6]:port` into (host, port); raises ValueError on anything else."""
-    match = re.fullmatch(
-        r"\[(?P<v6>[0-9A-Fa-f:.]+)\]:(?P<port>\d+)|(?P<host>[^:\s\[\]/]+):(?P<p>\d+)", endpoint
-    )
-    if match is None:
-        raise ValueError(f"endpoint {endpoint!r} must look like HOST:PORT (or [IPv6]:PORT)")
-    host = match["v6"] or match["host"]
-    port = int(match["port"] or match["p"])
-    if not 0 < port < 65536:
-        raise ValueError(f"endpoint port {port} is outside 1..65535")
-    return host, port
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts plaintext may talk to."""
-    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _usable_path(value: Path | None) -> Path | None:

@@ -9,14 +9,13 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import EnvSettingsSource, InitSettingsSource, TomlConfigSettingsSource
 
+from monitor.endpoints import SANDBOX_ENDPOINT, split_endpoint
 from monitor.settings import (
-    SANDBOX_ENDPOINT,
     ConnectionSettings,
     Settings,
     SettingsError,
     load_settings,
     shipped_watchlist,
-    split_endpoint,
 )
 
 TOKEN = "t." + "SECRETsecret" * 4 + "0123"  # token-shaped, built at run time

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from importlib import resources
 from pathlib import Path
 
 import grpc
 
+from monitor.endpoints import is_loopback, split_host
 from monitor.feed.config import FeedConfig
 
 MAX_RECEIVE_BYTES = 10 * 1024 * 1024
@@ -16,24 +16,6 @@ MIN_KEEPALIVE_MS = 60_000
 RECONNECT_BACKOFF_MS = 500
 """The channel's own reconnect pace while the endpoint is unreachable (see `channel_options`)."""
 VERSION = "0.1.0"
-
-
-def split_host(endpoint: str) -> str:
-    """The host part of `host:port` or `[v6]:port`."""
-    if endpoint.startswith("["):
-        return endpoint[1 : endpoint.index("]")]
-    host, sep, _ = endpoint.rpartition(":")
-    return host if sep else endpoint
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts plaintext may talk to."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def channel_options(config: FeedConfig) -> list[tuple[str, int | str]]:

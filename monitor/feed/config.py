@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from monitor.endpoints import PROD_ENDPOINT
+
 if TYPE_CHECKING:
     from monitor.settings import Settings
-
-DEFAULT_ENDPOINT = "invest-public-api.tbank.ru:443"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class FeedConfig:
     The token is excluded from `repr` so that logging a config can never leak it.
     """
 
-    endpoint: str = DEFAULT_ENDPOINT
+    endpoint: str = PROD_ENDPOINT
     token: str = field(default="", repr=False)
     plaintext: bool = False
     ca_file: str | None = None

@@ -6,18 +6,12 @@ from decimal import Decimal
 
 from monitor.market import Candle, Instrument, Interval, Origin
 from monitor.pb import common_pb2, instruments_pb2, marketdata_pb2
-from monitor.pb.common_pb2 import Quotation
-from monitor.wire import NANO, QuotationError, check_quotation, from_quotation
+from monitor.wire import NANO, QuotationError, check_quotation, from_quotation, quotation_to_float
 
 MAX_PAST_S = 45 * 86_400
 """Oldest plausible stream candle start: a month candle starts up to 31 days back."""
 MAX_FUTURE_S = 86_400
 """Newest plausible stream candle start: allows for clock skew, never for a different day."""
-
-
-def price(q: Quotation) -> float:
-    """Fast float of a Quotation (the receive loop runs this per message)."""
-    return q.units + q.nano / NANO
 
 
 def checked_candle(msg: marketdata_pb2.Candle, current: int, now: float) -> Candle | str:
@@ -83,10 +77,10 @@ def historic_candle(msg: marketdata_pb2.HistoricCandle) -> Candle:
     """A GetCandles candle as a book value (BACKFILL origin; closed as the API says)."""
     return Candle(
         time=msg.time.seconds,
-        open=price(msg.open),
-        high=price(msg.high),
-        low=price(msg.low),
-        close=price(msg.close),
+        open=quotation_to_float(msg.open),
+        high=quotation_to_float(msg.high),
+        low=quotation_to_float(msg.low),
+        close=quotation_to_float(msg.close),
         volume=msg.volume,
         closed=msg.is_complete,
         origin=Origin.BACKFILL,

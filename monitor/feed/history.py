@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable, Sequence
 
 import grpc
@@ -11,6 +10,7 @@ import structlog
 from grpc import aio
 
 from monitor.clock import Clock
+from monitor.feed.codes import api_code
 from monitor.feed.convert import historic_candle
 from monitor.market import Candle, Interval
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
@@ -282,12 +282,6 @@ class HistoryClient:
                     await self._clock.sleep(delay)
                     continue
                 raise _error(exc) from None
-
-
-def api_code(details: str | None) -> str | None:
-    """The API's numeric error code carried in a status' details (e.g. `80002`), if any."""
-    match = re.search(r"\b(\d{5})\b", details or "")
-    return match[1] if match else None
 
 
 def _metadata_value(metadata: Iterable[tuple[str, str | bytes]] | None, key: str) -> str | None:

@@ -4,7 +4,6 @@ the classification of how a stream ended."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -14,6 +13,7 @@ import grpc
 import structlog
 
 from monitor.clock import Clock
+from monitor.feed.codes import api_code
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState
 from monitor.feed.registry import Outcome, Registry, SubKey
@@ -78,17 +78,6 @@ class Ending:
     confirmed_at: float | None = None
     """Clock time of the first confirmed subscription on this call."""
     ended_at: float = 0.0
-
-
-def api_code(details: str | None, trailing: Iterable[tuple[str, str]] = ()) -> str | None:
-    """The API's 5-digit code from the status details (e.g. `80002`) or the `message` trailer."""
-    match = re.search(r"\b(\d{5})\b", details or "")
-    if match:
-        return match[1]
-    for key, value in trailing:
-        if key == "message" and (found := re.search(r"\b(\d{5})\b", value)):
-            return found[1]
-    return None
 
 
 def _trailer(trailing: Iterable[tuple[str, str]], key: str) -> str | None:

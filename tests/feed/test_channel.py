@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.feed.channel import RECONNECT_BACKOFF_MS, channel_options, is_loopback, metadata, open_channel
+from monitor.endpoints import is_loopback
+from monitor.feed.channel import RECONNECT_BACKOFF_MS, channel_options, metadata, open_channel
 from monitor.feed.config import FeedConfig
 
 

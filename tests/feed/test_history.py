@@ -16,13 +16,13 @@ import pytest
 from grpc import aio
 
 from monitor.clock import Clock, ManualClock
+from monitor.feed.codes import api_code
 from monitor.feed.history import (
     LIMIT_CAP,
     WINDOW_SECONDS,
     HistoryClient,
     HistoryError,
     _TokenBucket,
-    api_code,
     plan_chunks,
 )
 from monitor.market import Candle, Interval, Origin

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from monitor.sim.hostile import HostileKind
-    from monitor.sim.stream import StreamSession
+from monitor.sim.kinds import HostileKind, StreamEnd
 
 
-class StreamEnd(Enum):
-    """How `Faults.end_streams` ends every open stream."""
+class OpenStream(Protocol):
+    """What the counters and the switches need of an open stream (`monitor.sim.stream` has it)."""
 
-    UNAVAILABLE = "unavailable"  # status UNAVAILABLE, as after a GOAWAY
-    INTERNAL = "internal"  # status INTERNAL, details 70001
-    CANCELLED = "cancelled"  # status CANCELLED sent by the server (RST_STREAM code 8 in the field)
-    STREAM_REMOVED = "stream-removed"  # status UNKNOWN, details "Stream removed"
-    CLEAN = "clean"  # status OK: the server just returns
-    LIFETIME = "lifetime"  # RESOURCE_EXHAUSTED, details 80005
+    @property
+    def candles(self) -> Sized: ...
+    @property
+    def subscription_count(self) -> int: ...
+    def end(self, how: StreamEnd | str) -> None: ...
+    def send_hostile(self, kind: HostileKind) -> bool: ...
+    def tick(self, now: float) -> None: ...
 
 
 @dataclass
@@ -35,12 +33,11 @@ class Stats:
     """Subscription requests answered TOO_MANY_REQUESTS (over the per-stream minute window)."""
     limit_exceeded: int = 0
     """Candle subscriptions answered LIMIT_IS_EXCEEDED (the stream already held its maximum)."""
-    unary_requests: int = 0
     lookups: Counter[str] = field(default_factory=Counter)
     """InstrumentsService look-ups per requested id (GetInstrumentBy, ShareBy)."""
     hostile_sent: Counter[str] = field(default_factory=Counter)
     """Hostile messages sent per kind (`Faults.hostile`)."""
-    sessions: dict[str, StreamSession] = field(default_factory=dict)
+    sessions: dict[str, OpenStream] = field(default_factory=dict)
 
     @property
     def open_streams(self) -> int:
@@ -53,10 +50,6 @@ class Stats:
     def candle_subscriptions(self) -> dict[str, int]:
         """Active candle subscriptions per open stream, by stream_id (the ones the 300 limit counts)."""
         return {sid: len(s.candles) for sid, s in self.sessions.items()}
-
-    def subscriptions_of(self, stream_id: str) -> int:
-        session = self.sessions.get(stream_id)
-        return session.subscription_count if session else 0
 
 
 class Faults:
@@ -83,15 +76,8 @@ class Faults:
 
         The streams stay open and keep serving; the kinds are listed in `monitor.sim.hostile`.
         """
-        from monitor.sim.hostile import HostileKind, hostile_message
-
         kind = HostileKind(kind)
-        sent = 0
-        for session in list(self._stats.sessions.values()):
-            message = hostile_message(kind, session)
-            if message is not None:
-                session.emit(message)
-                sent += 1
+        sent = sum(session.send_hostile(kind) for session in list(self._stats.sessions.values()))
         self._stats.hostile_sent[kind.value] += sent
         return sent
 

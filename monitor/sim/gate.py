@@ -51,7 +51,6 @@ class Gate:
         """Checks the token and the rate window; sends x-tracking-id and x-ratelimit-* headers."""
         if not self._authorized(context):
             await abort(context, "40003")
-        self.state.stats.unary_requests += 1
         now = self.state.clock.now()
         window = int(now // 60)
         if window != self._window:

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from collections.abc import Mapping
+from typing import Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from monitor.market import Interval
 from monitor.pb import common_pb2, marketdata_pb2
 from monitor.sim import convert
 from monitor.sim.catalogue import SimInstrument
-from monitor.sim.stream import StreamSession
+from monitor.sim.kinds import HostileKind
+from monitor.sim.state import SimState
+from monitor.sim.subscriptions import CandleSub, PlainSub
 
 Response = marketdata_pb2.MarketDataResponse
 HUGE_BYTES = 9 * 1024 * 1024  # under the client's 10 MiB receive limit: it arrives and must be survived
 _FAR = 400 * 86_400
 
 
-class HostileKind(Enum):
-    """What `Faults.hostile` sends; every candle kind targets a series the stream holds."""
+class Target(Protocol):
+    """The stream a hostile message is made for: the sim it runs in and what it has subscribed."""
 
-    UNKNOWN_FIELD = "unknown-field"  # a oneof member newer than the client's proto (field 20)
-    NO_TIME = "no-time"  # a candle without `time`
-    NO_PRICES = "no-prices"  # a candle without open/high/low/close
-    MIXED_SIGN = "mixed-sign"  # a Quotation with units > 0 and nano < 0
-    NANO_OVERFLOW = "nano-overflow"  # a Quotation with |nano| >= 1e9
-    HIGH_BELOW_LOW = "high-below-low"  # high and low swapped
-    FAR_FUTURE = "far-future"  # a candle 400 days ahead
-    FAR_PAST = "far-past"  # a candle 400 days back
-    UNSUBSCRIBED = "unsubscribed"  # a well-formed candle of an instrument the stream never subscribed
-    HUGE = "huge"  # a ~9 MiB Ping (its stream_id)
-    PRICE_MIXED_SIGN = "price-mixed-sign"  # a LastPrice whose Quotation has mixed signs
-    PRICE_FAR_FUTURE = "price-far-future"  # a LastPrice stamped a day ahead (would freeze the quote)
-    PRICE_UNSUBSCRIBED = "price-unsubscribed"  # a LastPrice of an instrument never subscribed
-    STATUS_UNKNOWN = "status-unknown"  # a TradingStatus number outside the contract's enum
-    STATUS_UNSUBSCRIBED = "status-unsubscribed"  # a TradingStatus of an instrument never subscribed
+    @property
+    def state(self) -> SimState: ...
+    @property
+    def candles(self) -> Mapping[tuple[str, Interval], CandleSub]: ...
+    @property
+    def infos(self) -> Mapping[str, PlainSub]: ...
+    @property
+    def prices(self) -> Mapping[str, PlainSub]: ...
 
 
 _PRICE_KINDS = {HostileKind.PRICE_MIXED_SIGN, HostileKind.PRICE_FAR_FUTURE, HostileKind.PRICE_UNSUBSCRIBED}
@@ -46,7 +43,7 @@ def _unknown_member() -> Response:
     return Response.FromString(b"\xa2\x01\x03abc")
 
 
-def _base_candle(session: StreamSession) -> marketdata_pb2.Candle | None:
+def _base_candle(session: Target) -> marketdata_pb2.Candle | None:
     """A correct candle of the first subscribed series, for its period now forming."""
     sub = next(iter(session.candles.values()), None)
     if sub is None:
@@ -59,7 +56,7 @@ def _base_candle(session: StreamSession) -> marketdata_pb2.Candle | None:
     return convert.stream_candle(sub.item, sub.interval, start, found[0])
 
 
-def hostile_message(kind: HostileKind, session: StreamSession) -> Response | None:
+def hostile_message(kind: HostileKind, session: Target) -> Response | None:
     """The message of `kind` for this stream; None when it needs a candle subscription and has none."""
     if kind is HostileKind.UNKNOWN_FIELD:
         return _unknown_member()
@@ -99,7 +96,7 @@ def hostile_message(kind: HostileKind, session: StreamSession) -> Response | Non
     return Response(candle=candle)
 
 
-def _unsubscribed(session: StreamSession) -> Response | None:
+def _unsubscribed(session: Target) -> Response | None:
     held = {uid for uid, _ in session.candles}
     for item in session.state.catalogue.items:
         if item.uid in held:
@@ -117,16 +114,16 @@ def _unsubscribed(session: StreamSession) -> Response | None:
     return None
 
 
-def _other_item(session: StreamSession, held: dict[str, object]) -> SimInstrument | None:
+def _other_item(session: Target, held: Mapping[str, object]) -> SimInstrument | None:
     """A catalogue instrument this stream holds no subscription of the kind `held` lists."""
     return next((item for item in session.state.catalogue.items if item.uid not in held), None)
 
 
-def _last_price(kind: HostileKind, session: StreamSession) -> Response | None:
+def _last_price(kind: HostileKind, session: Target) -> Response | None:
     """A LastPrice of a subscribed instrument made malformed, or a clean one of an unsubscribed one."""
     now = session.state.clock.now()
     if kind is HostileKind.PRICE_UNSUBSCRIBED:
-        item = _other_item(session, dict(session.prices))
+        item = _other_item(session, session.prices)
     else:
         sub = next(iter(session.prices.values()), None)
         item = sub.item if sub is not None else None
@@ -144,10 +141,10 @@ def _last_price(kind: HostileKind, session: StreamSession) -> Response | None:
     return Response(last_price=msg)
 
 
-def _trading_status(kind: HostileKind, session: StreamSession) -> Response | None:
+def _trading_status(kind: HostileKind, session: Target) -> Response | None:
     """A TradingStatus with a number outside the enum, or one of an instrument never subscribed."""
     if kind is HostileKind.STATUS_UNSUBSCRIBED:
-        item = _other_item(session, dict(session.infos))
+        item = _other_item(session, session.infos)
         status = int(common_pb2.SECURITY_TRADING_STATUS_NORMAL_TRADING)
     else:
         sub = next(iter(session.infos.values()), None)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
-from types import TracebackType
 
 import grpc
 import grpc.aio
@@ -16,8 +15,9 @@ from monitor.market import Candle, Instrument, Interval
 from monitor.pb import instruments_pb2_grpc, marketdata_pb2_grpc
 from monitor.sim.catalogue import Catalogue
 from monitor.sim.config import SimConfig
-from monitor.sim.faults import Faults, Stats, StreamEnd
+from monitor.sim.faults import Faults, Stats
 from monitor.sim.gate import Gate, wait_sim
+from monitor.sim.kinds import StreamEnd
 from monitor.sim.market import Market
 from monitor.sim.sessions import Sessions
 from monitor.sim.state import SimState
@@ -100,9 +100,7 @@ class SimServer:
         await self.start()
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.stop()
 
     async def _serve(self) -> None:

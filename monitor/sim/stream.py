@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -14,9 +12,11 @@ from monitor.market import Interval
 from monitor.pb import common_pb2, marketdata_pb2
 from monitor.sim import convert
 from monitor.sim.catalogue import SimInstrument
-from monitor.sim.faults import StreamEnd
+from monitor.sim.hostile import hostile_message
+from monitor.sim.kinds import HostileKind, StreamEnd
 from monitor.sim.sessions import ORDER_FLAGS
 from monitor.sim.state import SimState
+from monitor.sim.subscriptions import CandleSub, PlainSub
 from monitor.wire import seconds_to_timestamp
 
 FORMING_THROTTLE = 0.3  # sim seconds between forming-candle updates of one subscription
@@ -28,29 +28,6 @@ SUBSCRIBE, UNSUBSCRIBE = (
 S = marketdata_pb2  # the SubscriptionStatus values read better as S.SUBSCRIPTION_STATUS_...
 
 Response = marketdata_pb2.MarketDataResponse
-
-
-@dataclass
-class CandleSub:
-    """An active candle subscription and where its delivery stands."""
-
-    item: SimInstrument
-    interval: Interval
-    waiting_close: bool
-    subscription_id: str
-    period: int  # start of the period now forming
-    corrections: list[tuple[float, int]] = field(default_factory=list)  # (due, period start)
-    forming_at: float = -math.inf
-    forming: tuple[int, int, int, int, int, int] | None = None
-
-
-@dataclass
-class PlainSub:
-    """An info or last-price subscription."""
-
-    item: SimInstrument
-    subscription_id: str
-    last: object = None
 
 
 class StreamSession:
@@ -85,6 +62,14 @@ class StreamSession:
             return  # a stalled stream sends nothing at all, pings included
         self.out.put_nowait(response)
         self.last_sent = self.state.clock.now()
+
+    def send_hostile(self, kind: HostileKind) -> bool:
+        """Emits the hostile message of `kind`; False when this stream has nothing it could target."""
+        message = hostile_message(kind, self)
+        if message is None:
+            return False
+        self.emit(message)
+        return True
 
     # Requests -----------------------------------------------------------------------------------
 

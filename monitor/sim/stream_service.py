@@ -13,8 +13,8 @@ import grpc.aio
 
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
 from monitor.sim.errors import abort
-from monitor.sim.faults import StreamEnd
 from monitor.sim.gate import Gate
+from monitor.sim.kinds import StreamEnd
 from monitor.sim.state import SimState
 from monitor.sim.stream import StreamSession
 

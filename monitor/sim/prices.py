@@ -1,15 +1,14 @@
-"""The price model: one instrument's minute candles as a pure function of (seed, instrument, time).
+"""The price model: one instrument's minute candles as a pure function of (seed, instrument, time)."""
 
-Top-down, so any moment is cheap to compute without replaying from the epoch:
-1. The price at each UTC day boundary is a sum of value-noise layers over days (1, 4, 16, 64, 256
-   day knots, linearly interpolated), so it wanders around the base price with realistic daily moves.
-2. Each day's high, low and volume come from a hash of (seed, uid, day): a day bar is a few hashes.
-3. Inside a day, minute-scale value noise pinned to the day's open and close is scaled to touch the
-   day's high and low exactly, so the day bar equals the aggregate of its 1440 minute candles.
-4. Inside a minute the price runs open → first extreme → second extreme → close, which gives the
-   forming candle and the last price at any second.
-Prices are integers in price steps ("ticks"); volumes are lots.
-"""
+# Top-down, so any moment is cheap to compute without replaying from the epoch:
+# 1. The price at each UTC day boundary is a sum of value-noise layers over days (1, 4, 16, 64, 256
+#    day knots, linearly interpolated), so it wanders around the base price with realistic daily moves.
+# 2. Each day's high, low and volume come from a hash of (seed, uid, day): a day bar is a few hashes.
+# 3. Inside a day, minute-scale value noise pinned to the day's open and close is scaled to touch the
+#    day's high and low exactly, so the day bar equals the aggregate of its 1440 minute candles.
+# 4. Inside a minute the price runs open → first extreme → second extreme → close, which gives the
+#    forming candle and the last price at any second.
+# Prices are integers in price steps ("ticks"); volumes are lots.
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from typing import Protocol
 from monitor.sim.kinds import HostileKind, StreamEnd
 
 
+# A protocol, not StreamSession itself: the stream imports the state, which holds these switches,
+# so naming the stream here would close the import circle the simulator's layers contract forbids.
 class OpenStream(Protocol):
     """What the counters and the switches need of an open stream (`monitor.sim.stream` has it)."""
 
@@ -74,7 +76,7 @@ class Faults:
     def hostile(self, kind: HostileKind | str) -> int:
         """Sends one hostile or malformed message of `kind` on every open stream; returns how many.
 
-        The streams stay open and keep serving; the kinds are listed in `monitor.sim.hostile`.
+        The streams stay open and keep serving; the kinds are listed in `monitor.sim.kinds`.
         """
         kind = HostileKind(kind)
         sent = sum(session.send_hostile(kind) for session in list(self._stats.sessions.values()))

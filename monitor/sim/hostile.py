@@ -20,6 +20,7 @@ HUGE_BYTES = 9 * 1024 * 1024  # under the client's 10 MiB receive limit: it arri
 _FAR = 400 * 86_400
 
 
+# A protocol, not StreamSession: the stream imports this module to send what it builds.
 class Target(Protocol):
     """The stream a hostile message is made for: the sim it runs in and what it has subscribed."""
 

@@ -63,14 +63,18 @@ def _docstring_problem(path: Path) -> str | None:
         return "no module docstring"
     if not isinstance(first.value.value, str) or not first.value.value.strip():
         return "no module docstring"
-    if first.lineno != first.end_lineno:
-        return f"the docstring spans lines {first.lineno}-{first.end_lineno}"
+    # One line that says what the module is; a longer explanation may follow after a blank line.
+    lines = first.value.value.strip().splitlines()
+    if not lines[0].rstrip().endswith((".", ":")):
+        return f"the docstring's first line is not a whole sentence: {lines[0].strip()[:60]!r}"
+    if len(lines) > 1 and lines[1].strip():
+        return "the docstring's summary runs over more than one line"
     return None
 
 
 def test_every_module_opens_with_a_one_line_docstring() -> None:
     bad = [f"{_rel(p)}: {problem}" for p in _modules() if (problem := _docstring_problem(p))]
-    assert not bad, "module docstrings must be one line (the details go in comments):\n" + "\n".join(bad)
+    assert not bad, "module docstrings must open with a one-line summary:\n" + "\n".join(bad)
 
 
 def test_the_ui_holds_no_test_double() -> None:

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 import structlog
 
-import monitor.__main__ as cli
-from monitor.cli_common import add_connection_arguments, cli_overrides, settings_from_args
+import monitor.cli as cli
+from monitor.cli.common import add_connection_arguments, cli_overrides, settings_from_args
 
 FAKE = '''
 """A command used by the CLI tests."""
 import argparse
 from collections.abc import Iterator
 
-from monitor.cli_common import add_connection_arguments
+from monitor.cli.common import add_connection_arguments
 
 
 def add_parser(subparsers):

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from monitor.cli.stream import stream
+from monitor.cli.stream_output import Outbox, Printer
 from monitor.clock import ScaledClock
-from monitor.feed.cli import Outbox, Printer, stream
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, Health, HealthEvent
 from monitor.feed.supervisor import Feed

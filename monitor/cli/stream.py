@@ -101,7 +101,7 @@ async def stream(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     outbox = Outbox()
-    printer = Printer(feed, ids, interval, as_json=as_json)
+    printer = Printer(feed, ids, as_json=as_json)
     fatal: list[HealthEvent] = []
 
     def on_event(event: HealthEvent) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from monitor.feed.api import FeedLike
 from monitor.feed.health import ConnectionState, HealthEvent
-from monitor.market import Candle, Interval, SeriesKey
+from monitor.market import Candle, SeriesKey
 
 PRINTED_PER_SERIES = 20_000
 """Closed candles remembered per series to tell corrections from re-sends (bounded memory)."""
@@ -125,10 +125,9 @@ class Outbox:
 class Printer:
     """Formats updates and decides which closed candles to print (each once; corrections again)."""
 
-    def __init__(self, feed: FeedLike, ids: Sequence[str], interval: Interval, *, as_json: bool) -> None:
+    def __init__(self, feed: FeedLike, ids: Sequence[str], *, as_json: bool) -> None:
         self._feed = feed
         self._ids = list(ids)
-        self._interval = interval
         self._as_json = as_json
         self._names: dict[str, tuple[str, str]] = {}
         self._printed: dict[SeriesKey, OrderedDict[int, tuple[float, float, float, float, int]]] = {}

@@ -58,11 +58,6 @@ def interval_arg(text: str) -> Interval:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def has_connection_arguments(args: argparse.Namespace) -> bool:
-    """True when the command was built with add_connection_arguments."""
-    return hasattr(args, "token_file") and hasattr(args, "endpoint")
-
-
 def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The nested settings values given on the command line (flags left out are absent)."""
     connection = {
@@ -88,7 +83,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Settings, list[str]]:
     """
     cached: tuple[Settings, list[str]] | None = getattr(args, _CACHE, None)
     if cached is None:
-        if has_connection_arguments(args):
+        if hasattr(args, "token_file"):  # the command was built with add_connection_arguments
             cached = load_settings(cli_overrides=cli_overrides(args), config_file=args.config)
         else:
             cached = load_settings()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from monitor.cli import demo
@@ -17,11 +21,13 @@ from monitor.cli.common import (
     settings_from_args,
     silence,
 )
-from monitor.cli.stream_output import Outbox, Printer
 from monitor.exits import EXIT_FAILED, EXIT_OK
 from monitor.feed.api import FeedLike
 from monitor.feed.health import ConnectionState, HealthEvent
 from monitor.market import Candle, Interval, SeriesKey, WatchKey
+
+PRINTED_PER_SERIES = 20_000
+"""Closed candles remembered per series to tell corrections from re-sends (bounded memory)."""
 
 
 class StreamFeed(FeedLike, Protocol):
@@ -159,3 +165,211 @@ def _emit(out: TextIO, lines: list[str], err: TextIO, notes: list[str]) -> None:
     if lines:
         out.write("".join(lines))
         out.flush()
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A queued place for the newest forming candle of one series (emptied when superseded)."""
+
+    key: SeriesKey
+    candle: Candle | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """A later period began for `key`: the candle at `time` is over and is printed closed.
+
+    The book's copy is used when it still holds the period (it may carry a correction); else
+    `last`, the newest forming update the outbox saw for it.
+    """
+
+    key: SeriesKey
+    time: int
+    last: Candle
+
+
+Update = tuple[SeriesKey, Candle] | Settle | str
+"""What the writer gets: a candle update, a period to settle, or a stderr line."""
+
+
+class Outbox:
+    """Updates waiting for the writer, in arrival order.
+
+    Closed candles and health lines are never dropped. Forming candles are conflated per series:
+    the queue holds one slot per series and period, and the newest forming candle wins. When a
+    forming candle of a later period arrives, the earlier period is queued to be settled, so
+    its closed candle is printed even if the feed never sends it closed on its own.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[SeriesKey, Candle] | _Slot | Settle | str] = deque()
+        self._forming: dict[SeriesKey, _Slot] = {}
+        self._newest: dict[SeriesKey, int] = {}
+        self._open: dict[SeriesKey, Candle] = {}
+        """Per series, the newest forming update of the newest period not yet seen closed."""
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def put_candle(self, key: SeriesKey, candle: Candle) -> None:
+        """Queues one candle update (called on the receive loop: cheap, never blocks)."""
+        newest = self._newest.get(key)
+        if newest is None or candle.time > newest:
+            self._newest[key] = newest = candle.time
+        open_ = self._open.get(key)
+        slot = self._forming.get(key)
+        if candle.closed:
+            if open_ is not None and open_.time <= candle.time:
+                del self._open[key]
+            if slot is not None and slot.candle is not None and slot.candle.time <= candle.time:
+                slot.candle = None  # superseded: the closed candle says more
+                del self._forming[key]
+            self._items.append((key, candle))
+        elif candle.time < newest:
+            return  # a late forming update of a period a later one has already replaced
+        else:
+            if open_ is not None and open_.time < candle.time:
+                self._items.append(Settle(key, open_.time, open_))
+            self._open[key] = candle
+            if slot is not None and slot.candle is not None and slot.candle.time == candle.time:
+                slot.candle = candle
+            else:
+                if slot is not None:
+                    slot.candle = None
+                slot = self._forming[key] = _Slot(key, candle)
+                self._items.append(slot)
+        self._ready.set()
+
+    def put_line(self, line: str) -> None:
+        """Queues one line for stderr."""
+        self._items.append(line)
+        self._ready.set()
+
+    def close(self) -> None:
+        """No more updates: the writer drains what is queued and ends."""
+        self._closed = True
+        self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def next_batch(self) -> list[Update] | None:
+        """Everything queued now (waiting for something); None once closed and drained."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        batch: list[Update] = []
+        while self._items:
+            item = self._items.popleft()
+            if isinstance(item, _Slot):
+                if item.candle is not None:
+                    batch.append((item.key, item.candle))
+                    if self._forming.get(item.key) is item:
+                        del self._forming[item.key]
+            else:
+                batch.append(item)
+        return batch
+
+
+class Printer:
+    """Formats updates and decides which closed candles to print (each once; corrections again)."""
+
+    def __init__(self, feed: FeedLike, ids: Sequence[str], *, as_json: bool) -> None:
+        self._feed = feed
+        self._ids = list(ids)
+        self._as_json = as_json
+        self._names: dict[str, tuple[str, str]] = {}
+        self._printed: dict[SeriesKey, OrderedDict[int, tuple[float, float, float, float, int]]] = {}
+        self._newest_closed: dict[SeriesKey, int] = {}
+
+    def render(self, batch: Sequence[Update]) -> tuple[list[str], list[str]]:
+        """stdout lines and stderr lines for a batch, in order."""
+        lines: list[str] = []
+        notes: list[str] = []
+        for item in batch:
+            if isinstance(item, str):
+                notes.append(item)
+                continue
+            if isinstance(item, Settle):
+                item = self._settled(item)
+            key, candle = item
+            correction = False
+            printed = self._printed.setdefault(key, OrderedDict())
+            values = (candle.open, candle.high, candle.low, candle.close, candle.volume)
+            if candle.closed:
+                before = printed.get(candle.time)
+                if before == values:
+                    continue  # an identical re-send (stream and backfill overlap)
+                correction = before is not None
+                printed[candle.time] = values
+                if len(printed) > PRINTED_PER_SERIES:
+                    printed.popitem(last=False)
+                self._newest_closed[key] = max(candle.time, self._newest_closed.get(key, candle.time))
+            elif candle.time <= self._newest_closed.get(key, -1):
+                continue  # a late forming update of a period already printed as closed
+            lines.append(self.candle_line(key, candle, correction=correction))
+        return lines, notes
+
+    def candle_line(self, key: SeriesKey, candle: Candle, *, correction: bool = False) -> str:
+        """One stdout line for a candle update."""
+        watch_id, ticker = self._name(key.uid)
+        when = datetime.fromtimestamp(candle.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self._as_json:
+            record: dict[str, object] = {
+                "instrument": watch_id,
+                "uid": key.uid,
+                "ticker": ticker,
+                "interval": key.interval.code,
+                "time": when,
+                "open": candle.open,
+                "high": candle.high,
+                "low": candle.low,
+                "close": candle.close,
+                "volume": candle.volume,
+                "closed": candle.closed,
+                "source": candle.origin.value,
+            }
+            if correction:
+                record["correction"] = True
+            return json.dumps(record, separators=(",", ":")) + "\n"
+        state = "closed" if candle.closed else "forming"
+        flags = f"{state} {candle.origin.value}" + (" correction" if correction else "")
+        return (
+            f"{when} {ticker or watch_id} {key.interval.code} O {candle.open:g} H {candle.high:g} "
+            f"L {candle.low:g} C {candle.close:g} V {candle.volume} {flags}\n"
+        )
+
+    def health_line(self, event: HealthEvent, next_retry_at: float | None) -> str:
+        """One stderr line for a connection transition."""
+        when = datetime.fromtimestamp(event.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parts = [f"monitor: {when} {event.state.name}"]
+        if event.reason:
+            parts.append(f"reason={json.dumps(event.reason, ensure_ascii=False)}")
+        if event.code:
+            parts.append(f"code={event.code}")
+        if event.attempt:
+            parts.append(f"attempt={event.attempt}")
+        if event.state is ConnectionState.RECONNECTING and next_retry_at is not None:
+            parts.append(f"next_retry_in={max(0.0, next_retry_at - event.at):.1f}s")
+        return " ".join(parts) + "\n"
+
+    def _settled(self, settle: Settle) -> tuple[SeriesKey, Candle]:
+        """The candle of a period a later one has replaced, as closed."""
+        series = self._feed.book.find(settle.key)
+        candle = series.get(settle.time) if series is not None else None
+        if candle is None:
+            candle = settle.last  # the book no longer holds it (trimmed)
+        return settle.key, candle if candle.closed else candle._replace(closed=True)
+
+    def _name(self, uid: str) -> tuple[str, str]:
+        """(the id as the user gave it, the ticker) for an instrument uid."""
+        known = self._names.get(uid)
+        if known is not None:
+            return known
+        for watch_id in self._ids:
+            instrument = self._feed.instrument(watch_id)
+            if instrument is not None and instrument.uid == uid:
+                self._names[uid] = (watch_id, instrument.ticker)
+                return self._names[uid]
+        return (self._ids[0] if len(self._ids) == 1 else uid), ""

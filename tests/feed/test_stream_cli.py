@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from monitor.cli.stream import stream
-from monitor.cli.stream_output import Outbox, Printer
+from monitor.cli.stream import Outbox, Printer, stream
 from monitor.clock import ScaledClock
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, Health, HealthEvent

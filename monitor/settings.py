@@ -218,6 +218,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Tuple order is priority order: CLI flags (init kwargs) beat the environment, which beats
         # the TOML file, which beats the defaults. No dotenv or secrets dir: the token has its own rules.
+        del dotenv_settings, file_secret_settings
         return (
             init_settings,
             env_settings,

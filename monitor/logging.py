@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import MutableMapping
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from structlog.typing import Processor, WrappedLogger
@@ -22,7 +22,6 @@ _SECRET_SHAPES = (
     re.compile(r"(?i)(?<=bearer )[^\s\"',}]+"),
 )
 _HANDLER_NAME = "monitor-file"
-_open_file: IO[str] | None = None
 
 
 class Redactor:
@@ -43,7 +42,7 @@ class Redactor:
             text = pattern.sub(REDACTED, text)
         return text
 
-    def __call__(self, logger: WrappedLogger, method_name: str, event: Any) -> Any:
+    def __call__(self, _logger: WrappedLogger, _method_name: str, event: Any) -> Any:
         if isinstance(event, str):
             return self.redact(event)
         if isinstance(event, MutableMapping):
@@ -75,7 +74,6 @@ def configure_logging(settings: LogSettings, token: str | None = None, *, cache:
         token: the API token, redacted wherever it would appear.
         cache: cache loggers on first use (production); tests pass False to reconfigure.
     """
-    global _open_file
     settings.file.parent.mkdir(parents=True, exist_ok=True)
     stream = settings.file.open("a", buffering=1, encoding="utf-8")
     redactor = Redactor(token)
@@ -104,7 +102,7 @@ def configure_logging(settings: LogSettings, token: str | None = None, *, cache:
         if old.get_name() == _HANDLER_NAME or (isinstance(old, logging.StreamHandler) and _is_terminal(old)):
             root.removeHandler(old)
             if old.get_name() == _HANDLER_NAME:
-                old.close()
+                old.close()  # its stream stays open: loggers cached on first use may still write to it
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     # Library chatter below WARNING is only wanted when debugging.
@@ -112,8 +110,6 @@ def configure_logging(settings: LogSettings, token: str | None = None, *, cache:
         logging.getLogger(name).setLevel(logging.DEBUG if level == logging.DEBUG else logging.WARNING)
     logging.getLogger("monitor").setLevel(level)
     logging.captureWarnings(True)
-    # The previous stream is left open: loggers cached on first use may still write to it.
-    _open_file = stream
 
 
 def _is_terminal(handler: logging.StreamHandler[Any]) -> bool:

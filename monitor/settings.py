@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
@@ -29,6 +28,7 @@ from pydantic_settings import (
 )
 
 from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, is_loopback, split_endpoint
+from monitor.tomlpos import find_line
 
 TOKEN_ENV = "TINKOFF_TOKEN_STRING"
 SANDBOX_TOKEN_ENV = "SANDBOX_TOKEN_STRING"
@@ -54,20 +54,10 @@ def user_config_dir() -> Path:
     return Path(base) / "monitor"
 
 
-def user_state_dir() -> Path:
-    """`$XDG_STATE_HOME/monitor` or `~/.local/state/monitor` (logs are state, not config)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "monitor"
-
-
-def default_config_file() -> Path:
-    """Where the settings file is looked for when neither --config nor MONITOR_CONFIG_FILE is given."""
-    return user_config_dir() / "monitor.toml"
-
-
 def default_log_file() -> Path:
-    """The default log file in the user state directory."""
-    return user_state_dir() / "monitor.log"
+    """`monitor.log` in `$XDG_STATE_HOME/monitor` or `~/.local/state/monitor` (logs are state)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "monitor" / "monitor.log"
 
 
 def shipped_watchlist() -> Path:
@@ -134,16 +124,6 @@ class ConnectionSettings(BaseModel):
                 f"plaintext is only allowed for loopback endpoints (localhost, 127.0.0.0/8, ::1), not {host}"
             )
         return self
-
-    @property
-    def host(self) -> str:
-        """The endpoint's host name or address."""
-        return split_endpoint(self.endpoint)[0]
-
-    @property
-    def port(self) -> int:
-        """The endpoint's port."""
-        return split_endpoint(self.endpoint)[1]
 
 
 class FeedSettings(BaseModel):
@@ -238,6 +218,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Tuple order is priority order: CLI flags (init kwargs) beat the environment, which beats
         # the TOML file, which beats the defaults. No dotenv or secrets dir: the token has its own rules.
+        del dotenv_settings, file_secret_settings
         return (
             init_settings,
             env_settings,
@@ -298,14 +279,7 @@ def _config_path(config_file: Path | None) -> Path:
     if config_file is not None:
         return config_file.expanduser()
     env = os.environ.get(CONFIG_FILE_ENV)
-    return Path(env).expanduser() if env else default_config_file()
-
-
-def _toml_line(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """The 1-based line that defines `loc` (e.g. ("connection", "endpoint")) in a TOML text."""
-    from monitor.tomlpos import find_line
-
-    return find_line(text, [str(part) for part in loc])
+    return Path(env).expanduser() if env else user_config_dir() / "monitor.toml"
 
 
 def _env_name(loc: tuple[str | int, ...]) -> str:
@@ -337,7 +311,7 @@ def _origin(loc: tuple[str | int, ...], path: Path, text: str | None, overrides:
         if env is not None:
             return f"environment {_env_name(loc)}"
     if text is not None:
-        line = _toml_line(text, loc)
+        line = find_line(text, loc)
         return f"{path}:{line}" if line else str(path)
     return "settings"
 
@@ -349,15 +323,6 @@ def _has(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> bool:
             return False
         current = current[part]
     return True
-
-
-@contextmanager
-def _toml_file(path: Path | None) -> Iterator[None]:
-    token = _TOML_FILE.set(path)
-    try:
-        yield
-    finally:
-        _TOML_FILE.reset(token)
 
 
 def load_settings(
@@ -383,11 +348,13 @@ def load_settings(
         text = _read_config_text(path)
     else:
         notices.append(f"no settings file at {path}; using defaults")
+    toml_file = _TOML_FILE.set(path if text is not None else None)
     try:
-        with _toml_file(path if text is not None else None):
-            settings = Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe_errors(exc, path, text, overrides)) from None
+    finally:
+        _TOML_FILE.reset(toml_file)
     notices.extend(_token_file_notices(settings))
     settings.resolved_token()  # surfaces an unreadable token file now, not at connect time
     return settings, notices
@@ -404,20 +371,11 @@ def _read_config_text(path: Path) -> str:
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(
-            f"{path}:{_decode_error_line(exc)}: invalid TOML: {_decode_error_reason(exc)}"
-        ) from None
+        # Python 3.11's TOMLDecodeError has no lineno attribute; the message ends "(at line L, column C)".
+        match = re.search(r"at line (\d+)", str(exc))
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc))
+        raise SettingsError(f"{path}:{match[1] if match else 1}: invalid TOML: {reason}") from None
     return text
-
-
-def _decode_error_line(exc: tomllib.TOMLDecodeError) -> int:
-    # Python 3.11's TOMLDecodeError has no lineno attribute; the message ends "(at line L, column C)".
-    match = re.search(r"at line (\d+)", str(exc))
-    return int(match[1]) if match else 1
-
-
-def _decode_error_reason(exc: tomllib.TOMLDecodeError) -> str:
-    return re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc))
 
 
 def _token_file_notices(settings: Settings) -> list[str]:

@@ -15,8 +15,8 @@ import grpc
 import pytest
 import structlog
 
-import monitor.__main__ as cli
-from monitor.check import check
+import monitor.cli as cli
+from monitor.cli.check import check
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
 from monitor.settings import Settings
 

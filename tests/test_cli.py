@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +13,15 @@ from pathlib import Path
 import pytest
 import structlog
 
-import monitor.__main__ as cli
-from monitor.cli_common import add_connection_arguments, cli_overrides, settings_from_args
+import monitor.cli as cli
+from monitor.cli.common import add_connection_arguments, cli_overrides, settings_from_args
 
 FAKE = '''
 """A command used by the CLI tests."""
 import argparse
 from collections.abc import Iterator
 
-from monitor.cli_common import add_connection_arguments
+from monitor.cli.common import add_connection_arguments
 
 
 def add_parser(subparsers):
@@ -170,3 +171,16 @@ def test_cli_overrides_and_cached_settings(tmp_path: Path) -> None:
     first = settings_from_args(args)
     assert settings_from_args(args) is first
     assert first[0].connection.plaintext is True
+
+
+def test_help_loads_neither_grpc_nor_textual() -> None:
+    """`monitor --help` builds every command's parser; the heavy libraries wait for a command to run."""
+    code = (
+        "import contextlib, sys\n"
+        "from monitor.cli import main\n"
+        "with contextlib.redirect_stdout(None):\n"
+        "    assert main(['--help']) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'grpc', 'textual', 'plotext'}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
+    assert run.stdout == "[]\n"

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from monitor.cli.stream import Outbox, Printer, stream
 from monitor.clock import ScaledClock
-from monitor.feed.cli import Outbox, Printer, stream
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, Health, HealthEvent
 from monitor.feed.supervisor import Feed
@@ -94,7 +94,7 @@ async def drain(outbox: Outbox, printer: Printer) -> list[dict[str, Any]]:
 
 
 def json_printer(feed: StubFeed) -> Printer:
-    return Printer(feed, ["SBER_TQBR"], Interval.M1, as_json=True)
+    return Printer(feed, ["SBER_TQBR"], as_json=True)
 
 
 # --- outbox and printer ------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_printer_prints_corrections_and_skips_identical_resends() -> None:
 
 
 def test_json_record_fields() -> None:
-    printer = Printer(StubFeed(), ["SBER_TQBR"], Interval.M1, as_json=True)
+    printer = Printer(StubFeed(), ["SBER_TQBR"], as_json=True)
     record = json.loads(printer.candle_line(KEY, candle(2, 100.25, closed=True, origin=Origin.BACKFILL)))
     assert record == {
         "instrument": "SBER_TQBR",
@@ -193,7 +193,7 @@ def test_json_record_fields() -> None:
 
 
 def test_human_and_health_lines() -> None:
-    printer = Printer(StubFeed(), ["SBER_TQBR"], Interval.M1, as_json=False)
+    printer = Printer(StubFeed(), ["SBER_TQBR"], as_json=False)
     line = printer.candle_line(KEY, candle(0, 100.25, closed=False))
     assert line.endswith("SBER 1m O 100 H 101 L 99 C 100.25 V 10 forming stream\n")
     event = HealthEvent(T, ConnectionState.RECONNECTING, "stream ended: UNAVAILABLE", "80005", 2)

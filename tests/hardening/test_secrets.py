@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-import monitor.__main__ as cli
+import monitor.cli as cli
 from monitor.feed.channel import open_channel
 from monitor.feed.config import FeedConfig
 from monitor.settings import Settings, SettingsError, load_settings
@@ -87,12 +87,12 @@ def test_cli_failure_redacts_stderr_and_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An unexpected error carrying the token: the one-line message and the logged traceback hide it."""
-    import monitor.check
+    import monitor.cli.check
 
     def boom(args: object) -> int:
         raise RuntimeError(f"server said: bad token {TOKEN} (Bearer {TOKEN})")
 
-    monkeypatch.setattr(monitor.check, "run", boom)
+    monkeypatch.setattr(monitor.cli.check, "run", boom)
     monkeypatch.setenv("TINKOFF_TOKEN_STRING", TOKEN)
     log = tmp_path / "log.jsonl"
     parser_args = ["check", "--endpoint", "127.0.0.1:1", "--plaintext", "--log-file", str(log)]
@@ -119,7 +119,7 @@ def test_token_file_readable_by_others_warns_on_stderr(
 
 async def test_check_output_redacts_a_token_echoed_by_the_server() -> None:
     """`monitor check` prints server details; a server echoing the token still shows ***."""
-    from monitor.check import Report
+    from monitor.cli.check import Report
 
     out = io.StringIO()
     report = Report(out, TOKEN)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import trustme
 
-from monitor.check import check_endpoint
-from monitor.settings import ConnectionSettings
+from monitor.cli.check import check_endpoint
+from monitor.feed import FeedConfig
 
 TOKEN = "t." + "tlsTLS" * 7 + "0123456789"  # token-shaped, built at run time
 
@@ -41,8 +41,8 @@ async def test_untrusted_certificate_names_the_ca_file_setting(tls_sim: tuple[An
     """Without the CA: the TLS stage fails, says why and points at --ca-file; with it: all OK."""
     sim, ca_file = tls_sim
     out = io.StringIO()
-    conn = ConnectionSettings(endpoint=sim.address, connect_timeout_s=10)
-    assert await check_endpoint(conn, TOKEN, ["SBER_TQBR"], out) == 1
+    config = FeedConfig(endpoint=sim.address, token=TOKEN, connect_timeout_s=10)
+    assert await check_endpoint(config, ["SBER_TQBR"], out) == 1
     text = out.getvalue()
     assert "TLS handshake   FAILED: certificate verify failed: unable to get local issuer" in text
     assert "--ca-file FILE (or connection.ca_file in the settings file" in text
@@ -50,10 +50,10 @@ async def test_untrusted_certificate_names_the_ca_file_setting(tls_sim: tuple[An
     assert TOKEN not in text
 
     out = io.StringIO()
-    conn = ConnectionSettings(endpoint=sim.address, connect_timeout_s=10, ca_file=ca_file)
+    config = FeedConfig(endpoint=sim.address, token=TOKEN, connect_timeout_s=10, ca_file=str(ca_file))
     # The TLS stage once hung 30 s closing its probe connection (no close_notify from gRPC).
     async with asyncio.timeout(10):
-        assert await check_endpoint(conn, TOKEN, ["SBER_TQBR"], out) == 0
+        assert await check_endpoint(config, ["SBER_TQBR"], out) == 0
     text = out.getvalue()
     assert "TLS handshake   ok (certificate verified)" in text
     assert "OK  SBER_TQBR" in text and TOKEN not in text

@@ -197,7 +197,7 @@ async def test_sessions_close_the_market() -> None:
 def test_cli_prints_address_and_exits_cleanly() -> None:
     code = (
         "import argparse, sys\n"
-        "from monitor.sim import cli\n"
+        "from monitor.cli import sim as cli\n"
         "p = argparse.ArgumentParser(); cli.add_parser(p.add_subparsers())\n"
         "a = p.parse_args(['sim', '--speed', '60', '--fault', 'stall@30:5'])\n"
         "sys.exit(a.func(a))\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import grpc
 
+from monitor.cli.sim import parse_fault
 from monitor.feed.channel import MAX_RECEIVE_BYTES as MAX
 from monitor.pb import marketdata_pb2_grpc
 from monitor.sim import HostileKind, SimServer
-from monitor.sim.cli import parse_fault
 from monitor.sim.hostile import HUGE_BYTES
 
 from .helpers import SBER_UID, Client, candles_request, kind, read_until

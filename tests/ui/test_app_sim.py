@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli.demo import start_simulator
 from monitor.settings import Settings
 from monitor.ui.app import make_app
-from monitor.ui.cli import start_simulator
 from monitor.watchlist import load_watchlists
 from tests.ui.uikit import SIZE, settle, wait_for
 

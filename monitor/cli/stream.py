@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import json
-import os
 import signal
 import sys
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
-from monitor.cli_common import add_connection_arguments, settings_from_args
-from monitor.clock import Clock, ScaledClock, SystemClock
+from monitor.cli import demo
+from monitor.cli.common import (
+    add_connection_arguments,
+    clock_from_args,
+    interval_arg,
+    settings_from_args,
+    silence,
+)
+from monitor.exits import EXIT_FAILED, EXIT_OK
 from monitor.feed.api import FeedLike
-from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, HealthEvent
 from monitor.market import Candle, Interval, SeriesKey, WatchKey
-from monitor.settings import SettingsError
 
-if TYPE_CHECKING:
-    from monitor.sim import SimServer
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 PRINTED_PER_SERIES = 20_000
 """Closed candles remembered per series to tell corrections from re-sends (bounded memory)."""
 
@@ -53,21 +49,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("ids", nargs="+", metavar="ID", help="instrument: TICKER_CLASSCODE, FIGI or uid")
     parser.add_argument(
         "--interval",
-        type=_interval,
+        type=interval_arg,
         default=Interval.M1,
         metavar="INTERVAL",
         help="1m (default), 5m, 1h…",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per candle update")
-    add_connection_arguments(parser)  # with --sim-speed
+    add_connection_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def _interval(text: str) -> Interval:
-    try:
-        return Interval.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,53 +65,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    # Imported here: `monitor --help` builds every command's parser and should not load grpc.
+    # Imported here: `monitor --help` builds every command's parser and must not load grpc.
     from monitor.feed.supervisor import Feed
 
     settings, _ = settings_from_args(args)
-    clock = _clock(args.sim_speed)
+    clock = clock_from_args(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    sim: SimServer | None = None
     try:
-        if settings.resolved_token() is None:
-            # Lazy: the simulator is only needed (and only imported) in demo mode.
-            from monitor.sim import SimConfig, SimServer
-
-            sim = SimServer(SimConfig(host="127.0.0.1", port=0, speed=args.sim_speed or 1.0), clock=clock)
-            await sim.start()
-            demo = FeedConfig.from_settings(settings, endpoint=sim.address, token=sim.token, mode="DEMO")
-            config = dataclasses.replace(demo, plaintext=True)
-            print(
-                f"monitor: no token: streaming from the built-in simulator at {sim.address}", file=sys.stderr
-            )
-        else:
-            config = FeedConfig.from_settings(settings)
-        feed = Feed(config=config, clock=clock)
-        return await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
+        async with demo.feed_config(settings, clock) as config:
+            if config.mode == "DEMO":
+                print(
+                    f"monitor: no token: streaming from the built-in simulator at {config.endpoint}",
+                    file=sys.stderr,
+                )
+            feed = Feed(config=config, clock=clock)
+            return await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        if sim is not None:
-            await sim.stop()
-
-
-def _clock(sim_speed: float | None) -> Clock:
-    """Wall time, or the clock of an external `monitor sim --speed N`.
-
-    The feed decides from its clock which candles are closed and where a gap ends, so against a
-    sim running N times faster it needs the sim's clock: N times wall time from 00:00 UTC today,
-    the sim's default origin (a pure function of wall time and the flags).
-    """
-    if sim_speed is None:
-        return SystemClock()
-    if sim_speed <= 0:
-        raise SettingsError("--sim-speed must be positive")
-    now = time.time()
-    return ScaledClock(speed=sim_speed, origin=now - now % 86_400)
 
 
 async def stream(
@@ -143,7 +107,7 @@ async def stream(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     outbox = Outbox()
-    printer = Printer(feed, ids, interval, as_json=as_json)
+    printer = Printer(feed, ids, as_json=as_json)
     fatal: list[HealthEvent] = []
 
     def on_event(event: HealthEvent) -> None:
@@ -189,7 +153,7 @@ async def _write(outbox: Outbox, printer: Printer, out: TextIO, err: TextIO, sto
             await asyncio.to_thread(_emit, out, lines, err, notes)
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, and keep Python's exit flush silent.
-            _silence(out)
+            silence(out)
             stop.set()
             return
 
@@ -201,12 +165,6 @@ def _emit(out: TextIO, lines: list[str], err: TextIO, notes: list[str]) -> None:
     if lines:
         out.write("".join(lines))
         out.flush()
-
-
-def _silence(stream: TextIO) -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
 
 
 @dataclass(slots=True)
@@ -317,10 +275,9 @@ class Outbox:
 class Printer:
     """Formats updates and decides which closed candles to print (each once; corrections again)."""
 
-    def __init__(self, feed: FeedLike, ids: Sequence[str], interval: Interval, *, as_json: bool) -> None:
+    def __init__(self, feed: FeedLike, ids: Sequence[str], *, as_json: bool) -> None:
         self._feed = feed
         self._ids = list(ids)
-        self._interval = interval
         self._as_json = as_json
         self._names: dict[str, tuple[str, str]] = {}
         self._printed: dict[SeriesKey, OrderedDict[int, tuple[float, float, float, float, int]]] = {}

@@ -8,12 +8,12 @@ import contextlib
 import secrets
 import signal
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from monitor.sim.config import SimConfig
-from monitor.sim.faults import StreamEnd
-from monitor.sim.gate import wait_sim
-from monitor.sim.hostile import HostileKind
-from monitor.sim.server import SimServer
+from monitor.exits import EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from monitor.sim import SimConfig, SimServer
 
 _EPILOG = """\
 faults (--fault KIND[@PERIOD[:DURATION]], repeatable; times in sim seconds):
@@ -43,6 +43,9 @@ class FaultPlan:
 
 
 def parse_fault(text: str) -> FaultPlan:
+    """One --fault value, as argparse's `type`: KIND[@PERIOD[:DURATION]]."""
+    from monitor.sim import StreamEnd  # only when a --fault is given: the sim loads grpc
+
     kind, _, timing = text.partition("@")
     kind = kind.strip().lower()
     if kind not in _TIMED and kind != "hostile" and kind not in {e.value for e in StreamEnd}:
@@ -58,7 +61,7 @@ def parse_fault(text: str) -> FaultPlan:
     return FaultPlan(kind, period, duration)
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(subparsers: Any) -> None:
     """Registers `sim` on the main CLI."""
     parser = subparsers.add_parser(
         "sim",
@@ -82,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
     """Serves until SIGINT or SIGTERM; returns the exit code."""
     if bool(args.tls_cert) != bool(args.tls_key):
         print("monitor sim: --tls-cert and --tls-key go together")
-        return 2
+        return EXIT_USAGE
+    # Imported here: `monitor --help` builds every command's parser and must not load grpc.
+    from monitor.sim import SimConfig
+
     token = args.token or f"sim-{secrets.token_hex(8)}"
     config = SimConfig(
         host=args.host, port=args.port, tokens=(token,), seed=args.seed, speed=args.speed,
@@ -90,10 +96,12 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, list(args.fault)))
-    return 0
+    return EXIT_OK
 
 
 async def _serve(config: SimConfig, faults: list[FaultPlan]) -> None:
+    from monitor.sim import SimServer
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,6 +117,9 @@ async def _serve(config: SimConfig, faults: list[FaultPlan]) -> None:
 
 async def _inject(sim: SimServer, plan: FaultPlan) -> None:
     """Injects one planned fault every `plan.period` sim seconds."""
+    from monitor.sim import HostileKind, StreamEnd
+    from monitor.sim.gate import wait_sim
+
     while True:
         await wait_sim(sim.clock, plan.period)
         if plan.kind == "stall":

@@ -5,27 +5,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import os
-import secrets
 import socket
 import ssl
 import sys
 import time
 from collections.abc import Sequence
-from importlib import resources
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import grpc
-
-from monitor.cli_common import add_connection_arguments, settings_from_args
-from monitor.feed.channel import open_channel
-from monitor.feed.config import FeedConfig
-from monitor.feed.instruments import instrument_request
+from monitor.cli import demo
+from monitor.cli.common import add_connection_arguments, settings_from_args
+from monitor.endpoints import split_endpoint
+from monitor.exits import EXIT_FAILED, EXIT_OK
+from monitor.feed import FeedConfig
 from monitor.logging import Redactor
-from monitor.pb import instruments_pb2_grpc
-from monitor.settings import ConnectionSettings, Settings
+from monitor.settings import Settings
 from monitor.watchlist import load_watchlists
+
+if TYPE_CHECKING:
+    import grpc
 
 _PROXY_VARS = ("grpc_proxy", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY")
 _HINT_HOST = "the other host name: --endpoint invest-public-api.tinkoff.ru:443 (or .tbank.ru:443)"
@@ -80,7 +78,7 @@ class Report:
         self.stage(name, started, f"FAILED: {reason}")
         for hint in hints:
             self.line(f"  try: {hint}")
-        return 1
+        return EXIT_FAILED
 
 
 def _ms(started: float) -> int:
@@ -89,33 +87,22 @@ def _ms(started: float) -> int:
 
 async def check(settings: Settings, ids: Sequence[str], out: TextIO) -> int:
     """Checks the connection and resolves `ids`; starts the built-in simulator when there is no token."""
-    secret = settings.resolved_token()
-    if secret is not None:
-        mode = "sandbox" if settings.connection.sandbox else "live API"
-        print(f"checking {settings.connection.endpoint} ({mode})", file=out)
-        return await check_endpoint(settings.connection, secret.get_secret_value(), ids, out)
-    try:
-        # Imported by name: the simulator is optional at build time and may be absent or partial.
-        sim_module = importlib.import_module("monitor.sim")
-        sim_server, sim_config = sim_module.SimServer, sim_module.SimConfig
-    except (ImportError, AttributeError):
-        print("no token set and the built-in simulator is not available; set TINKOFF_TOKEN_STRING", file=out)
-        return 1
-    sim = sim_server(sim_config(host="127.0.0.1", port=0, tokens=(f"demo-{secrets.token_urlsafe(16)}",)))
-    await sim.start()
-    try:
-        print(f"no token: checking the built-in simulator (DEMO) at {sim.address}", file=out)
-        conn = settings.connection.model_copy(update={"endpoint": sim.address, "plaintext": True})
-        return await check_endpoint(conn, sim.token, ids, out)
-    finally:
-        await sim.stop()
+    async with demo.feed_config(settings) as config:
+        if config.mode == "DEMO":
+            print(f"no token: checking the built-in simulator (DEMO) at {config.endpoint}", file=out)
+        else:
+            mode = "sandbox" if settings.connection.sandbox else "live API"
+            print(f"checking {config.endpoint} ({mode})", file=out)
+        return await check_endpoint(config, ids, out)
 
 
-async def check_endpoint(conn: ConnectionSettings, token: str, ids: Sequence[str], out: TextIO) -> int:
-    """Runs every stage against `conn.endpoint`; returns 0 when all stages pass and every id resolves."""
-    report = Report(out, token)
-    host, port, timeout = conn.host, conn.port, conn.connect_timeout_s
-    if not conn.plaintext and (proxy := next((v for v in _PROXY_VARS if os.environ.get(v)), None)):
+async def check_endpoint(config: FeedConfig, ids: Sequence[str], out: TextIO) -> int:
+    """Runs every stage against `config.endpoint`; returns 0 when all stages pass and every id resolves."""
+    from monitor.feed.channel import open_channel
+
+    report = Report(out, config.token)
+    (host, port), timeout = split_endpoint(config.endpoint), config.connect_timeout_s
+    if not config.plaintext and (proxy := next((v for v in _PROXY_VARS if os.environ.get(v)), None)):
         report.line(f"note: gRPC will use the proxy in {proxy}; the DNS/TCP/TLS steps test the direct route")
 
     started = time.perf_counter()
@@ -136,11 +123,11 @@ async def check_endpoint(conn: ConnectionSettings, token: str, ids: Sequence[str
     report.stage("TCP connect", started, "ok")
 
     started = time.perf_counter()
-    if conn.plaintext:
+    if config.plaintext:
         report.line(f"{'TLS handshake':<15} skipped (plaintext to a loopback endpoint)")
     else:
         try:
-            await _open_and_close(host, port, _ssl_context(conn), timeout)
+            await _open_and_close(host, port, _ssl_context(config.ca_file), timeout)
         except ssl.SSLCertVerificationError as exc:
             reason = f"certificate verify failed: {exc.verify_message or exc}"
             return report.failed("TLS handshake", started, reason, [_HINT_CA, _HINT_HOST])
@@ -148,24 +135,30 @@ async def check_endpoint(conn: ConnectionSettings, token: str, ids: Sequence[str
             return report.failed("TLS handshake", started, _why(exc), [_HINT_CA, _HINT_PROXY])
         report.stage("TLS handshake", started, "ok (certificate verified)")
 
-    channel = build_channel(conn, token)
+    channel = open_channel(config)
     try:
-        return await _resolve_all(channel, conn, token, ids, report)
+        return await _resolve_all(channel, config, ids, report)
     finally:
         await channel.close()
 
 
 async def _resolve_all(
-    channel: grpc.aio.Channel, conn: ConnectionSettings, token: str, ids: Sequence[str], report: Report
+    channel: grpc.aio.Channel, config: FeedConfig, ids: Sequence[str], report: Report
 ) -> int:
+    import grpc
+
+    from monitor.feed.channel import metadata
+    from monitor.feed.instruments import instrument_request
+    from monitor.pb import instruments_pb2_grpc
+
     stub = instruments_pb2_grpc.InstrumentsServiceStub(channel)
-    metadata = (("authorization", f"Bearer {token}"), ("x-app-name", conn.app_name))
-    status = 0
+    headers = metadata(config)
+    status = EXIT_OK
     for index, ident in enumerate(ids):
         started = time.perf_counter()
         try:
             response = await stub.GetInstrumentBy(
-                instrument_request(ident), metadata=metadata, timeout=conn.connect_timeout_s
+                instrument_request(ident), metadata=headers, timeout=config.connect_timeout_s
             )
         except grpc.aio.AioRpcError as err:
             code, details = err.code(), err.details() or ""
@@ -177,19 +170,19 @@ async def _resolve_all(
                 if index == 0:
                     _first_response(report, started)
                 report.line(f"NOT FOUND  {ident}")
-                status = 1
+                status = EXIT_FAILED
                 continue
             if index == 0:
                 hints = [_HINT_PROXY, _HINT_HOST] if code is not grpc.StatusCode.UNIMPLEMENTED else []
                 return report.failed("first response", started, f"{code.name} {details}".strip(), hints)
             report.line(f"ERROR  {ident}  {code.name} {details}".rstrip())
-            status = 1
+            status = EXIT_FAILED
             continue
         if index == 0:
             _first_response(report, started)
         instrument = response.instrument
         report.line(f"OK  {ident}  {instrument.name}  lot {instrument.lot}")
-    report.line("all instruments found" if status == 0 else "some instruments were not found")
+    report.line("all instruments found" if status == EXIT_OK else "some instruments were not found")
     return status
 
 
@@ -221,42 +214,10 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _ssl_context(conn: ConnectionSettings) -> ssl.SSLContext:
-    """System roots plus ca_file, verification always on."""
+def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    """System roots plus `ca_file`, verification always on."""
     context = ssl.create_default_context()
-    if conn.ca_file is not None:
-        context.load_verify_locations(cafile=str(conn.ca_file))
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
     context.set_alpn_protocols(["h2"])
     return context
-
-
-def _root_certificates(conn: ConnectionSettings) -> bytes | None:
-    """System roots with ca_file appended, or None for gRPC's own roots when there is no extra CA."""
-    if conn.ca_file is None:
-        return None
-    extra = conn.ca_file.read_bytes()
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile):
-        if candidate and os.path.isfile(candidate):
-            with open(candidate, "rb") as handle:
-                return handle.read() + b"\n" + extra
-    # gRPC given root_certificates trusts only those, so bring its bundled roots along.
-    return resources.files("grpc").joinpath("_cython/_credentials/roots.pem").read_bytes() + b"\n" + extra
-
-
-def build_channel(conn: ConnectionSettings, token: str | None) -> grpc.aio.Channel:
-    """The feed's own channel to `conn.endpoint` (TLS, or plaintext to loopback only).
-
-    The token is not attached here: callers send it as call metadata.
-    """
-    ca_file = str(conn.ca_file) if conn.ca_file is not None else None
-    config = FeedConfig(
-        endpoint=conn.endpoint,
-        token=token or "",
-        plaintext=conn.plaintext,
-        ca_file=ca_file,
-        app_name=conn.app_name,
-        keepalive_time_ms=conn.keepalive_time_ms,
-        keepalive_timeout_ms=conn.keepalive_timeout_ms,
-    )
-    return open_channel(config)

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import datetime
-import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-import grpc
-from rich.text import Text
-
-from monitor.cli_common import add_connection_arguments, settings_from_args
-from monitor.clock import SystemClock
-from monitor.feed.channel import metadata, open_channel
-from monitor.feed.config import FeedConfig
-from monitor.feed.history import HistoryClient, HistoryError
-from monitor.feed.instruments import InstrumentError, InstrumentResolver
+from monitor.cli import demo
+from monitor.cli.common import add_connection_arguments, interval_arg, settings_from_args, silence
+from monitor.exits import EXIT_FAILED, EXIT_OK
+from monitor.feed import FeedConfig
 from monitor.market import Candle, Instrument, Interval
-from monitor.ui.render.base import ChartInput, ChartStyle
-from monitor.ui.render.plotext_renderer import build_chart
-from monitor.ui.render.scale import tz_name
-from monitor.ui.state import timezone_for
 
 if TYPE_CHECKING:
-    from monitor.sim import SimServer
+    from monitor.ui.render.base import ChartStyle
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 NOT_A_TTY_SIZE = (100, 30)
 """Width and height when stdout is not a terminal (pipes, files, tests)."""
 MIN_SIZE = (20, 5)
@@ -55,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("id", metavar="ID", help="instrument: TICKER_CLASSCODE, FIGI or uid")
     parser.add_argument(
-        "--interval", type=Interval.parse, default=Interval.H1, metavar="INTERVAL", help="1h (default), 1d…"
+        "--interval", type=interval_arg, default=Interval.H1, metavar="INTERVAL", help="1h (default), 1d…"
     )
     parser.add_argument("--width", type=_size, metavar="W", help="columns (default: the terminal's)")
     parser.add_argument("--height", type=_size, metavar="H", help="rows (default: the terminal's)")
@@ -84,38 +71,34 @@ def chart_size(
 
 async def chart(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The command body; `out`/`err` default to stdout/stderr (tests pass buffers)."""
+    # Imported here: `monitor --help` builds every command's parser and must not load grpc or Textual.
+    import grpc
+    from rich.text import Text
+
+    from monitor.feed.history import HistoryError
+    from monitor.feed.instruments import InstrumentError
+    from monitor.ui.render.base import ChartStyle
+    from monitor.ui.state import timezone_for
+
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     settings, _ = settings_from_args(args)
     width, height = chart_size(args.width, args.height, out)
     count = args.count or max(1, (width - 12) // 2)
-    secret = settings.resolved_token()
-    sim: SimServer | None = None
-    if secret is None:
-        # Lazy: the simulator is only needed (and only imported) in demo mode.
-        from monitor.sim import SimConfig, SimServer
-
-        sim = SimServer(SimConfig(host="127.0.0.1", port=0))
-        await sim.start()
-        config = FeedConfig.from_settings(settings, endpoint=sim.address, token=sim.token, mode="DEMO")
-        config = dataclasses.replace(config, plaintext=True)
-        print(f"monitor: no token: charting the built-in simulator at {sim.address}", file=err)
-    else:
-        config = FeedConfig.from_settings(settings)
-    try:
-        instrument, candles = await fetch(config, args.id, args.interval, count)
-    except InstrumentError as exc:
-        print(f"monitor: error: {exc}", file=err)
-        return EXIT_FAILED
-    except HistoryError as exc:
-        print(f"monitor: error: GetCandles failed: {exc}", file=err)
-        return EXIT_FAILED
-    except grpc.aio.AioRpcError as exc:
-        print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
-        return EXIT_FAILED
-    finally:
-        if sim is not None:
-            await sim.stop()
+    async with demo.feed_config(settings) as config:
+        if config.mode == "DEMO":
+            print(f"monitor: no token: charting the built-in simulator at {config.endpoint}", file=err)
+        try:
+            instrument, candles = await fetch(config, args.id, args.interval, count)
+        except InstrumentError as exc:
+            print(f"monitor: error: {exc}", file=err)
+            return EXIT_FAILED
+        except HistoryError as exc:
+            print(f"monitor: error: GetCandles failed: {exc}", file=err)
+            return EXIT_FAILED
+        except grpc.aio.AioRpcError as exc:
+            print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
+            return EXIT_FAILED
     tz = timezone_for(settings.ui.timezone)
     style = ChartStyle(up=settings.ui.up_color, down=settings.ui.down_color)
     text = chart_text(instrument, candles, args.interval, tz, width, height, style)
@@ -125,9 +108,7 @@ async def chart(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         out.write("\n")
         out.flush()
     except BrokenPipeError:
-        # `monitor chart … | head` closed the pipe early: not an error. Silence the flush at exit too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        silence(sys.stdout)  # `monitor chart … | head` closed the pipe early: not an error
     return EXIT_OK
 
 
@@ -140,6 +121,11 @@ async def fetch(
         InstrumentError: the id is malformed or not found.
         HistoryError, grpc.aio.AioRpcError: the API refused or could not be reached.
     """
+    from monitor.clock import SystemClock
+    from monitor.feed.channel import metadata, open_channel
+    from monitor.feed.history import HistoryClient
+    from monitor.feed.instruments import InstrumentResolver
+
     channel = open_channel(config)
     try:
         headers = metadata(config)
@@ -153,6 +139,8 @@ async def fetch(
 
 def zone_label(tz: datetime.tzinfo, at: float | None = None) -> str:
     """`Europe/Moscow (MSK)` for a named zone, else its abbreviation (`UTC`, `+05`)."""
+    from monitor.ui.render.scale import tz_name
+
     moment = int(time.time() if at is None else at)
     short = tz_name(moment, tz)
     key = getattr(tz, "key", None)
@@ -169,6 +157,9 @@ def chart_text(
     style: ChartStyle,
 ) -> str:
     """The chart as ANSI text: a plotext figure titled with the ticker, interval and time zone."""
+    from monitor.ui.render.base import ChartInput
+    from monitor.ui.render.plotext_renderer import build_chart
+
     at = candles[-1].time if candles else None
     title = f"{instrument.ticker} ({instrument.symbol}) · {interval.code} · {zone_label(tz, at)}"
     if not candles:

@@ -1,0 +1,135 @@
+"""The `monitor` command line: tui (default), sim, stream, chart and check."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from monitor import __version__
+from monitor.cli.common import settings_from_args
+from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from monitor.logging import Redactor, configure_logging
+from monitor.settings import Settings, SettingsError
+from monitor.watchlist import WatchlistError
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("tui", "monitor.cli.tui"),
+    ("sim", "monitor.cli.sim"),
+    ("stream", "monitor.cli.stream"),
+    ("chart", "monitor.cli.chart"),
+    ("check", "monitor.cli.check"),
+)
+"""(command, module): each module's add_parser(subparsers) registers the command and sets its func.
+
+Every module imports grpc and Textual only once its command runs, so `monitor --help` stays quick.
+"""
+DEFAULT_COMMAND = "tui"
+
+
+def _is_missing(exc: ModuleNotFoundError, module: str) -> bool:
+    """True when `module` itself (or a parent package) does not exist, not one of its imports."""
+    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    """The parser with every command whose module exists; also returns the registered command names."""
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Live T-Invest market monitor in the terminal (with a built-in simulator).",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    available: list[str] = []
+    for command, module_name in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if _is_missing(exc, module_name):
+                continue
+            _add_broken(subparsers, command, f"{module_name} cannot be imported: {exc}")
+        except ImportError as exc:
+            _add_broken(subparsers, command, f"{module_name} cannot be imported: {exc}")
+        else:
+            module.add_parser(subparsers)
+        available.append(command)
+    return parser, available
+
+
+def _add_broken(subparsers: Any, command: str, reason: str) -> None:
+    """Registers a command that explains why it cannot run instead of hiding it."""
+    sub = subparsers.add_parser(command, help=f"(unavailable: {reason})", add_help=True)
+    sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(args: argparse.Namespace) -> int:
+        print(f"monitor: error: the {command} command is unavailable: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+
+    sub.set_defaults(func=run)
+
+
+def _with_default_command(argv: list[str], available: Sequence[str]) -> list[str]:
+    """`monitor` and `monitor --sandbox ...` mean `monitor tui ...`."""
+    if DEFAULT_COMMAND not in available:
+        return argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        return [DEFAULT_COMMAND, *argv]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (monitor.exits: 0 ok, 1, 2 usage, 130 Ctrl+C)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser, available = build_parser()
+        try:
+            args = parser.parse_args(_with_default_command(args_list, available))
+        except SystemExit as exc:  # --help, --version and usage errors
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return _run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Loads settings, starts logging, runs the command; turns every failure into one line."""
+    redactor = Redactor()
+    log_file = None
+    try:
+        settings, notices = settings_from_args(args)
+        token = settings.resolved_token()
+        redactor = Redactor(token.get_secret_value() if token else None)
+        log_file = settings.log.file
+        _start_logging(settings, redactor.token)
+        log = structlog.get_logger("monitor.cli")
+        for notice in notices:
+            log.info("settings_notice", notice=notice)
+            if notice.startswith("warning:"):
+                print(f"monitor: {notice}", file=sys.stderr)
+        log.info("command_started", command=args.command, demo=token is None)
+        return int(args.func(args))
+    except (SettingsError, WatchlistError) as exc:
+        print(f"monitor: error: {redactor.redact(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        structlog.get_logger("monitor.cli").exception("command_failed", command=args.command)
+        where = f" (details in {log_file})" if log_file else ""
+        message = redactor.redact(f"{type(exc).__name__}: {exc}")
+        print(f"monitor: error: {message}{where}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _start_logging(settings: Settings, token: str | None) -> None:
+    try:
+        configure_logging(settings.log, token)
+    except OSError as exc:
+        raise SettingsError(f"cannot open log file {settings.log.file}: {exc.strerror or exc}") from None

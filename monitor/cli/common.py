@@ -1,0 +1,125 @@
+"""What every connecting command shares: its flags, the settings they give, the clock, closing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+from monitor.clock import Clock, ScaledClock, SystemClock
+from monitor.exits import CLOSE_TIMEOUT_S
+from monitor.market import Interval
+from monitor.settings import Settings, SettingsError, load_settings
+
+_CACHE = "_monitor_settings"
+"""Attribute of the argparse namespace that caches settings_from_args."""
+SIM_SPEED = "--sim-speed"
+DAY_S = 86_400
+
+log = structlog.get_logger("monitor.cli")
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the flags of every connecting command: --config, --endpoint, --token-file, --sim-speed…"""
+    group = parser.add_argument_group("connection and files")
+    group.add_argument("--config", type=Path, metavar="FILE", help="settings file (default: user config dir)")
+    group.add_argument("--endpoint", metavar="HOST:PORT", help="gRPC endpoint of the API or a simulator")
+    group.add_argument(
+        "--plaintext", action="store_true", default=None, help="no TLS (loopback endpoints only)"
+    )
+    group.add_argument(
+        "--sandbox", action="store_true", default=None, help="use the sandbox host and SANDBOX_TOKEN_STRING"
+    )
+    group.add_argument("--token-file", type=Path, metavar="FILE", help="read the API token from FILE")
+    group.add_argument("--ca-file", type=Path, metavar="FILE", help="extra root CA (PEM) to trust")
+    group.add_argument("--watchlist", type=Path, metavar="FILE", help="watchlist TOML file")
+    group.add_argument("--log-file", type=Path, metavar="FILE", help="log file (JSON lines)")
+    group.add_argument(
+        SIM_SPEED,
+        type=float,
+        default=None,
+        metavar="N",
+        help="run the client's clock like `monitor sim --speed N` (testing against a fast simulator)",
+    )
+
+
+def interval_arg(text: str) -> Interval:
+    """An --interval value (`1m`, `1h`, `1d`…), as argparse's `type`."""
+    try:
+        return Interval.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The nested settings values given on the command line (flags left out are absent)."""
+    connection = {
+        key: getattr(args, key, None) for key in ("endpoint", "plaintext", "sandbox", "token_file", "ca_file")
+    }
+    overrides: dict[str, Any] = {}
+    if given := {key: value for key, value in connection.items() if value is not None}:
+        overrides["connection"] = given
+    if getattr(args, "watchlist", None) is not None:
+        overrides["watchlist"] = args.watchlist
+    if getattr(args, "log_file", None) is not None:
+        overrides["log"] = {"file": args.log_file}
+    return overrides
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[Settings, list[str]]:
+    """Loads settings with the command-line flags on top; cached on `args`, so it runs once.
+
+    A command without connection flags gets the settings of the files and the environment.
+
+    Raises:
+        SettingsError: the settings are invalid (one line, fit for stderr).
+    """
+    cached: tuple[Settings, list[str]] | None = getattr(args, _CACHE, None)
+    if cached is None:
+        if hasattr(args, "token_file"):  # the command was built with add_connection_arguments
+            cached = load_settings(cli_overrides=cli_overrides(args), config_file=args.config)
+        else:
+            cached = load_settings()
+        setattr(args, _CACHE, cached)
+    return cached
+
+
+def clock_from_args(args: argparse.Namespace) -> Clock:
+    """Wall time, or the clock of an external `monitor sim --speed N` when --sim-speed N is given.
+
+    The feed decides from its clock which candles are closed and where a gap ends, so against a sim
+    running N times faster it needs the sim's clock: N times wall time from 00:00 UTC today (the
+    sim's default origin: a pure function of wall time and the flags, like the sim's own clock).
+
+    Raises:
+        SettingsError: --sim-speed is not positive.
+    """
+    speed: float | None = getattr(args, "sim_speed", None)
+    if speed is None:
+        return SystemClock()
+    if not speed > 0:  # also rejects nan
+        raise SettingsError(f"{SIM_SPEED} must be positive")
+    now = time.time()
+    return ScaledClock(speed=speed, origin=now - now % DAY_S)
+
+
+async def bounded(closing: Coroutine[Any, Any, None], event: str) -> None:
+    """Awaits a close for at most CLOSE_TIMEOUT_S: quitting must not hang on a stuck connection."""
+    try:
+        await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning(event, timeout=CLOSE_TIMEOUT_S)
+
+
+def silence(stream: TextIO) -> None:
+    """Points `stream` at /dev/null once its reader went away (`| head`): the exit flush stays quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())

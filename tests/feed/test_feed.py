@@ -41,7 +41,7 @@ def _deliver(feed: Feed, response: md.MarketDataResponse, now: float) -> None:
 def _offline_feed(clock: ManualClock) -> Feed:
     """A feed with one resolved series and no I/O (drives the receive handler directly)."""
     feed = Feed(config=FeedConfig(endpoint="127.0.0.1:1", plaintext=True), clock=clock)
-    feed._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
+    feed._subscriptions._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
     feed.watch((WatchKey("X_TQBR", Interval.M1),))
     return feed
 
@@ -100,7 +100,7 @@ def test_outcomes_drive_watch_states() -> None:
     clock = ManualClock(T0)
     feed = _offline_feed(clock)
     key = SubKey(SubKind.CANDLES, "uid-1", Interval.M1)
-    feed.on_outcomes(0, [(key, Outcome.FAILED, "instrument not found")])
+    feed._subscriptions.apply_outcomes([(key, Outcome.FAILED, "instrument not found")])
     watch = feed.health.watch[WatchKey("X_TQBR", Interval.M1)]
     assert (watch.state.value, watch.reason) == ("failed", "instrument not found")
 

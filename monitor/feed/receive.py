@@ -91,7 +91,6 @@ class Receiver:
         elif payload == "trading_status":
             self._trading_status(response.trading_status)
         elif payload == "ping":
-            self._health.note_ping(now)
             self._ping_time(response.ping, now)
         elif payload is None:
             # A oneof member newer than our proto (kept as an unknown field), or an empty message.

@@ -259,20 +259,6 @@ class Registry:
                 missing += 1
         return missing
 
-    def reconcile(self, stream: int, responses: list[md.MarketDataResponse]) -> int:
-        """Applies a whole GetMySubscriptions answer at once; returns how many were missing."""
-        self._streams[stream].snapshot_pending = True
-        self._streams[stream].snapshot_kinds = set()
-        missing = 0
-        for response in responses:
-            parsed = parse_response(response)
-            if parsed is not None:
-                self._streams[stream].snapshot_kinds.add(parsed[0])
-                missing += sum(
-                    1 for _, outcome, _ in self._apply_snapshot(stream, *parsed) if outcome is Outcome.REMOVED
-                )
-        return missing + self.finish_snapshot(stream)
-
     # -- internals -----------------------------------------------------------------------------
 
     def _assign(self, key: SubKey) -> int:

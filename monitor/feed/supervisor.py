@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from types import TracebackType
 from typing import Any, Self
 
 import grpc
@@ -110,9 +109,7 @@ class Feed(ListenerHost):
         self._runner = asyncio.create_task(self.run(), name="feed-run")
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
         runner, self._runner = self._runner, None
         if runner is not None:

@@ -24,7 +24,7 @@ log = structlog.get_logger()
 
 class _Route:
     """What the receive loop needs for one watched series, looked up once per series rather than
-    once per candle (a SeriesKey or WatchKey hash runs Python code: dataclass and Enum __hash__)."""
+    once per candle (a SeriesKey hash runs Python code: dataclass and Enum __hash__)."""
 
     __slots__ = ("end", "interval", "key", "start", "upsert")
 

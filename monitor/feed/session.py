@@ -14,7 +14,7 @@ from monitor.feed.classify import Ending
 from monitor.feed.codes import api_code
 from monitor.feed.config import FeedConfig
 from monitor.feed.receive import Receiver
-from monitor.feed.registry import Outcome, Registry, SubKey
+from monitor.feed.registry import Outcome, Outcomes, Registry
 from monitor.pb import common_pb2, marketdata_pb2_grpc
 from monitor.pb import marketdata_pb2 as md
 
@@ -25,9 +25,6 @@ MAX_STREAM_ID = 128  # the API sends a UUID; anything much longer is hostile (an
 _SUBSCRIBE_PAYLOADS = frozenset(
     {"subscribe_candles_response", "subscribe_info_response", "subscribe_last_price_response"}
 )
-
-Outcomes = list[tuple[SubKey, Outcome, str]]
-"""What a subscription response (or a reconciliation) meant for each subscription it named."""
 
 
 class StreamSession:

@@ -18,8 +18,8 @@ from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, Health
 from monitor.feed.listeners import Announcer
 from monitor.feed.receive import Receiver
-from monitor.feed.registry import Outcome
-from monitor.feed.session import Outcomes, StreamSession
+from monitor.feed.registry import Outcome, Outcomes
+from monitor.feed.session import StreamSession
 from monitor.feed.subscriptions import Subscriptions
 
 log = structlog.get_logger()

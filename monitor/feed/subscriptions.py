@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -12,15 +12,13 @@ from monitor.clock import Clock, wait_any
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import Health, WatchState
 from monitor.feed.instruments import InstrumentResolver, ResolveRound, resolve_round
-from monitor.feed.registry import Outcome, Registry, SubKey, SubKind
+from monitor.feed.registry import Outcome, Outcomes, Registry, SubKey, SubKind
 from monitor.market import CandleBook, Instrument, Interval, SeriesKey, WatchKey
 
 log = structlog.get_logger()
 
 RESOLVE_RETRY_S = 5.0
 """Clock seconds before look-ups that failed for now (network, server) are tried again."""
-
-Outcomes = Iterable[tuple[SubKey, Outcome, str]]
 
 
 class Signal:

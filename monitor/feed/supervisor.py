@@ -109,7 +109,7 @@ class Feed(ListenerHost):
         self._runner = asyncio.create_task(self.run(), name="feed-run")
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.close()
         runner, self._runner = self._runner, None
         if runner is not None:

@@ -1,4 +1,4 @@
-"""Listener lists of the feed: called synchronously on the loop, and never allowed to break it."""
+"""The feed's listeners (synchronous, never allowed to break the loop) and its transition announcer."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from typing import Any
 
 import structlog
 
-from monitor.feed.health import HealthEvent
+from monitor.clock import Clock
+from monitor.feed.api import CandleListener, EventListener, Listener
+from monitor.feed.health import ConnectionState, Health, HealthEvent
 from monitor.market import Candle, SeriesKey
 
 log = structlog.get_logger()
-
-CandleListener = Callable[[SeriesKey, Candle], None]
-EventListener = Callable[[HealthEvent], None]
 
 
 class Listeners:
     """The three kinds of callbacks a feed announces changes to."""
 
     def __init__(self) -> None:
-        self.changed: list[Callable[[], None]] = []
+        self.changed: list[Listener] = []
         self.candles: list[CandleListener] = []
         self.events: list[EventListener] = []
 
@@ -63,12 +62,37 @@ class Listeners:
         self.emit()
 
 
+class Announcer:
+    """Moves the connection state in Health and announces each transition (log, listeners)."""
+
+    def __init__(self, *, health: Health, clock: Clock, listeners: Listeners) -> None:
+        self._health = health
+        self._clock = clock
+        self._listeners = listeners
+
+    def transition(
+        self,
+        state: ConnectionState,
+        reason: str = "",
+        code: str | None = None,
+        attempt: int = 0,
+        next_retry_at: float | None = None,
+    ) -> None:
+        """Moves to `state` (nothing happens when nothing changed)."""
+        event = self._health.transition(state, self._clock.now(), reason, code, attempt, next_retry_at)
+        if event is None:
+            return
+        log.info("feed_state", state=state.value, reason=reason, code=code, attempt=attempt)
+        self._listeners.emit_event(event)
+
+
 class ListenerHost:
     """The feed's listener registration (a mixin: the host sets `_listen`)."""
 
     _listen: Listeners
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
+    def add_listener(self, listener: Listener) -> None:
+        """Registers a callback run after each batch of changes."""
         self._listen.changed.append(listener)
 
     def add_candle_listener(self, cb: CandleListener) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from monitor.clock import ManualClock
+from monitor.feed import WatchView
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState
+from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.registry import Outcome, SubKey, SubKind
 from monitor.feed.supervisor import Feed
 from monitor.market import Instrument, Interval, Origin, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import seconds_to_timestamp, to_quotation
-from tests.feed.feedkit import WATCH, Running, wait_for
+from tests.feed.feedkit import WATCH, Running, feed_config, wait_for
 
 T0 = 1_795_000_020 - 1_795_000_020 % 60
 
@@ -34,10 +36,14 @@ def _message(time: int, close: str) -> md.MarketDataResponse:
     return md.MarketDataResponse(candle=candle)
 
 
+def _deliver(feed: Feed, response: md.MarketDataResponse, now: float) -> None:
+    feed._receiver.on_candle(response.candle, now)
+
+
 def _offline_feed(clock: ManualClock) -> Feed:
     """A feed with one resolved series and no I/O (drives the receive handler directly)."""
     feed = Feed(config=FeedConfig(endpoint="127.0.0.1:1", plaintext=True), clock=clock)
-    feed._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
+    feed._subscriptions._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
     feed.watch((WatchKey("X_TQBR", Interval.M1),))
     return feed
 
@@ -48,15 +54,15 @@ def test_correction_candle_overwrites_the_closed_one() -> None:
     feed = _offline_feed(clock)
     seen: list[float] = []
     feed.add_candle_listener(lambda key, candle: seen.append(candle.close))
-    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    _deliver(feed, _message(T0, "100.5"), clock.now())
     key = SeriesKey("uid-1", Interval.M1)
     series = feed.book.series(key)
     assert series.forming is not None and series.forming.close == 100.5
     clock.advance(40)  # the period ended: what arrives now for T0 is final
-    feed.on_data(0, _message(T0, "100.7"), clock.now())
-    feed.on_data(0, _message(T0 + 60, "100.8"), clock.now())
+    _deliver(feed, _message(T0, "100.7"), clock.now())
+    _deliver(feed, _message(T0 + 60, "100.8"), clock.now())
     clock.advance(5)
-    feed.on_data(0, _message(T0, "100.6"), clock.now())  # a correction after later data
+    _deliver(feed, _message(T0, "100.6"), clock.now())  # a correction after later data
     candles = list(series)
     assert [c.time for c in candles] == [T0, T0 + 60]
     assert candles[0].closed and candles[0].close == 100.6 and candles[0].origin is Origin.STREAM
@@ -68,7 +74,7 @@ def test_forming_candle_is_closed_by_time() -> None:
     """With no later candle, the period end closes the forming one."""
     clock = ManualClock(T0 + 10)
     feed = _offline_feed(clock)
-    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    _deliver(feed, _message(T0, "100.5"), clock.now())
     clock.advance(55)
     feed._backfill.close_forming()
     assert feed.book.series(SeriesKey("uid-1", Interval.M1)).last_closed_time() == T0
@@ -85,7 +91,7 @@ def test_listener_errors_never_reach_the_receive_loop() -> None:
     calls: list[int] = []
     feed.add_listener(broken)
     feed.add_listener(lambda: calls.append(1))
-    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    _deliver(feed, _message(T0, "100.5"), clock.now())
     assert calls == [1]
     forming = feed.book.series(SeriesKey("uid-1", Interval.M1)).forming
     assert forming is not None and forming.close == 100.5
@@ -96,7 +102,7 @@ def test_outcomes_drive_watch_states() -> None:
     clock = ManualClock(T0)
     feed = _offline_feed(clock)
     key = SubKey(SubKind.CANDLES, "uid-1", Interval.M1)
-    feed.on_outcomes(0, [(key, Outcome.FAILED, "instrument not found")])
+    feed._subscriptions.apply_outcomes([(key, Outcome.FAILED, "instrument not found")])
     watch = feed.health.watch[WatchKey("X_TQBR", Interval.M1)]
     assert (watch.state.value, watch.reason) == ("failed", "instrument not found")
 
@@ -124,3 +130,28 @@ async def test_stalled_consumer_does_not_stall_the_receive_loop(
         assert len(run.feed.book.series(key)) <= run.feed.book.capacity
     assert run.feed._backfill._jobs.qsize() == 0
     assert {k.id for k in run.feed.health.watch} == {k.id for k in WATCH}
+
+
+async def test_async_with_runs_the_feed_and_run_after_close_restarts(sim: Any, clock: Any) -> None:
+    """`async with` runs the feed and closes it; run() again reconnects with the book and keys kept."""
+    key = WATCH[0]
+    unknown = WatchKey("NOPE_TQBR", Interval.M1)
+    async with Feed(config=feed_config(sim), clock=clock) as feed:
+        assert feed.view(unknown) == WatchView(unknown, WatchState.RESOLVING)
+        feed.watch(WATCH)
+        await wait_for(lambda: feed.health.state is ConnectionState.LIVE, 10, "LIVE")
+        await wait_for(lambda: feed.view(key).age(clock.now()) is not None, 10, "streamed data")
+        view = feed.view(key)
+        assert view.state is WatchState.ACTIVE and view.instrument is not None
+        assert view.instrument is feed.instrument(key.id)
+        assert view.series is not None and view.series.key.uid == view.instrument.uid
+        series = view.series
+    assert feed.health.state is ConnectionState.DOWN and feed.health.last_reason == "closed"
+    held = len(series)
+    task = asyncio.create_task(feed.run())
+    await wait_for(lambda: feed.health.state is ConnectionState.LIVE, 10, "LIVE again")
+    await wait_for(lambda: feed.view(key).state is WatchState.ACTIVE, 10, "ACTIVE again")
+    assert feed.view(key).series is series and len(series) >= held
+    await feed.close()
+    await asyncio.wait_for(task, 5)
+    assert feed.health.state is ConnectionState.DOWN

@@ -366,14 +366,14 @@ def _bounds(run: Running, keys: tuple[WatchKey, ...], report: SoakReport) -> Non
     maxlen = feed.health.events.maxlen
     if maxlen is None or report.health_events > maxlen:
         report.problems.append(f"health.events unbounded: {report.health_events} (maxlen {maxlen})")
-    desired = feed.registry.desired
-    entries = feed.registry._entries
+    desired = feed._subscriptions.registry.desired
+    entries = feed._subscriptions.registry._entries
     if set(entries) != set(desired):
         report.problems.append(f"registry holds {len(entries)} entries for {len(desired)} desired")
     if len(feed.health.watch) != len(keys):
         report.problems.append(f"health.watch has {len(feed.health.watch)} entries for {len(keys)} keys")
-    if len(feed._sessions) > feed.config.max_streams:
-        report.problems.append(f"{len(feed._sessions)} sessions open")
+    if feed.health.streams > feed.config.max_streams:
+        report.problems.append(f"{feed.health.streams} sessions open")
     for record in report.faults:
         if record.seen is None or record.recovered_at is None:
             report.problems.append(f"{record.kind} at {record.at:.0f}: not seen or not recovered")

@@ -274,14 +274,6 @@ def remove_entry(watchlists: Watchlists, name: str, index: int) -> Watchlists:
     return _with_list(watchlists, name, replace(current, entries=entries))
 
 
-def move_entry(watchlists: Watchlists, name: str, index: int, new_index: int) -> Watchlists:
-    """Moves the entry at `index` to `new_index` (reorders panels)."""
-    current = watchlists.get(name)
-    entries = list(current.entries)
-    entries.insert(new_index, entries.pop(index))
-    return _with_list(watchlists, name, replace(current, entries=tuple(entries)))
-
-
 def set_entry_interval(watchlists: Watchlists, name: str, index: int, interval: Interval) -> Watchlists:
     """Changes the interval of one entry."""
     current = watchlists.get(name)
@@ -289,16 +281,6 @@ def set_entry_interval(watchlists: Watchlists, name: str, index: int, interval: 
     entries[index] = replace(entries[index], interval=interval)
     _check_entries(entries)
     return _with_list(watchlists, name, replace(current, entries=tuple(entries)))
-
-
-def set_list_interval(watchlists: Watchlists, name: str, interval: Interval) -> Watchlists:
-    """Changes a list's default interval; entries that followed the old default follow the new one."""
-    current = watchlists.get(name)
-    entries = tuple(
-        replace(e, interval=interval) if e.interval == current.interval else e for e in current.entries
-    )
-    _check_entries(entries)
-    return _with_list(watchlists, name, replace(current, interval=interval, entries=entries))
 
 
 def set_layout(watchlists: Watchlists, name: str, layout: str) -> Watchlists:

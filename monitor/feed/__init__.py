@@ -1,14 +1,59 @@
-"""The async T-Invest client: channel, stream sessions, supervisor, registry, backfill, health."""
+"""The T-Invest market-data feed: `Feed` (live), its read model, health and listener types."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from monitor.feed.api import CandleListener, EventListener, FeedLike, Listener
 from monitor.feed.config import FeedConfig
+from monitor.feed.health import CLOCK_SKEW_WARN_S, ConnectionState, Health, HealthEvent, WatchState
+from monitor.feed.view import WatchView
 
-__all__ = ["Feed", "FeedConfig"]
+if TYPE_CHECKING:
+    from monitor.feed.channel import metadata, open_channel
+    from monitor.feed.history import HistoryClient, HistoryError
+    from monitor.feed.instruments import InstrumentError, InstrumentResolver, instrument_request
+    from monitor.feed.supervisor import Feed
+
+__all__ = [
+    "CLOCK_SKEW_WARN_S",
+    "CandleListener",
+    "ConnectionState",
+    "EventListener",
+    "Feed",
+    "FeedConfig",
+    "FeedLike",
+    "Health",
+    "HealthEvent",
+    "HistoryClient",
+    "HistoryError",
+    "InstrumentError",
+    "InstrumentResolver",
+    "Listener",
+    "WatchState",
+    "WatchView",
+    "instrument_request",
+    "metadata",
+    "open_channel",
+]
+
+# These pull in grpc: importing FeedConfig alone (settings, CLI parsing) must stay light.
+_LAZY = {
+    "Feed": "monitor.feed.supervisor",
+    "open_channel": "monitor.feed.channel",
+    "metadata": "monitor.feed.channel",
+    "HistoryClient": "monitor.feed.history",
+    "HistoryError": "monitor.feed.history",
+    "InstrumentResolver": "monitor.feed.instruments",
+    "InstrumentError": "monitor.feed.instruments",
+    "instrument_request": "monitor.feed.instruments",
+}
 
 
 def __getattr__(name: str) -> object:
-    # Feed pulls in grpc; importing FeedConfig alone (settings, CLI parsing) must stay light.
-    if name == "Feed":
-        from monitor.feed.supervisor import Feed
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'monitor.feed' has no attribute {name!r}")
+    from importlib import import_module
 
-        return Feed
-    raise AttributeError(name)
+    return getattr(import_module(module), name)

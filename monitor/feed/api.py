@@ -1,25 +1,36 @@
-"""The feed's public surface, as a Protocol the UI codes against (real feed or a fake)."""
+"""The feed's public surface, as a Protocol the UI codes against (the real feed or the fake)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from monitor.feed.health import Health
-from monitor.market import CandleBook, Instrument, WatchKey
+from monitor.feed.health import Health, HealthEvent
+from monitor.feed.view import WatchView
+from monitor.market import Candle, CandleBook, Instrument, SeriesKey, WatchKey
 
 Listener = Callable[[], None]
 """Called (synchronously, cheaply, on the event loop) after the book or health changed."""
+CandleListener = Callable[[SeriesKey, Candle], None]
+"""Called with every candle that changed the book (streamed or from history)."""
+EventListener = Callable[[HealthEvent], None]
+"""Called with every connection transition."""
 
 
 class FeedLike(Protocol):
     """What the UI and `monitor stream` need from a feed."""
 
     book: CandleBook
+    """Read-only for users: the feed fills it."""
     health: Health
+    """Read-only for users: connection-level state and counters."""
 
     def watch(self, keys: Sequence[WatchKey]) -> None:
         """Sets the desired candle series; the feed subscribes/unsubscribes only the difference."""
+        ...
+
+    def view(self, key: WatchKey) -> WatchView:
+        """What a panel or row shows for `key` (any key: an unknown one is RESOLVING)."""
         ...
 
     def instrument(self, watch_id: str) -> Instrument | None:
@@ -27,7 +38,7 @@ class FeedLike(Protocol):
         ...
 
     async def run(self) -> None:
-        """Connects and keeps the data flowing until `close()`; failures show in `health`."""
+        """Connects and keeps the data flowing until `close()`; after `close()` it starts again."""
         ...
 
     async def close(self) -> None:
@@ -44,4 +55,12 @@ class FeedLike(Protocol):
 
     def add_listener(self, listener: Listener) -> None:
         """Registers a callback run after each batch of changes."""
+        ...
+
+    def add_candle_listener(self, cb: CandleListener) -> None:
+        """Registers `cb(series, candle)`, called for every candle that changed the book."""
+        ...
+
+    def add_event_listener(self, cb: EventListener) -> None:
+        """Registers `cb(event)`, called on every connection transition."""
         ...

@@ -200,5 +200,4 @@ class Backfiller:
                 if candle is not None:
                     self._on_candle(key, candle)
         if changed:
-            self._book.version += 1
             self._on_change()

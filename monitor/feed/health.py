@@ -1,17 +1,19 @@
 """The health model: connection state, stream counters and per-watch-entry status.
 
-Health is the single source of truth for "is the data live?". The feed mutates it; the UI and
-`monitor stream` only read it. Every connection transition is recorded as a HealthEvent.
+Health is the single source of truth for "is the data live?". It changes only through its own
+methods (each bumps `version` when something visible moved); the UI and `monitor stream` only
+read it. Every connection transition is recorded as a HealthEvent.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from monitor.market import TradingPhase, WatchKey
+from monitor.market import CandleSeries, TradingPhase, WatchKey
 
 
 class ConnectionState(Enum):
@@ -35,17 +37,26 @@ class WatchState(Enum):
     FAILED = "failed"  # permanent: not found, invalid; shown on the panel, never retried
 
 
+CLOCK_SKEW_WARN_S = 2.0
+"""Wall seconds of clock skew worth a warning: one-minute candles would visibly close late or early."""
+
+
 @dataclass(slots=True)
 class WatchHealth:
-    """The state of one watch entry, rendered on its panel."""
+    """The state of one watch entry, rendered on its panel (read-only: Health changes it)."""
 
     state: WatchState = WatchState.RESOLVING
     uid: str | None = None
     """The instrument uid once resolved (the key of its book series)."""
     reason: str | None = None
     """Why the entry failed or is retrying, in words a user understands."""
-    last_data_at: float | None = None
-    """Clock time of the newest candle received for this series."""
+    series: CandleSeries | None = None
+    """The book's series of the resolved instrument, which stamps its own receive time."""
+
+    @property
+    def last_data_at(self) -> float | None:
+        """Clock time of the newest streamed candle that changed this entry's series."""
+        return None if self.series is None else self.series.received_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +100,6 @@ class Health:
     clock_skew: float | None = None
     """Wall seconds our clock is ahead of the server's (behind when negative), from the newest
     ping's send time; the network delay is in it, so it reads a little ahead."""
-    streams: int = 0
-    """Streams open now."""
     bad_messages: int = 0
     """Malformed or hostile stream messages skipped (counted, never applied to the book)."""
     last_bad_reason: str = ""
@@ -144,6 +153,11 @@ class Health:
         times = [t for t in (self._last_at, *(s.last_message_at for s in self._sources)) if t is not None]
         return max(times, default=None)
 
+    @property
+    def streams(self) -> int:
+        """Streams open now (each one counts its messages here while it runs)."""
+        return len(self._sources)
+
     def count_from(self, source: MessageSource) -> None:
         """Reads `source`'s counters from now on (a stream session while it runs)."""
         self._sources.append(source)
@@ -187,4 +201,41 @@ class Health:
         if entry.state is state and entry.reason == reason:
             return
         entry.state, entry.reason = state, reason
+        self.version += 1
+
+    def watch_only(self, keys: Iterable[WatchKey]) -> None:
+        """Keeps the entries of `keys` (new ones start RESOLVING) and forgets every other one."""
+        wanted = dict.fromkeys(keys)
+        self.watch = {key: self.watch.get(key) or WatchHealth() for key in wanted}
+        self.version += 1
+
+    def resolved(self, key: WatchKey, uid: str, series: CandleSeries | None = None) -> None:
+        """Records the instrument uid (and its book series) a watch entry resolved to."""
+        entry = self.watch.get(key)
+        if entry is None or (entry.uid == uid and (series is None or entry.series is series)):
+            return
+        entry.uid = uid
+        if series is not None:
+            entry.series = series
+        self.version += 1
+
+    def set_phase(self, uid: str, phase: TradingPhase) -> None:
+        """Records an instrument's trading phase (from the info subscription)."""
+        if self.trading.get(uid) is not phase:
+            self.trading[uid] = phase
+            self.version += 1
+
+    def note_bad(self, reason: str, count: int = 1) -> None:
+        """Counts `count` skipped messages and remembers why the newest one was skipped."""
+        self.bad_messages += count
+        self.last_bad_reason = reason
+        self.version += 1
+
+    def note_ping(self, at: float) -> None:
+        """Records when the newest ping arrived (no redraw: the message age already moves)."""
+        self.last_ping_at = at
+
+    def note_reconnect(self) -> None:
+        """Counts one reconnect attempt."""
+        self.reconnects += 1
         self.version += 1

@@ -7,20 +7,18 @@ from typing import Any
 
 import structlog
 
+from monitor.feed.api import CandleListener, EventListener, Listener
 from monitor.feed.health import HealthEvent
 from monitor.market import Candle, SeriesKey
 
 log = structlog.get_logger()
-
-CandleListener = Callable[[SeriesKey, Candle], None]
-EventListener = Callable[[HealthEvent], None]
 
 
 class Listeners:
     """The three kinds of callbacks a feed announces changes to."""
 
     def __init__(self) -> None:
-        self.changed: list[Callable[[], None]] = []
+        self.changed: list[Listener] = []
         self.candles: list[CandleListener] = []
         self.events: list[EventListener] = []
 
@@ -68,7 +66,8 @@ class ListenerHost:
 
     _listen: Listeners
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
+    def add_listener(self, listener: Listener) -> None:
+        """Registers a callback run after each batch of changes."""
         self._listen.changed.append(listener)
 
     def add_candle_listener(self, cb: CandleListener) -> None:

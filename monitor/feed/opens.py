@@ -21,7 +21,7 @@ ROLLOVER_GRACE_S = 1.0
 
 
 class SessionOpens:
-    """Keeps `book.quote(uid).session_open` at the open of the current UTC day's D1 candle.
+    """Keeps `book.quotes[uid].session_open` at the open of the current UTC day's D1 candle.
 
     Fetched once per instrument and day (GetCandles, paced with the backfill), again after each
     UTC midnight. Until the new day's first trade the previous open stays: the watchlist then
@@ -73,7 +73,6 @@ class SessionOpens:
                 missing = True  # no trade today yet
                 continue
             self._fetched[uid] = day
-            self._book.quote(uid).session_open = value
-            self._book.version += 1
+            self._book.set_session_open(uid, value)
             self._on_change()
         return missing

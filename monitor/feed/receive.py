@@ -6,36 +6,32 @@ from collections.abc import Callable
 
 import structlog
 
+from monitor.feed.api import CandleListener
 from monitor.feed.convert import checked_candle, checked_last_price, checked_trading_status, interval_of
-from monitor.feed.health import Health, WatchHealth
-from monitor.feed.listeners import CandleListener
+from monitor.feed.health import CLOCK_SKEW_WARN_S, Health
 from monitor.feed.registry import Registry, SubKey, SubKind
 from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, WatchKey, phase_of
 from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import NANO
 
-log = structlog.get_logger()
+# CLOCK_SKEW_WARN_S is re-exported for monitor/ui/widgets/status_bar until it imports monitor.feed.
+__all__ = ["CLOCK_SKEW_WARN_S", "Receiver"]
 
-CLOCK_SKEW_WARN_S = 2.0
-"""Wall seconds of clock skew worth a warning: one-minute candles would visibly close late or early."""
+log = structlog.get_logger()
 
 
 class _Route:
     """What the receive loop needs for one watched series, looked up once per series rather than
     once per candle (a SeriesKey or WatchKey hash runs Python code: dataclass and Enum __hash__)."""
 
-    __slots__ = ("end", "entries", "interval", "key", "start", "upsert")
+    __slots__ = ("end", "interval", "key", "start", "upsert")
 
-    def __init__(
-        self, key: SeriesKey, interval: Interval, series: CandleSeries, entries: tuple[WatchHealth, ...]
-    ) -> None:
+    def __init__(self, key: SeriesKey, interval: Interval, series: CandleSeries) -> None:
         self.key = key
         self.interval = interval
         self.upsert = series.upsert
         """The series' upsert, bound once (the receive loop calls it per message)."""
-        self.entries = entries
-        """The health entries of the watchers, to stamp `last_data_at`."""
         self.start = 0
         """The current period [start, end) of `interval`: a candle before `start` is closed."""
         self.end = 0
@@ -78,8 +74,6 @@ class Receiver:
         """Clock seconds per wall second (a simulator run faster): skews are reported in wall time."""
         self._series: dict[SeriesKey, set[WatchKey]] = {}
         self._routes: dict[tuple[str, int], _Route] = {}
-        self._routes_watch: dict[WatchKey, WatchHealth] = health.watch
-        self._routes_generation = book.generation
         self._logged: set[str] = set()
 
     @property
@@ -90,22 +84,17 @@ class Receiver:
     @series.setter
     def series(self, series: dict[SeriesKey, set[WatchKey]]) -> None:
         self._series = series
-        # The health entries of a new watch list exist by now: the routes are rebuilt lazily.
-        self._routes = {}
+        self._routes = {}  # rebuilt lazily: a series no longer watched must become unsolicited
 
     def on_data(self, response: md.MarketDataResponse, now: float) -> None:
         """Applies one message; never raises for a bad one."""
         payload = response.WhichOneof("payload")
-        if payload == "candle":
-            self.on_candle(response.candle, now)
-            return
-        health = self._health  # the session counted the message (Health reads its counters)
         if payload == "last_price":
             self._last_price(response.last_price, now)
         elif payload == "trading_status":
             self._trading_status(response.trading_status)
         elif payload == "ping":
-            health.last_ping_at = now
+            self._health.note_ping(now)
             self._ping_time(response.ping, now)
         elif payload is None:
             # A oneof member newer than our proto (kept as an unknown field), or an empty message.
@@ -116,14 +105,8 @@ class Receiver:
         """Applies one stream candle: the hot path, which the session calls without on_data's
         dispatch. Every lookup here is per series and cached in a _Route; the per-message work is
         reading the message once, checking it, and one upsert."""
-        health = self._health  # the session counted the message (Health reads its counters)
-        routes = self._routes
-        if health.watch is not self._routes_watch or self._book.generation != self._routes_generation:
-            # Entries of a replaced watch dict, or a dropped series: look everything up again.
-            routes = self._routes = {}
-            self._routes_watch, self._routes_generation = health.watch, self._book.generation
         uid, number = msg.instrument_uid, msg.interval
-        route = routes.get((uid, number))
+        route = self._routes.get((uid, number))
         if route is None:
             route = self._route(uid, number)
         if route is not None:
@@ -133,10 +116,7 @@ class Receiver:
             candle = checked_candle(msg, route.start, now)
             if isinstance(candle, str):
                 self.bad(candle, f"{uid} {route.interval.code}")
-            elif route.upsert(candle):
-                self._book.version += 1  # CandleBook.upsert, minus the series lookup
-                for entry in route.entries:
-                    entry.last_data_at = now
+            elif route.upsert(candle, now):
                 self._emit_candle(route.key, candle)
                 return
         self._emit()
@@ -172,9 +152,7 @@ class Receiver:
             return
         uid, status = checked
         if self._registry.holds(SubKey(SubKind.INFO, uid)):
-            health = self._health
-            health.trading[uid] = phase_of(status)
-            health.version += 1
+            self._health.set_phase(uid, phase_of(status))
         else:
             self.bad("trading status for an unsubscribed instrument", uid[:64])
 
@@ -191,18 +169,12 @@ class Receiver:
             if not self._registry.holds(SubKey(SubKind.CANDLES, key.uid, interval)):
                 self.bad("candle for an unsubscribed series", f"{key.uid[:64]} {interval.code}")
             return None
-        watch = self._routes_watch
-        entries = tuple(entry for wk in watchers if (entry := watch.get(wk)) is not None)
-        series = self._book.series(key)
-        route = self._routes[(uid, number)] = _Route(key, interval, series, entries)
+        route = self._routes[(uid, number)] = _Route(key, interval, self._book.series(key))
         return route
 
     def bad(self, reason: str, detail: str = "") -> None:
         """Counts a skipped message; logs the first one of each kind of problem."""
-        health = self._health
-        health.bad_messages += 1
-        health.last_bad_reason = reason
-        health.version += 1
+        self._health.note_bad(reason)
         kind = reason.partition(":")[0]
         if kind not in self._logged:
             self._logged.add(kind)

@@ -25,6 +25,7 @@ from monitor.feed.opens import SessionOpens
 from monitor.feed.receive import Receiver
 from monitor.feed.registry import Outcome, Registry, SubKey, SubKind
 from monitor.feed.session import Action, SessionHandler, StreamSession, classify, wait_any
+from monitor.feed.view import WatchView, watch_view
 from monitor.market import CandleBook, Instrument, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 
@@ -109,16 +110,12 @@ class Feed(ListenerHost, SessionHandler):
     def watch(self, keys: Sequence[WatchKey]) -> None:
         """Sets the desired series; only the difference is (un)subscribed."""
         self._watch = tuple(dict.fromkeys(keys))
-        wanted = set(self._watch)
-        for key in list(self.health.watch):
-            if key not in wanted:
-                del self.health.watch[key]
-        for key in self._watch:
-            if key not in self.health.watch:
-                self.health.set_watch(key, WatchState.RESOLVING)
-        self.health.version += 1
+        self.health.watch_only(self._watch)
         self._watch_changed.set()
         self._apply_desired()
+
+    def view(self, key: WatchKey) -> WatchView:
+        return watch_view(key, health=self.health, book=self.book, instrument=self._resolved.get(key.id))
 
     def instrument(self, watch_id: str) -> Instrument | None:
         return self._resolved.get(watch_id)
@@ -180,7 +177,6 @@ class Feed(ListenerHost, SessionHandler):
         channel, self._channel = self._channel, None
         if channel is not None:
             await channel.close()
-        self.health.streams = 0
         self._transition(ConnectionState.DOWN, "closed")
 
     def _apply_desired(self) -> None:
@@ -190,8 +186,9 @@ class Feed(ListenerHost, SessionHandler):
             inst = self._resolved.get(wk.id)
             if inst is None:
                 continue
-            series.setdefault(SeriesKey(inst.uid, wk.interval), set()).add(wk)
-            self.health.watch[wk].uid = inst.uid
+            sk = SeriesKey(inst.uid, wk.interval)
+            series.setdefault(sk, set()).add(wk)
+            self.health.resolved(wk, inst.uid, self.book.series(sk))
             keys.add(SubKey(SubKind.CANDLES, inst.uid, wk.interval))
             keys.add(SubKey(SubKind.LAST_PRICE, inst.uid))
             keys.add(SubKey(SubKind.INFO, inst.uid))
@@ -254,13 +251,11 @@ class Feed(ListenerHost, SessionHandler):
             self._sessions[stream] = session
             self.health.count_from(session)
             self.registry.stream_opened(stream)
-            self.health.streams = len(self._sessions)
             try:
                 ending = await session.run()
             finally:
                 self.health.stop_counting(session)
                 self._sessions.pop(stream, None)
-                self.health.streams = len(self._sessions)
                 self._stream_lost(stream)
             verdict = classify(ending, holding=self._stream_needed(stream))
             if self._channel_problem is not None and ending.confirmed_at is None:
@@ -291,7 +286,7 @@ class Feed(ListenerHost, SessionHandler):
             ):
                 delay = 0.0
             self._retry_now.clear()
-            self.health.reconnects += 1
+            self.health.note_reconnect()
             at = self.clock.now() + delay
             self._transition(ConnectionState.RECONNECTING, verdict.reason, verdict.code, attempt, at)
             log.info(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from monitor.market.candle import Candle, SeriesKey
 from monitor.market.ranges import RangeSet
@@ -36,7 +36,7 @@ class CandleSeries:
     arrives. `version` grows on every change, so a panel redraws only when its series moved.
     """
 
-    __slots__ = ("_candles", "_times", "backfilled", "capacity", "gaps", "key", "version")
+    __slots__ = ("_candles", "_times", "backfilled", "capacity", "gaps", "key", "received_at", "version")
 
     def __init__(self, key: SeriesKey, capacity: int = DEFAULT_CAPACITY) -> None:
         self.key = key
@@ -48,6 +48,9 @@ class CandleSeries:
         self.backfilled = RangeSet()
         """Periods filled from GetCandles after an outage."""
         self.version = 0
+        """Grows on every change (only the series' own methods move it)."""
+        self.received_at: float | None = None
+        """Clock time of the newest received candle that changed the series (history aside)."""
 
     def __len__(self) -> int:
         return len(self._times)
@@ -60,8 +63,12 @@ class CandleSeries:
         """The candle that starts at `time`, if the series holds it."""
         return self._candles.get(time)
 
-    def upsert(self, candle: Candle) -> bool:
-        """Inserts or replaces the candle of its period; returns whether the series changed."""
+    def upsert(self, candle: Candle, received_at: float | None = None) -> bool:
+        """Inserts or replaces the candle of its period; returns whether the series changed.
+
+        `received_at` is the clock time a streamed candle arrived (None for history): a change
+        stamps it as the series' data age.
+        """
         # The receive loop calls this per streamed message: locals over repeated attribute reads.
         candles, time = self._candles, candle.time
         existing = candles.get(time)
@@ -77,6 +84,8 @@ class CandleSeries:
                 return False
             candles[time] = candle
             self.version += 1
+            if received_at is not None:
+                self.received_at = received_at
             return True
         times = self._times
         if not times or time > times[-1]:
@@ -90,6 +99,8 @@ class CandleSeries:
         candles[time] = candle
         self._trim()
         self.version += 1
+        if received_at is not None:
+            self.received_at = received_at
         return True
 
     def last(self, count: int | None = None) -> list[Candle]:
@@ -162,18 +173,30 @@ class CandleSeries:
             self.backfilled.remove(0, self._times[0])
 
 
-@dataclass(slots=True)
 class CandleBook:
-    """Every series and quote the monitor holds; the single source of truth for market data."""
+    """Every series and quote the monitor holds; the single source of truth for market data.
 
-    capacity: int = DEFAULT_CAPACITY
-    _series: dict[SeriesKey, CandleSeries] = field(default_factory=dict)
-    quotes: dict[str, Quote] = field(default_factory=dict)
-    """Latest price per instrument uid."""
-    version: int = 0
-    """Grows on every change anywhere in the book."""
-    generation: int = 0
-    """Grows whenever a series is dropped: whoever caches a CandleSeries looks it up again."""
+    Series are never dropped (a panel that goes away leaves a bounded series behind), so whoever
+    holds a CandleSeries may keep it.
+    """
+
+    __slots__ = ("_quotes_version", "_series", "capacity", "quotes")
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._series: dict[SeriesKey, CandleSeries] = {}
+        self.quotes: dict[str, Quote] = {}
+        """Latest price per instrument uid (read-only: `set_price`/`set_session_open` change it)."""
+        self._quotes_version = 0
+
+    @property
+    def version(self) -> int:
+        """Grows on every change anywhere in the book: the series' versions plus the quotes'.
+
+        Summed when read (a redraw check, a few times a second) so that the receive loop only
+        touches the series it upserts into.
+        """
+        return self._quotes_version + sum(series.version for series in self._series.values())
 
     def series(self, key: SeriesKey) -> CandleSeries:
         """The series for `key`, created empty on first use."""
@@ -186,25 +209,15 @@ class CandleBook:
         """The series for `key` if it exists (never creates one)."""
         return self._series.get(key)
 
-    def upsert(self, key: SeriesKey, candle: Candle) -> bool:
+    def upsert(self, key: SeriesKey, candle: Candle, received_at: float | None = None) -> bool:
         """Upserts a candle into its series; returns whether anything changed."""
-        changed = self.series(key).upsert(candle)
-        if changed:
-            self.version += 1
-        return changed
-
-    def drop(self, key: SeriesKey) -> None:
-        """Forgets a series (its panel is gone)."""
-        if self._series.pop(key, None) is not None:
-            self.version += 1
-            self.generation += 1
+        return self.series(key).upsert(candle, received_at)
 
     def keys(self) -> list[SeriesKey]:
         """Every series held."""
         return list(self._series)
 
-    def quote(self, uid: str) -> Quote:
-        """The quote of an instrument, created empty on first use."""
+    def _quote(self, uid: str) -> Quote:
         found = self.quotes.get(uid)
         if found is None:
             found = self.quotes[uid] = Quote()
@@ -212,8 +225,15 @@ class CandleBook:
 
     def set_price(self, uid: str, price: float, time: float) -> None:
         """Records a last price (newest wins: an older price never replaces a newer one)."""
-        quote = self.quote(uid)
+        quote = self._quote(uid)
         if quote.time is not None and time < quote.time:
             return
         quote.price, quote.time = price, time
-        self.version += 1
+        self._quotes_version += 1
+
+    def set_session_open(self, uid: str, price: float) -> None:
+        """Records the opening price of the instrument's current session."""
+        quote = self._quote(uid)
+        if quote.session_open != price:
+            quote.session_open = price
+            self._quotes_version += 1

@@ -7,8 +7,9 @@ from datetime import UTC
 from structlog.testing import capture_logs
 
 from monitor.clock import ManualClock
+from monitor.feed import CLOCK_SKEW_WARN_S
 from monitor.feed.health import Health
-from monitor.feed.receive import CLOCK_SKEW_WARN_S, Receiver
+from monitor.feed.receive import Receiver
 from monitor.feed.registry import Registry
 from monitor.market import CandleBook
 from monitor.pb import common_pb2

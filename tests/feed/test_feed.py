@@ -34,6 +34,10 @@ def _message(time: int, close: str) -> md.MarketDataResponse:
     return md.MarketDataResponse(candle=candle)
 
 
+def _deliver(feed: Feed, response: md.MarketDataResponse, now: float) -> None:
+    feed._receiver.on_candle(response.candle, now)
+
+
 def _offline_feed(clock: ManualClock) -> Feed:
     """A feed with one resolved series and no I/O (drives the receive handler directly)."""
     feed = Feed(config=FeedConfig(endpoint="127.0.0.1:1", plaintext=True), clock=clock)
@@ -48,15 +52,15 @@ def test_correction_candle_overwrites_the_closed_one() -> None:
     feed = _offline_feed(clock)
     seen: list[float] = []
     feed.add_candle_listener(lambda key, candle: seen.append(candle.close))
-    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    _deliver(feed, _message(T0, "100.5"), clock.now())
     key = SeriesKey("uid-1", Interval.M1)
     series = feed.book.series(key)
     assert series.forming is not None and series.forming.close == 100.5
     clock.advance(40)  # the period ended: what arrives now for T0 is final
-    feed.on_data(0, _message(T0, "100.7"), clock.now())
-    feed.on_data(0, _message(T0 + 60, "100.8"), clock.now())
+    _deliver(feed, _message(T0, "100.7"), clock.now())
+    _deliver(feed, _message(T0 + 60, "100.8"), clock.now())
     clock.advance(5)
-    feed.on_data(0, _message(T0, "100.6"), clock.now())  # a correction after later data
+    _deliver(feed, _message(T0, "100.6"), clock.now())  # a correction after later data
     candles = list(series)
     assert [c.time for c in candles] == [T0, T0 + 60]
     assert candles[0].closed and candles[0].close == 100.6 and candles[0].origin is Origin.STREAM
@@ -68,7 +72,7 @@ def test_forming_candle_is_closed_by_time() -> None:
     """With no later candle, the period end closes the forming one."""
     clock = ManualClock(T0 + 10)
     feed = _offline_feed(clock)
-    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    _deliver(feed, _message(T0, "100.5"), clock.now())
     clock.advance(55)
     feed._backfill.close_forming()
     assert feed.book.series(SeriesKey("uid-1", Interval.M1)).last_closed_time() == T0
@@ -85,7 +89,7 @@ def test_listener_errors_never_reach_the_receive_loop() -> None:
     calls: list[int] = []
     feed.add_listener(broken)
     feed.add_listener(lambda: calls.append(1))
-    feed.on_data(0, _message(T0, "100.5"), clock.now())
+    _deliver(feed, _message(T0, "100.5"), clock.now())
     assert calls == [1]
     forming = feed.book.series(SeriesKey("uid-1", Interval.M1)).forming
     assert forming is not None and forming.close == 100.5

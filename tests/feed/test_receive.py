@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.clock import ManualClock
-from monitor.feed.health import Health, WatchHealth
+from monitor.feed.health import Health
 from monitor.feed.receive import Receiver
 from monitor.feed.registry import Registry
 from monitor.market import Candle, CandleBook, Interval, SeriesKey, WatchKey
@@ -34,44 +34,36 @@ def _receiver() -> tuple[Receiver, Health, CandleBook, list[tuple[SeriesKey, Can
     return receiver, health, book, seen
 
 
-def _watch(receiver: Receiver, health: Health, *uids: str) -> None:
+def _watch(receiver: Receiver, health: Health, book: CandleBook, *uids: str) -> None:
     series: dict[SeriesKey, set[WatchKey]] = {}
+    health.watch_only(WatchKey(uid, Interval.M1) for uid in uids)
     for uid in uids:
-        wk = WatchKey(uid, Interval.M1)
-        health.watch.setdefault(wk, WatchHealth())
-        series[SeriesKey(uid, Interval.M1)] = {wk}
+        wk, sk = WatchKey(uid, Interval.M1), SeriesKey(uid, Interval.M1)
+        health.resolved(wk, uid, book.series(sk))
+        series[sk] = {wk}
     receiver.series = series
 
 
 def test_a_replaced_watch_list_takes_effect_for_cached_series() -> None:
-    receiver, health, _, seen = _receiver()
-    _watch(receiver, health, UID_A)
-    receiver.on_data(_candle(UID_A, T0), T0 + 1)
+    receiver, health, book, seen = _receiver()
+    _watch(receiver, health, book, UID_A)
+    receiver.on_candle(_candle(UID_A, T0).candle, T0 + 1)
     assert len(seen) == 1 and health.watch[WatchKey(UID_A, Interval.M1)].last_data_at == T0 + 1
-    _watch(receiver, health, UID_B)  # A is dropped: its next candle is unsolicited now
-    receiver.on_data(_candle(UID_A, T0, close=101), T0 + 2)
+    _watch(receiver, health, book, UID_B)  # A is dropped: its next candle is unsolicited now
+    receiver.on_candle(_candle(UID_A, T0, close=101).candle, T0 + 2)
     assert len(seen) == 1 and health.bad_messages == 1
-    receiver.on_data(_candle(UID_B, T0), T0 + 3)
+    receiver.on_candle(_candle(UID_B, T0).candle, T0 + 3)
     assert seen[-1][0] == SeriesKey(UID_B, Interval.M1)
     assert health.watch[WatchKey(UID_B, Interval.M1)].last_data_at == T0 + 3
-
-
-def test_a_replaced_health_watch_dict_gets_the_stamps() -> None:
-    receiver, health, _, _ = _receiver()
-    _watch(receiver, health, UID_A)
-    receiver.on_data(_candle(UID_A, T0), T0 + 1)
-    health.watch = {WatchKey(UID_A, Interval.M1): WatchHealth()}
-    receiver.on_data(_candle(UID_A, T0, close=101), T0 + 2)
-    assert health.watch[WatchKey(UID_A, Interval.M1)].last_data_at == T0 + 2
 
 
 def test_closed_follows_the_receive_time_across_periods() -> None:
     """The cached current period moves with `now`, forwards and (a test clock) backwards."""
     receiver, health, book, seen = _receiver()
-    _watch(receiver, health, UID_A)
+    _watch(receiver, health, book, UID_A)
 
     def closed(response: md.MarketDataResponse, now: float) -> bool:
-        receiver.on_data(response, now)
+        receiver.on_candle(response.candle, now)
         return seen[-1][1].closed
 
     assert not closed(_candle(UID_A, T0), T0 + 30)
@@ -83,8 +75,8 @@ def test_closed_follows_the_receive_time_across_periods() -> None:
 
 
 def test_unknown_interval_is_bad_and_never_cached() -> None:
-    receiver, health, _, seen = _receiver()
-    _watch(receiver, health, UID_A)
+    receiver, health, book, seen = _receiver()
+    _watch(receiver, health, book, UID_A)
     for _ in range(2):
-        receiver.on_data(_candle(UID_A, T0, interval=99), T0 + 1)
+        receiver.on_candle(_candle(UID_A, T0, interval=99).candle, T0 + 1)
     assert health.bad_messages == 2 and not seen

@@ -15,7 +15,7 @@ import trustme
 from monitor.clock import Clock, ScaledClock
 from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.supervisor import Feed
-from monitor.market import Interval, WatchKey
+from monitor.market import Interval, Quote, WatchKey
 from monitor.wire import quotation_to_float
 from tests.feed.feedkit import SPEED, WATCH, Running, book_matches, feed_config, sim_config, wait_for
 
@@ -196,17 +196,20 @@ async def test_session_open_comes_from_today_and_rolls_over() -> None:
     async with simulator(clock) as sim, running(sim, clock, WATCH) as run:
         await run.live()
         uid = run.uid(WATCH[0].id)
-        quote = run.feed.book.quote(uid)
+
+        def quote() -> Quote:
+            return run.feed.book.quotes.get(uid) or Quote()
+
         first = _sim_day_open(sim, uid, yesterday)
-        await wait_for(lambda: quote.session_open == first, 10, "the open of the day")
+        await wait_for(lambda: quote().session_open == first, 10, "the open of the day")
         assert clock.now() < today  # set before the rollover
         await wait_for(lambda: clock.now() > today + 60, 10, "midnight")
         second = _sim_day_open(sim, uid, today)
         assert second != first
-        await wait_for(lambda: quote.session_open == second, 10, "the next day's open")
-        other = run.feed.book.quote(run.uid(WATCH[1].id))
+        await wait_for(lambda: quote().session_open == second, 10, "the next day's open")
+        other = run.feed.book.quotes[run.uid(WATCH[1].id)]
         assert other.session_open == _sim_day_open(sim, run.uid(WATCH[1].id), today)
-        assert quote.change is not None
+        assert quote().change is not None
 
 
 def _debug(run: Running, sim: Any) -> str:

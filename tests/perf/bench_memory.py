@@ -50,7 +50,7 @@ def measure(total: int) -> dict[str, float]:
         for n in range(INSTRUMENTS * BATCH_MINUTES)
     ]
     process = psutil.Process()
-    on_data = feed.on_data
+    on_candle = feed._receiver.on_candle
     out: dict[str, float] = {}
     done, busy = 0, 0.0
     while done < total:
@@ -68,7 +68,7 @@ def measure(total: int) -> dict[str, float]:
         now = START + 60 * (base_minute + BATCH_MINUTES - 1) + 30.0
         start = time.perf_counter()
         for response in batch:
-            on_data(0, response, now)
+            on_candle(response.candle, now)
         busy += time.perf_counter() - start
         done += len(batch)
         if done in SAMPLES:

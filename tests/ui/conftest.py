@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from monitor.clock import ManualClock
+from monitor.feed.testing import FakeFeed
 from monitor.settings import Settings
 from monitor.ui.app import MonitorApp, make_app
-from monitor.ui.fake import FakeFeed
 from monitor.watchlist import load_watchlists
 from tests.ui.uikit import START, WATCHLIST, AppFactory, RenderCounts
 

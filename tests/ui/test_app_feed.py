@@ -8,8 +8,8 @@ from textual.message import Message
 
 from monitor.clock import ManualClock
 from monitor.feed.health import ConnectionState
+from monitor.feed.testing import FakeFeed, wave_candles
 from monitor.market import Interval, TradingPhase, WatchKey
-from monitor.ui.fake import FakeFeed, wave_candles
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.widgets import CandlePanel
 from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, RenderCounts, banner, fill, settle, wait_for

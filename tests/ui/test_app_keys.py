@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.feed.testing import FakeFeed
 from monitor.market import Interval, WatchKey
-from monitor.ui.fake import FakeFeed
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel
 from monitor.watchlist import load_watchlists

@@ -8,8 +8,8 @@ from textual.widgets import Static, Tooltip
 
 from monitor.clock import ManualClock
 from monitor.feed.health import Health
+from monitor.feed.testing import FakeFeed
 from monitor.ui.app import MonitorApp
-from monitor.ui.fake import FakeFeed
 from monitor.ui.screens import HelpScreen
 from monitor.ui.widgets.status_bar import bad_messages_detail, bad_messages_label, safe_reason
 from tests.ui.uikit import MAIN, SIZE, AppFactory, fill, screen, settle, wait_for

@@ -13,10 +13,10 @@ from textual.markup import escape
 from textual.widgets import Input, OptionList
 
 from monitor.clock import ManualClock
+from monitor.feed.testing import DEMO_INSTRUMENTS, FakeFeed, demo_instrument
 from monitor.market import Interval
 from monitor.settings import Settings
 from monitor.ui.app import MonitorApp, make_app
-from monitor.ui.fake import DEMO_INSTRUMENTS, FakeFeed, demo_instrument
 from monitor.ui.keys import KEY_ACTIONS
 from monitor.ui.screens import SearchScreen
 from monitor.ui.widgets import WatchlistSidebar

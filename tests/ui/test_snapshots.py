@@ -9,8 +9,8 @@ from textual.pilot import Pilot
 
 from monitor.clock import ManualClock
 from monitor.feed.health import ConnectionState
+from monitor.feed.testing import FakeFeed
 from monitor.market import TradingPhase
-from monitor.ui.fake import FakeFeed
 from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, settle
 
 Snap = Callable[..., bool]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.color import Color
 from textual.pilot import Pilot
 
+from monitor.feed.testing import FakeFeed
 from monitor.settings import UISettings
 from monitor.ui.app import MonitorApp
-from monitor.ui.fake import FakeFeed
 from monitor.ui.render import cells
 from monitor.ui.render.base import ChartStyle
 from monitor.ui.theme import chart_style, rich_color

@@ -10,9 +10,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
 
+from monitor.feed.testing import FakeFeed, wave_candles
 from monitor.market import Interval
 from monitor.ui.app import MonitorApp
-from monitor.ui.fake import FakeFeed, wave_candles
 
 START = 1_764_061_200.0  # 2025-11-25 09:00 UTC (12:00 in Moscow), a trading day
 SIZE = (120, 40)

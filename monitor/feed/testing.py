@@ -1,4 +1,4 @@
-"""A deterministic in-memory FeedLike for UI tests, snapshots and demos without a server."""
+"""Test support: a deterministic in-memory FeedLike for UI tests and snapshots, and demo data."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from monitor.clock import Clock, ManualClock
-from monitor.feed.api import Listener
-from monitor.feed.health import ConnectionState, Health, WatchHealth, WatchState
+from monitor.feed.api import CandleListener, EventListener, Listener
+from monitor.feed.health import ConnectionState, Health, HealthEvent, WatchState
+from monitor.feed.view import WatchView, watch_view
 from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase, WatchKey
 
 NOT_FOUND = "instrument not found"
@@ -58,7 +59,12 @@ def wave_candles(
 
 
 class FakeFeed:
-    """FeedLike on a real CandleBook and Health; tests drive it with the `push_*`/`set_*` methods."""
+    """FeedLike on a real CandleBook and Health; tests drive it with the `push_*`/`set_*` methods.
+
+    It changes Health only through Health's methods and behaves like the real feed where the UI
+    can tell: `close()` leaves the connection DOWN, a later `run()` starts it again, a crash
+    reports DOWN with the error before `run()` raises it.
+    """
 
     def __init__(
         self,
@@ -83,6 +89,8 @@ class FakeFeed:
         self.fail_next_run: BaseException | None = None
         """Raised by the next `run()`, to test how the UI handles a crashed feed."""
         self._listeners: list[Listener] = []
+        self._candle_listeners: list[CandleListener] = []
+        self._event_listeners: list[EventListener] = []
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None
 
@@ -90,23 +98,19 @@ class FakeFeed:
 
     def watch(self, keys: Sequence[WatchKey]) -> None:
         self.watch_calls.append(tuple(keys))
-        wanted = set(keys)
-        for key in list(self.health.watch):
-            if key not in wanted:
-                del self.health.watch[key]
-        for key in keys:
-            if key in self.health.watch:
-                continue
+        new = [key for key in dict.fromkeys(keys) if key not in self.health.watch]
+        self.health.watch_only(keys)
+        for key in new:
             found = self.instrument(key.id)
             if found is None:
-                state, uid, reason = WatchState.FAILED, None, NOT_FOUND
-            elif self.auto_activate:
-                state, uid, reason = WatchState.ACTIVE, found.uid, None
-            else:
-                state, uid, reason = WatchState.PENDING, found.uid, None
-            self.health.watch[key] = WatchHealth(state=state, uid=uid, reason=reason)
-        self.health.version += 1
+                self.health.set_watch(key, WatchState.FAILED, NOT_FOUND)
+                continue
+            self.health.resolved(key, found.uid, self.book.series(SeriesKey(found.uid, key.interval)))
+            self.health.set_watch(key, WatchState.ACTIVE if self.auto_activate else WatchState.PENDING)
         self.notify()
+
+    def view(self, key: WatchKey) -> WatchView:
+        return watch_view(key, health=self.health, book=self.book, instrument=self.instrument(key.id))
 
     def instrument(self, watch_id: str) -> Instrument | None:
         for item in self.catalogue:
@@ -119,19 +123,25 @@ class FakeFeed:
         self.closed = False
         if self.fail_next_run is not None:
             exc, self.fail_next_run = self.fail_next_run, None
+            self._transition(ConnectionState.DOWN, f"unexpected error: {exc}")
             raise exc
         self._stop = asyncio.Event()
+        if self.health.state is ConnectionState.DOWN:
+            self._transition(ConnectionState.CONNECTING, "connecting")  # a restart
         if self.health.state is ConnectionState.CONNECTING:
             self.set_connection(ConnectionState.LIVE)
         await self._stop.wait()
         if self._crash is not None:
             exc, self._crash = self._crash, None
+            self._transition(ConnectionState.DOWN, f"unexpected error: {exc}")
             raise exc
 
     async def close(self) -> None:
         self.closed = True
         if self._stop is not None:
             self._stop.set()
+        if self.health.state is not ConnectionState.DOWN:
+            self._transition(ConnectionState.DOWN, "closed")
 
     def reconnect_now(self) -> None:
         self.reconnect_requests += 1
@@ -149,6 +159,12 @@ class FakeFeed:
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_candle_listener(self, cb: CandleListener) -> None:
+        self._candle_listeners.append(cb)
+
+    def add_event_listener(self, cb: EventListener) -> None:
+        self._event_listeners.append(cb)
 
     # ------------------------------------------------------------------ test controls
 
@@ -170,52 +186,40 @@ class FakeFeed:
         return found.uid
 
     def push_candles(self, watch_id: str, interval: Interval, candles: Iterable[Candle]) -> None:
-        """Upserts candles into the book, updates the quote and the entry's data age."""
+        """Upserts candles into the book (stamped as received now) and updates the quote."""
         uid = self._uid(watch_id)
         key = SeriesKey(uid, interval)
         now = self.clock.now()
         last: Candle | None = None
         for candle in candles:
-            self.book.upsert(key, candle)
+            if self.book.upsert(key, candle, received_at=now):
+                for cb in self._candle_listeners:
+                    cb(key, candle)
             last = candle
         if last is not None:
-            quote = self.book.quote(uid)
-            if quote.session_open is None:
-                quote.session_open = self.book.series(key).last()[0].open
+            quote = self.book.quotes.get(uid)
+            if quote is None or quote.session_open is None:
+                self.book.set_session_open(uid, self.book.series(key).last()[0].open)
             self.book.set_price(uid, last.close, now)
-        entry = self.health.watch.get(WatchKey(watch_id, interval))
-        if entry is not None:
-            entry.last_data_at = now
         self.health.note_message(now)
-        self.health.version += 1
         self.notify()
 
     def set_price(self, watch_id: str, price: float, session_open: float | None = None) -> None:
         """Sets the last price (and optionally the session's open) of an instrument."""
         uid = self._uid(watch_id)
         if session_open is not None:
-            self.book.quote(uid).session_open = session_open
+            self.book.set_session_open(uid, session_open)
         self.book.set_price(uid, price, self.clock.now())
         self.notify()
 
     def set_phase(self, watch_id: str, phase: TradingPhase) -> None:
         """Sets an instrument's trading phase."""
-        self.health.trading[self._uid(watch_id)] = phase
-        self.health.version += 1
-        self.notify()
-
-    def set_watch_state(
-        self, watch_id: str, interval: Interval, state: WatchState, reason: str | None = None
-    ) -> None:
-        """Moves one watch entry to `state`."""
-        self.health.set_watch(WatchKey(watch_id, interval), state, reason)
+        self.health.set_phase(self._uid(watch_id), phase)
         self.notify()
 
     def push_bad_message(self, reason: str, count: int = 1) -> None:
         """Counts `count` skipped server messages, as the real receiver does for hostile data."""
-        self.health.bad_messages += count
-        self.health.last_bad_reason = reason
-        self.health.version += 1
+        self.health.note_bad(reason, count)
         self.notify()
 
     def set_connection(
@@ -231,6 +235,21 @@ class FakeFeed:
             ConnectionState.RECONNECTING,
             ConnectionState.STALE,
         ):
-            self.health.reconnects += 1
-        self.health.transition(state, self.clock.now(), reason, code, attempt, next_retry_at)
+            self.health.note_reconnect()
+        self._transition(state, reason, code, attempt, next_retry_at)
         self.notify()
+
+    def _transition(
+        self,
+        state: ConnectionState,
+        reason: str = "",
+        code: str | None = None,
+        attempt: int = 0,
+        next_retry_at: float | None = None,
+    ) -> None:
+        event: HealthEvent | None = self.health.transition(
+            state, self.clock.now(), reason, code, attempt, next_retry_at
+        )
+        if event is not None:
+            for cb in self._event_listeners:
+                cb(event)

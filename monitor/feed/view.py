@@ -1,0 +1,54 @@
+"""The read model: what a panel or a watchlist row shows for one watch key, derived once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.feed.health import Health, WatchState
+from monitor.market import CandleBook, CandleSeries, Instrument, Quote, SeriesKey, TradingPhase, WatchKey
+
+
+@dataclass(frozen=True, slots=True)
+class WatchView:
+    """What a panel or a watchlist row shows for one watch key (the feed's facts, derived once)."""
+
+    key: WatchKey
+    state: WatchState
+    """RESOLVING / PENDING / ACTIVE / RETRYING / FAILED."""
+    reason: str | None = None
+    """Why the key is FAILED or RETRYING, in words a user understands."""
+    instrument: Instrument | None = None
+    series: CandleSeries | None = None
+    """The book's series for the resolved uid and the key's interval, once it exists."""
+    quote: Quote | None = None
+    """Last price and session open of the instrument."""
+    phase: TradingPhase | None = None
+    """Trading phase of the instrument (from the info subscription)."""
+    last_data_at: float | None = None
+    """Clock time of the newest streamed candle of the series."""
+
+    def age(self, now: float) -> float | None:
+        """Seconds since the newest streamed candle, when one has arrived."""
+        return None if self.last_data_at is None else max(0.0, now - self.last_data_at)
+
+
+def watch_view(
+    key: WatchKey, *, health: Health, book: CandleBook, instrument: Instrument | None
+) -> WatchView:
+    """The view of `key` from the feed's owners (an unknown key is RESOLVING with nothing else)."""
+    entry = health.watch.get(key)
+    uid = (entry.uid if entry is not None else None) or (instrument.uid if instrument is not None else None)
+    if uid is None:
+        state = entry.state if entry is not None else WatchState.RESOLVING
+        return WatchView(key, state, entry.reason if entry is not None else None, instrument)
+    series = book.find(SeriesKey(uid, key.interval))
+    return WatchView(
+        key=key,
+        state=entry.state if entry is not None else WatchState.RESOLVING,
+        reason=entry.reason if entry is not None else None,
+        instrument=instrument,
+        series=series,
+        quote=book.quotes.get(uid),
+        phase=health.trading.get(uid),
+        last_data_at=series.received_at if series is not None else None,
+    )

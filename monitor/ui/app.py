@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from monitor.clock import Clock, SystemClock
 from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED
-from monitor.feed.api import FeedLike
+from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
 from monitor.ui.keys import KEY_ACTIONS, bindings, key_help
@@ -28,7 +28,6 @@ from monitor.ui.render.cells import forget_styles
 from monitor.ui.saving import WatchlistSaver
 from monitor.ui.theme import chart_style
 from monitor.ui.views import empty_panel, panel_of, row_of
-from monitor.ui.watchview import WatchView, legacy_view
 from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
 from monitor.watchlist import WatchlistError, Watchlists, load_watchlists
@@ -210,9 +209,6 @@ class MonitorApp(App[int]):
 
     # ------------------------------------------------------------------ drawing
 
-    def view(self, key: WatchKey) -> WatchView:
-        return legacy_view(self.feed, key)
-
     def render_tick(self) -> None:
         """Coalesces every change since the last tick into one redraw of what moved."""
         model, now, health = self.model, self.clock.now(), self.feed.health
@@ -227,7 +223,7 @@ class MonitorApp(App[int]):
         if not self.dirty and signature == self._last_tick:
             return
         self.dirty, self._last_tick = False, signature
-        views = {key: self.view(key) for key in self._watched}
+        views = {key: self.feed.view(key) for key in self._watched}
         sandbox = self.settings.connection.sandbox
         self.banner.show(banner_text(health, info, now, sandbox, tuple(views.values())))
         self._draw_sidebar(views)
@@ -237,14 +233,14 @@ class MonitorApp(App[int]):
                 if key is None:
                     panel.show(empty_panel())
                 else:
-                    view = views.get(key) or self.view(key)
+                    view = views.get(key) or self.feed.view(key)
                     panel.show(panel_of(view, health, now, tz, model.feed_down))
 
     def _draw_sidebar(self, views: dict[WatchKey, WatchView] | None = None) -> None:
         current, health = self.model.current, self.feed.health
         down = self.model.feed_down is not None
         known = views or {}
-        rows = tuple(row_of(known.get(key) or self.view(key), health, down) for key in current.entries)
+        rows = tuple(row_of(known.get(key) or self.feed.view(key), health, down) for key in current.entries)
         self.sidebar.show(f"{current.name} ({len(current.entries)})", rows, self.model.selected)
 
     def refresh_now(self) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.feed.health import ConnectionState, Health, WatchState
+from monitor.feed import ConnectionState, Health, WatchState, WatchView
 from monitor.market import Interval, TradingPhase
 from monitor.ui.times import format_age
-from monitor.ui.watchview import WatchView
 
 OK, WARN, ERROR, MUTED = "ok", "warn", "error", "muted"
 

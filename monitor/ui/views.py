@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from monitor.feed.health import Health
+from monitor.feed import Health, WatchView
 from monitor.market import CandleSeries, TradingPhase, WatchKey
 from monitor.ui.badge import MUTED, Badge, panel_badge, row_level
 from monitor.ui.render.scale import decimals_for, format_price
-from monitor.ui.watchview import WatchView
 
 PHASE_LABELS = {TradingPhase.TRADING: "open", TradingPhase.LIMITED: "auct", TradingPhase.CLOSED: "closed"}
 EMPTY_BADGE = Badge("EMPTY", "", MUTED)

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.message import Message
 
 from monitor.clock import ManualClock
-from monitor.feed.health import ConnectionState
+from monitor.feed import ConnectionState
 from monitor.feed.testing import FakeFeed, wave_candles
 from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed

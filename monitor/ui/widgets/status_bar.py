@@ -9,10 +9,8 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.widget import Widget
 
-from monitor.feed.health import ConnectionState, Health, WatchState
-from monitor.feed.receive import CLOCK_SKEW_WARN_S
+from monitor.feed import CLOCK_SKEW_WARN_S, ConnectionState, Health, WatchState, WatchView
 from monitor.ui.times import format_age
-from monitor.ui.watchview import WatchView
 
 STATE_STYLES: dict[ConnectionState, str] = {
     ConnectionState.LIVE: "bold green",

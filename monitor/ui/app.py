@@ -25,12 +25,12 @@ from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, Watchl
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.render.cells import forget_styles
-from monitor.ui.saving import WatchlistSaver
 from monitor.ui.theme import chart_style
 from monitor.ui.views import empty_panel, panel_of, row_of
+from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
 from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
-from monitor.watchlist import WatchlistError, Watchlists, load_watchlists
+from monitor.watchlist import Watchlists
 
 FEED_GROUP = "feed"
 SAVE_GROUP = "watchlist-save"
@@ -345,32 +345,13 @@ class MonitorApp(App[int]):
 
     @work(exclusive=True, group=FILE_GROUP, exit_on_error=False, description="Watching the watchlist file")
     async def watch_watchlist_file(self) -> None:
-        from watchfiles import awatch
-
-        path = self.watchlist_path
-        if not path.parent.is_dir():
-            return
-        # Watch the directory: our own saves (and editors) replace the file, which ends a file watch.
-        async for _changes in awatch(
-            path.parent, watch_filter=lambda _change, changed: Path(changed).name == path.name, debounce=200
-        ):
-            await self.reload_watchlists()
+        await watch_changes(self.watchlist_path, self.reload_watchlists)
 
     async def reload_watchlists(self) -> None:
-        """Loads the file off the loop; posts the result unless it equals what runs (our own save).
-
-        While a save of ours is on its way the file is about to be replaced: its change comes back
-        once written, so the file is only read when no save is pending.
-        """
-        if not self.saver.idle:
-            return
-        try:
-            loaded = await asyncio.to_thread(load_watchlists, self.watchlist_path)
-        except WatchlistError as exc:
-            self.post_message(WatchlistReloadFailed(str(exc)))
-            return
-        if loaded != self.model.watchlists and self.saver.idle:
-            self.post_message(WatchlistReloaded(loaded))
+        """Reads the file after it changed on disk; applies it unless it holds what runs."""
+        message = await reload(self.watchlist_path, self.model.watchlists, self.saver)
+        if message is not None:
+            self.post_message(message)
 
     @on(WatchlistReloaded)
     def watchlist_reloaded(self, message: WatchlistReloaded) -> None:
@@ -411,27 +392,6 @@ def _default_renderer(name: str) -> Renderer:
     return get_renderer(name)
 
 
-def make_app(
-    settings: Settings,
-    watchlists: Watchlists,
-    watchlist_path: Path,
-    feed: FeedLike,
-    clock: Clock | None = None,
-    *,
-    renderer: Renderer | None = None,
-    template_path: Path | None = None,
-    watch_file: bool = True,
-    search_debounce: float = 0.25,
-) -> MonitorApp:
-    """Builds the app; the CLI and the tests both come through here."""
-    return MonitorApp(
-        settings,
-        watchlists,
-        watchlist_path,
-        feed,
-        clock,
-        renderer=renderer,
-        template_path=template_path,
-        watch_file=watch_file,
-        search_debounce=search_debounce,
-    )
+make_app = MonitorApp
+"""Builds the app: `make_app(settings, watchlists, watchlist_path, feed, clock, *, renderer=None,
+template_path=None, watch_file=True, search_debounce=0.25)`; the CLI and the tests come through here."""

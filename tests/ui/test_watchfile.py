@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.message import Message
 
-from monitor.ui import saving
+from monitor.ui import watchfile
 from monitor.ui.messages import WatchlistSaved, WatchlistSaveFailed
 from monitor.watchlist import Watchlists, load_watchlists, save_watchlists
 from tests.ui.uikit import SIZE, AppFactory, saved, wait_for
@@ -25,7 +25,7 @@ async def test_a_slow_save_does_not_block_the_screen_and_saves_land_in_order(
         save_watchlists(path, watchlists)
         written.append(watchlists.active_list.layout)
 
-    monkeypatch.setattr(saving, "save_watchlists", slow_save)
+    monkeypatch.setattr(watchfile, "save_watchlists", slow_save)
     messages: list[Message] = []
     app = make()
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
@@ -80,5 +80,5 @@ async def test_the_template_is_copied_before_the_first_save(tmp_path: Path) -> N
     template.write_text('# shipped comment\n[[lists]]\nname = "main"\ninstruments = ["SBER_TQBR"]\n')
     target = tmp_path / "user" / "watchlist.toml"
     lists = load_watchlists(template)
-    saving.write_watchlists(target, lists, template)
+    watchfile.write_watchlists(target, lists, template)
     assert "# shipped comment" in target.read_text()

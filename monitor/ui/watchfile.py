@@ -1,17 +1,17 @@
-"""Watchlist saves off the event loop: one at a time, in order, each reported back as a message."""
+"""The watchlist file, off the event loop: saves one at a time and in order, reloads on change."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
 from textual.message import Message
 
-from monitor.ui.messages import WatchlistSaved, WatchlistSaveFailed
-from monitor.watchlist import WatchlistError, Watchlists, save_watchlists
+from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
+from monitor.watchlist import WatchlistError, Watchlists, load_watchlists, save_watchlists
 
 log = structlog.get_logger(__name__)
 
@@ -81,3 +81,31 @@ class WatchlistSaver:
                 self._report(WatchlistSaved(self.path, watchlists, notices))
             if not self._queue:
                 self._idle.set()
+
+
+async def watch_changes(path: Path, on_change: Callable[[], Awaitable[None]]) -> None:
+    """Calls `on_change` after each change of the file at `path` (debounced), until cancelled."""
+    from watchfiles import awatch
+
+    if not path.parent.is_dir():
+        return
+    # Watch the directory: our own saves (and editors) replace the file, which ends a file watch.
+    async for _changes in awatch(
+        path.parent, watch_filter=lambda _change, changed: Path(changed).name == path.name, debounce=200
+    ):
+        await on_change()
+
+
+async def reload(path: Path, running: Watchlists, saver: WatchlistSaver) -> Message | None:
+    """Loads the file in a thread: the message to post, or None when it holds what runs (our own save).
+
+    While a save of ours is on its way the file is about to be replaced: that change comes back
+    once written, so the file is only read when no save is pending.
+    """
+    if not saver.idle:
+        return None
+    try:
+        loaded = await asyncio.to_thread(load_watchlists, path)
+    except WatchlistError as exc:
+        return WatchlistReloadFailed(str(exc))
+    return WatchlistReloaded(loaded) if loaded != running and saver.idle else None

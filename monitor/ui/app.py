@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Grid, Horizontal, Vertical
 from textual.notifications import SeverityLevel
@@ -16,7 +16,7 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from monitor.clock import Clock, SystemClock
-from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED
+from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED, EXIT_OK
 from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
@@ -333,13 +333,11 @@ class MonitorApp(App[int]):
 
     # ------------------------------------------------------------------ the watchlist file
 
-    @on(WatchlistSaved)
-    def watchlist_saved(self, message: WatchlistSaved) -> None:
+    def on_watchlist_saved(self, message: WatchlistSaved) -> None:
         for notice in message.notices:
             self.notify(notice)
 
-    @on(WatchlistSaveFailed)
-    def watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
+    def on_watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
         # The edit stays in the model: the next save (any edit, or s) writes it.
         self.notify(f"Not saved to {message.path}: {message.error}", severity="error", timeout=10)
 
@@ -353,14 +351,12 @@ class MonitorApp(App[int]):
         if message is not None:
             self.post_message(message)
 
-    @on(WatchlistReloaded)
-    def watchlist_reloaded(self, message: WatchlistReloaded) -> None:
+    def on_watchlist_reloaded(self, message: WatchlistReloaded) -> None:
         self.model.reload(message.watchlists)
         self.show_model()
         self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
 
-    @on(WatchlistReloadFailed)
-    def watchlist_reload_failed(self, message: WatchlistReloadFailed) -> None:
+    def on_watchlist_reload_failed(self, message: WatchlistReloadFailed) -> None:
         self.notify(
             f"{message.error}\nKept the running list.", title="Watchlist not reloaded", severity="error"
         )
@@ -368,14 +364,16 @@ class MonitorApp(App[int]):
     # ------------------------------------------------------------------ quitting
 
     async def action_quit(self) -> None:
-        await self.shutdown(0)
+        await self.shutdown(EXIT_OK)
 
     async def action_interrupt(self) -> None:
         await self.shutdown(EXIT_INTERRUPTED)
 
     async def shutdown(self, return_code: int) -> None:
-        """Lets pending saves land and closes the feed (together at most CLOSE_TIMEOUT_S), then exits
-        with `return_code`; later calls do nothing. q, Ctrl+C and the CLI's signals all end here."""
+        """Exits with `return_code` once pending saves landed and the feed closed (at most CLOSE_TIMEOUT_S).
+
+        q, Ctrl+C and the CLI's signals all end here; later calls do nothing.
+        """
         if self._exit:
             return
         closing = [asyncio.ensure_future(self.saver.drain()), asyncio.ensure_future(self.feed.close())]

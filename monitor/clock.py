@@ -89,3 +89,19 @@ class ManualClock:
     def sleepers(self) -> int:
         """How many waits are pending (tests wait for this to know a task is parked)."""
         return sum(1 for _, _, future in self._sleepers if not future.done())
+
+
+async def wait_any(clock: Clock, event: asyncio.Event, seconds: float | None) -> None:
+    """Waits until `event` is set or `seconds` of clock time passed (None: only the event)."""
+    if seconds is None:
+        await event.wait()
+        return
+    if event.is_set():
+        return
+    waiter = asyncio.ensure_future(event.wait())
+    sleeper = asyncio.ensure_future(clock.sleep(max(0.0, seconds)))
+    try:
+        await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        sleeper.cancel()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -59,17 +58,7 @@ def from_quotation(q: Quotation) -> Decimal:
     return quotation_to_decimal(q.units, q.nano)
 
 
-def timestamp_to_seconds(ts: Timestamp) -> int:
-    """Whole UTC epoch seconds of a Timestamp."""
-    return ts.seconds
-
-
 def seconds_to_timestamp(seconds: float) -> Timestamp:
     """A Timestamp for UTC epoch seconds (fractions kept as nanos)."""
     whole = int(seconds // 1)
     return Timestamp(seconds=whole, nanos=round((seconds - whole) * NANO) % NANO)
-
-
-def timestamp_to_datetime(ts: Timestamp) -> datetime:
-    """An aware UTC datetime for a Timestamp."""
-    return datetime.fromtimestamp(ts.seconds + ts.nanos / NANO, UTC)

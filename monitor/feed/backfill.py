@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import structlog
 
-from monitor.clock import Clock
+from monitor.clock import Clock, wait_any
 from monitor.feed.history import HistoryClient
-from monitor.feed.session import wait_any
+from monitor.feed.subscriptions import WatchedSeries
 from monitor.market import Candle, CandleBook, SeriesKey
 
 log = structlog.get_logger()
@@ -35,7 +35,7 @@ class Backfiller:
         book: the book to upsert into.
         clock: the feed's clock.
         history_candles: closed candles loaded when a series is first confirmed.
-        watched: the live map of watched series (jobs for unwatched series are dropped).
+        watched: which series are watched (jobs for unwatched series are dropped).
         on_candle: called for every candle that changed the book.
         on_change: called after each job (listeners).
     """
@@ -46,7 +46,7 @@ class Backfiller:
         book: CandleBook,
         clock: Clock,
         history_candles: int,
-        watched: Callable[[], Mapping[SeriesKey, object]],
+        watched: WatchedSeries,
         on_candle: Callable[[SeriesKey, Candle], None],
         on_change: Callable[[], None],
     ) -> None:
@@ -89,10 +89,6 @@ class Backfiller:
         gaps = self._after if key == self._running else self._gap
         gaps[key] = min(start, gaps.get(key, start))
 
-    def pending(self) -> int:
-        """Series with history or a gap still to fetch (tests and the UI read it)."""
-        return len({k for k in self._watched() if k not in self._loaded or k in self._gap})
-
     def _enqueue(self, key: SeriesKey) -> None:
         if key not in self._queued:
             self._queued.add(key)
@@ -108,7 +104,7 @@ class Backfiller:
             while True:
                 key = await self._jobs.get()
                 self._queued.discard(key)
-                if key not in self._watched():
+                if not self._watched.watching(key):
                     self._gap.pop(key, None)
                     self._loaded.discard(key)
                     continue
@@ -174,12 +170,12 @@ class Backfiller:
         log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
         self._on_change()
 
-    async def close_by_time(self, changed: Callable[[], asyncio.Event]) -> None:
+    async def close_by_time(self) -> None:
         """Closes forming candles when their period ends (the stream never flags closed ones)."""
         while True:
-            event = changed()
+            event = self._watched.changed.next()
             now = int(self._clock.now())
-            intervals = {key.interval for key in self._watched()}
+            intervals = self._watched.intervals()
             if not intervals:
                 await event.wait()
                 continue
@@ -191,7 +187,7 @@ class Backfiller:
         """Closes every forming candle whose period is over."""
         now = int(self._clock.now())
         changed = False
-        for key in list(self._watched()):
+        for key in self._watched.series_keys():
             series = self._book.find(key)
             if series is not None and series.close_through(key.interval.start_of(now)):
                 changed = True

@@ -96,7 +96,6 @@ class Health:
     reconnects: int = 0
     last_reason: str = ""
     last_code: str | None = None
-    last_ping_at: float | None = None
     clock_skew: float | None = None
     """Wall seconds our clock is ahead of the server's (behind when negative), from the newest
     ping's send time; the network delay is in it, so it reads a little ahead."""
@@ -230,10 +229,6 @@ class Health:
         self.bad_messages += count
         self.last_bad_reason = reason
         self.version += 1
-
-    def note_ping(self, at: float) -> None:
-        """Records when the newest ping arrived (no redraw: the message age already moves)."""
-        self.last_ping_at = at
 
     def note_reconnect(self) -> None:
         """Counts one reconnect attempt."""

@@ -56,10 +56,6 @@ class InstrumentResolver:
         self._metadata = tuple(metadata)
         self._cache: dict[str, Instrument] = {}
 
-    def cached(self, watch_id: str) -> Instrument | None:
-        """The instrument already resolved for `watch_id`, if any."""
-        return self._cache.get(watch_id)
-
     async def resolve(self, watch_id: str) -> Instrument:
         """The instrument for `watch_id` (cached after the first answer).
 

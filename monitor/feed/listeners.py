@@ -1,4 +1,4 @@
-"""Listener lists of the feed: called synchronously on the loop, and never allowed to break it."""
+"""The feed's listeners (synchronous, never allowed to break the loop) and its transition announcer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import structlog
 
+from monitor.clock import Clock
 from monitor.feed.api import CandleListener, EventListener, Listener
-from monitor.feed.health import HealthEvent
+from monitor.feed.health import ConnectionState, Health, HealthEvent
 from monitor.market import Candle, SeriesKey
 
 log = structlog.get_logger()
@@ -59,6 +60,30 @@ class Listeners:
         for cb in self.events:
             _safe(cb, event)
         self.emit()
+
+
+class Announcer:
+    """Moves the connection state in Health and announces each transition (log, listeners)."""
+
+    def __init__(self, *, health: Health, clock: Clock, listeners: Listeners) -> None:
+        self._health = health
+        self._clock = clock
+        self._listeners = listeners
+
+    def transition(
+        self,
+        state: ConnectionState,
+        reason: str = "",
+        code: str | None = None,
+        attempt: int = 0,
+        next_retry_at: float | None = None,
+    ) -> None:
+        """Moves to `state` (nothing happens when nothing changed)."""
+        event = self._health.transition(state, self._clock.now(), reason, code, attempt, next_retry_at)
+        if event is None:
+            return
+        log.info("feed_state", state=state.value, reason=reason, code=code, attempt=attempt)
+        self._listeners.emit_event(event)
 
 
 class ListenerHost:

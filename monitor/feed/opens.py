@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import structlog
 
-from monitor.clock import Clock
+from monitor.clock import Clock, wait_any
 from monitor.feed.history import HistoryClient
-from monitor.feed.session import wait_any
+from monitor.feed.subscriptions import WatchedSeries
 from monitor.market import CandleBook, Interval
 
 log = structlog.get_logger()
@@ -30,37 +29,32 @@ class SessionOpens:
     Args:
         book: where the opens go.
         clock: the feed's clock (decides which day it is).
+        watched: the instruments to keep opens for (the resolved, watched ones).
         on_change: called after an open changed (listeners).
     """
 
-    def __init__(self, *, book: CandleBook, clock: Clock, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, *, book: CandleBook, clock: Clock, watched: WatchedSeries, on_change: Callable[[], None]
+    ) -> None:
         self._book = book
         self._clock = clock
+        self._watched = watched
         self._on_change = on_change
-        self._uids: tuple[str, ...] = ()
         self._fetched: dict[str, int] = {}  # uid -> the day start whose open the quote holds
-        self._changed = asyncio.Event()
-
-    def want(self, uids: Iterable[str]) -> None:
-        """Sets the instruments to keep opens for (the resolved, watched ones)."""
-        wanted = tuple(dict.fromkeys(uids))
-        if wanted != self._uids:
-            self._uids = wanted
-            self._changed.set()
 
     async def run(self, history: HistoryClient) -> None:
         """Fetches what is missing for today, then sleeps until midnight, a change or a retry."""
         while True:
-            self._changed.clear()
+            changed = self._watched.changed.next()
             day = Interval.D1.start_of(int(self._clock.now()))
             missing = await self._fetch(history, day)
             wait = Interval.D1.next_start(day) + ROLLOVER_GRACE_S - self._clock.now()
-            await wait_any(self._clock, self._changed, min(wait, RETRY_S) if missing else wait)
+            await wait_any(self._clock, changed, min(wait, RETRY_S) if missing else wait)
 
     async def _fetch(self, history: HistoryClient, day: int) -> bool:
         """Fetches today's open for each instrument lacking it; True if some are still unknown."""
         missing = False
-        for uid in self._uids:
+        for uid in self._watched.uids():
             if self._fetched.get(uid) == day:
                 continue
             try:

@@ -9,8 +9,9 @@ import structlog
 from monitor.feed.api import CandleListener
 from monitor.feed.convert import checked_candle, checked_last_price, checked_trading_status, interval_of
 from monitor.feed.health import CLOCK_SKEW_WARN_S, Health
-from monitor.feed.registry import Registry, SubKey, SubKind
-from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, WatchKey, phase_of
+from monitor.feed.registry import SubKey, SubKind
+from monitor.feed.subscriptions import Subscriptions
+from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, phase_of
 from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import NANO
@@ -23,7 +24,7 @@ log = structlog.get_logger()
 
 class _Route:
     """What the receive loop needs for one watched series, looked up once per series rather than
-    once per candle (a SeriesKey or WatchKey hash runs Python code: dataclass and Enum __hash__)."""
+    once per candle (a SeriesKey hash runs Python code: dataclass and Enum __hash__)."""
 
     __slots__ = ("end", "interval", "key", "start", "upsert")
 
@@ -48,7 +49,8 @@ class Receiver:
     Args:
         book: the CandleBook the candles and prices go to.
         health: counters and per-watch state.
-        registry: tells a late candle of a series being unsubscribed from an unsolicited one.
+        subscriptions: which series are watched, and which subscriptions the server may still
+            send (a late candle of a series being unsubscribed is no sign of a hostile server).
         emit: called after every message (listeners), except...
         emit_candle: ...a candle that changed the book, which is announced by this call alone
             (so it is expected to tell the change listeners too).
@@ -60,41 +62,35 @@ class Receiver:
         *,
         book: CandleBook,
         health: Health,
-        registry: Registry,
+        subscriptions: Subscriptions,
         emit: Callable[[], None],
         emit_candle: CandleListener,
         clock_speed: float = 1.0,
     ) -> None:
         self._book = book
         self._health = health
-        self._registry = registry
+        self._subscriptions = subscriptions
+        self._registry = subscriptions.registry
         self._emit = emit
         self._emit_candle = emit_candle
         self._clock_speed = clock_speed
         """Clock seconds per wall second (a simulator run faster): skews are reported in wall time."""
-        self._series: dict[SeriesKey, set[WatchKey]] = {}
         self._routes: dict[tuple[str, int], _Route] = {}
         self._logged: set[str] = set()
+        subscriptions.on_series_change(self._forget_routes)
 
-    @property
-    def series(self) -> dict[SeriesKey, set[WatchKey]]:
-        """The watched series: replaced (never mutated in place) whenever the watch list changes."""
-        return self._series
+    def _forget_routes(self) -> None:
+        # Rebuilt lazily: a series no longer watched must become unsolicited.
+        self._routes = {}
 
-    @series.setter
-    def series(self, series: dict[SeriesKey, set[WatchKey]]) -> None:
-        self._series = series
-        self._routes = {}  # rebuilt lazily: a series no longer watched must become unsolicited
-
-    def on_data(self, response: md.MarketDataResponse, now: float) -> None:
-        """Applies one message; never raises for a bad one."""
-        payload = response.WhichOneof("payload")
+    def on_message(self, response: md.MarketDataResponse, payload: str | None, now: float) -> None:
+        """Applies a message other than a candle or a subscription answer (`payload` is its kind);
+        never raises for a bad one."""
         if payload == "last_price":
             self._last_price(response.last_price, now)
         elif payload == "trading_status":
             self._trading_status(response.trading_status)
         elif payload == "ping":
-            self._health.note_ping(now)
             self._ping_time(response.ping, now)
         elif payload is None:
             # A oneof member newer than our proto (kept as an unknown field), or an empty message.
@@ -102,9 +98,8 @@ class Receiver:
         self._emit()
 
     def on_candle(self, msg: md.Candle, now: float) -> None:
-        """Applies one stream candle: the hot path, which the session calls without on_data's
-        dispatch. Every lookup here is per series and cached in a _Route; the per-message work is
-        reading the message once, checking it, and one upsert."""
+        """Applies one stream candle: the hot path. Every lookup here is per series and cached in a
+        _Route; the per-message work is reading the message once, checking it, and one upsert."""
         uid, number = msg.instrument_uid, msg.interval
         route = self._routes.get((uid, number))
         if route is None:
@@ -163,8 +158,7 @@ class Receiver:
             self.bad("candle with unknown interval", str(number))
             return None
         key = SeriesKey(uid, interval)
-        watchers = self._series.get(key)
-        if watchers is None:
+        if not self._subscriptions.watching(key):
             # Candles sent before an unsubscribe took effect are expected; anything else is not.
             if not self._registry.holds(SubKey(SubKind.CANDLES, key.uid, interval)):
                 self.bad("candle for an unsubscribed series", f"{key.uid[:64]} {interval.code}")

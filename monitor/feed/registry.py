@@ -19,7 +19,7 @@ from monitor.clock import Clock
 from monitor.feed.subwire import SubItem, SubKey, SubKind, build_request, key_order, parse_response
 from monitor.pb import marketdata_pb2 as md
 
-__all__ = ["Outcome", "Registry", "SubKey", "SubKind"]
+__all__ = ["Outcome", "Outcomes", "Registry", "SubKey", "SubKind"]
 
 WINDOW_SECONDS = 60.0
 RETRY_FIRST_SECONDS = 5.0
@@ -34,6 +34,10 @@ class Outcome(Enum):
     FAILED = "failed"  # permanent: never retried
     RETRY_LATER = "retry_later"
     MOVE_STREAM = "move_stream"
+
+
+Outcomes = list[tuple[SubKey, Outcome, str]]
+"""What a subscription answer (or a reconciliation) meant for each subscription it named."""
 
 
 _PERMANENT: dict[int, str] = {
@@ -227,7 +231,7 @@ class Registry:
 
     # -- receiving -----------------------------------------------------------------------------
 
-    def on_response(self, stream: int, response: md.MarketDataResponse) -> list[tuple[SubKey, Outcome, str]]:
+    def on_response(self, stream: int, response: md.MarketDataResponse) -> Outcomes:
         """Reads a Subscribe*Response: an answer to a request, or a part of a snapshot."""
         parsed = parse_response(response)
         if parsed is None:
@@ -258,20 +262,6 @@ class Registry:
                 entry.confirmed = False
                 missing += 1
         return missing
-
-    def reconcile(self, stream: int, responses: list[md.MarketDataResponse]) -> int:
-        """Applies a whole GetMySubscriptions answer at once; returns how many were missing."""
-        self._streams[stream].snapshot_pending = True
-        self._streams[stream].snapshot_kinds = set()
-        missing = 0
-        for response in responses:
-            parsed = parse_response(response)
-            if parsed is not None:
-                self._streams[stream].snapshot_kinds.add(parsed[0])
-                missing += sum(
-                    1 for _, outcome, _ in self._apply_snapshot(stream, *parsed) if outcome is Outcome.REMOVED
-                )
-        return missing + self.finish_snapshot(stream)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -312,9 +302,9 @@ class Registry:
             return candidates[0]
         return None
 
-    def _apply(self, stream: int, batch: _Batch, items: list[SubItem]) -> list[tuple[SubKey, Outcome, str]]:
+    def _apply(self, stream: int, batch: _Batch, items: list[SubItem]) -> Outcomes:
         by_id = {(k.uid, k.interval): k for k in batch.keys}
-        results: list[tuple[SubKey, Outcome, str]] = []
+        results: Outcomes = []
         for position, item in enumerate(items):
             key = by_id.get((item.uid, item.interval)) or batch.keys[min(position, len(batch.keys) - 1)]
             entry = self._entries.get(key)
@@ -357,12 +347,10 @@ class Registry:
         entry.reason = reason
         return Outcome.RETRY_LATER, reason
 
-    def _apply_snapshot(
-        self, stream: int, kind: SubKind, items: list[SubItem]
-    ) -> list[tuple[SubKey, Outcome, str]]:
+    def _apply_snapshot(self, stream: int, kind: SubKind, items: list[SubItem]) -> Outcomes:
         success = md.SUBSCRIPTION_STATUS_SUCCESS
         listed = {(item.uid, item.interval) for item in items if item.status == success}
-        results: list[tuple[SubKey, Outcome, str]] = []
+        results: Outcomes = []
         for key, entry in self._entries.items():
             if key.kind is not kind or entry.stream != stream or entry.inflight:
                 continue

@@ -62,7 +62,3 @@ class RangeSet:
             if hi > end:
                 kept.append((end, hi))
         self._ranges = kept
-
-    def contains(self, point: int) -> bool:
-        """Whether `point` lies inside one of the ranges."""
-        return any(lo <= point < hi for lo, hi in self._ranges)

@@ -8,6 +8,7 @@ from typing import Any, cast
 from monitor.clock import ManualClock
 from monitor.feed.backfill import RETRY_FIRST_S, Backfiller
 from monitor.feed.history import HistoryClient
+from monitor.feed.subscriptions import Signal
 from monitor.market import Candle, CandleBook, Interval, Origin, SeriesKey
 
 KEY = SeriesKey("uid", Interval.M1)
@@ -37,6 +38,24 @@ class FakeHistory:
         return []
 
 
+class Watched:
+    """The one watched series, KEY."""
+
+    changed = Signal()
+
+    def watching(self, key: SeriesKey) -> bool:
+        return key == KEY
+
+    def series_keys(self) -> tuple[SeriesKey, ...]:
+        return (KEY,)
+
+    def intervals(self) -> set[Interval]:
+        return {KEY.interval}
+
+    def uids(self) -> tuple[str, ...]:
+        return (KEY.uid,)
+
+
 async def settle(clock: ManualClock) -> None:
     for _ in range(20):
         await asyncio.sleep(0)
@@ -48,7 +67,7 @@ async def start(book: CandleBook, clock: ManualClock) -> tuple[Backfiller, FakeH
         book=book,
         clock=clock,
         history_candles=5,
-        watched=lambda: {KEY: object()},
+        watched=Watched(),
         on_candle=lambda key, c: None,
         on_change=lambda: None,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from monitor.feed.classify import Action, Ending, classify
 from monitor.feed.codes import api_code
 from monitor.feed.health import ConnectionState
-from monitor.feed.session import Action, Ending, classify
 
 S = grpc.StatusCode
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from monitor.clock import ManualClock
+from monitor.feed import WatchView
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState
+from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.registry import Outcome, SubKey, SubKind
 from monitor.feed.supervisor import Feed
 from monitor.market import Instrument, Interval, Origin, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import seconds_to_timestamp, to_quotation
-from tests.feed.feedkit import WATCH, Running, wait_for
+from tests.feed.feedkit import WATCH, Running, feed_config, wait_for
 
 T0 = 1_795_000_020 - 1_795_000_020 % 60
 
@@ -41,7 +43,7 @@ def _deliver(feed: Feed, response: md.MarketDataResponse, now: float) -> None:
 def _offline_feed(clock: ManualClock) -> Feed:
     """A feed with one resolved series and no I/O (drives the receive handler directly)."""
     feed = Feed(config=FeedConfig(endpoint="127.0.0.1:1", plaintext=True), clock=clock)
-    feed._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
+    feed._subscriptions._resolved["X_TQBR"] = Instrument("uid-1", "F", "X", "TQBR", "X", 1, Decimal("0.01"))
     feed.watch((WatchKey("X_TQBR", Interval.M1),))
     return feed
 
@@ -100,7 +102,7 @@ def test_outcomes_drive_watch_states() -> None:
     clock = ManualClock(T0)
     feed = _offline_feed(clock)
     key = SubKey(SubKind.CANDLES, "uid-1", Interval.M1)
-    feed.on_outcomes(0, [(key, Outcome.FAILED, "instrument not found")])
+    feed._subscriptions.apply_outcomes([(key, Outcome.FAILED, "instrument not found")])
     watch = feed.health.watch[WatchKey("X_TQBR", Interval.M1)]
     assert (watch.state.value, watch.reason) == ("failed", "instrument not found")
 
@@ -128,3 +130,28 @@ async def test_stalled_consumer_does_not_stall_the_receive_loop(
         assert len(run.feed.book.series(key)) <= run.feed.book.capacity
     assert run.feed._backfill._jobs.qsize() == 0
     assert {k.id for k in run.feed.health.watch} == {k.id for k in WATCH}
+
+
+async def test_async_with_runs_the_feed_and_run_after_close_restarts(sim: Any, clock: Any) -> None:
+    """`async with` runs the feed and closes it; run() again reconnects with the book and keys kept."""
+    key = WATCH[0]
+    unknown = WatchKey("NOPE_TQBR", Interval.M1)
+    async with Feed(config=feed_config(sim), clock=clock) as feed:
+        assert feed.view(unknown) == WatchView(unknown, WatchState.RESOLVING)
+        feed.watch(WATCH)
+        await wait_for(lambda: feed.health.state is ConnectionState.LIVE, 10, "LIVE")
+        await wait_for(lambda: feed.view(key).age(clock.now()) is not None, 10, "streamed data")
+        view = feed.view(key)
+        assert view.state is WatchState.ACTIVE and view.instrument is not None
+        assert view.instrument is feed.instrument(key.id)
+        assert view.series is not None and view.series.key.uid == view.instrument.uid
+        series = view.series
+    assert feed.health.state is ConnectionState.DOWN and feed.health.last_reason == "closed"
+    held = len(series)
+    task = asyncio.create_task(feed.run())
+    await wait_for(lambda: feed.health.state is ConnectionState.LIVE, 10, "LIVE again")
+    await wait_for(lambda: feed.view(key).state is WatchState.ACTIVE, 10, "ACTIVE again")
+    assert feed.view(key).series is series and len(series) >= held
+    await feed.close()
+    await asyncio.wait_for(task, 5)
+    assert feed.health.state is ConnectionState.DOWN

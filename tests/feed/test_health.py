@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.feed.health import ConnectionState, Health, WatchState
-from monitor.market import Interval, TradingPhase, WatchKey, phase_of
+from monitor.market import Candle, CandleBook, Interval, SeriesKey, TradingPhase, WatchKey, phase_of
 
 
 def test_transitions_are_recorded_once() -> None:
@@ -74,3 +74,32 @@ def test_trading_phases_follow_the_contract_table() -> None:
     assert phase_of(2) is TradingPhase.LIMITED and phase_of(11) is TradingPhase.LIMITED
     assert phase_of(1) is TradingPhase.CLOSED and phase_of(16) is TradingPhase.CLOSED
     assert phase_of(0) is TradingPhase.UNKNOWN and phase_of(None) is TradingPhase.UNKNOWN
+
+
+def test_watch_entries_follow_the_watch_keys_and_their_instruments() -> None:
+    health, book = Health(), CandleBook()
+    sber, gazp = WatchKey("SBER_TQBR", Interval.M1), WatchKey("GAZP_TQBR", Interval.M1)
+    health.watch_only([sber, gazp])
+    assert [e.state for e in health.watch.values()] == [WatchState.RESOLVING] * 2
+    series = book.series(SeriesKey("uid-sber", Interval.M1))
+    health.resolved(sber, "uid-sber", series)
+    health.set_watch(sber, WatchState.ACTIVE)
+    health.watch_only([sber])
+    entry = health.watch[sber]
+    assert list(health.watch) == [sber] and entry.state is WatchState.ACTIVE and entry.uid == "uid-sber"
+    assert entry.last_data_at is None
+    series.upsert(Candle(60, 1.0, 1.0, 1.0, 1.0, 1, False), received_at=61.0)
+    assert entry.last_data_at == 61.0
+
+
+def test_counters_move_only_through_their_methods() -> None:
+    health = Health()
+    version = health.version
+    health.note_bad("candle without time")
+    health.note_bad("unknown message kind", count=2)
+    health.set_phase("uid", TradingPhase.TRADING)
+    health.set_phase("uid", TradingPhase.TRADING)  # unchanged: no redraw
+    health.note_reconnect()
+    assert (health.bad_messages, health.last_bad_reason) == (3, "unknown message kind")
+    assert health.trading == {"uid": TradingPhase.TRADING} and health.reconnects == 1
+    assert health.version == version + 4

@@ -11,10 +11,11 @@ from structlog.testing import capture_logs
 
 from monitor.clock import ManualClock
 from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, WatchState
-from monitor.feed.registry import Registry
-from monitor.feed.session import SessionHandler, StreamSession
-from monitor.market import Candle, SeriesKey
+from monitor.feed.health import ConnectionState, Health, WatchState
+from monitor.feed.receive import Receiver
+from monitor.feed.session import StreamSession
+from monitor.feed.subscriptions import Subscriptions
+from monitor.market import Candle, CandleBook, SeriesKey
 from monitor.pb import marketdata_pb2 as md
 from tests.feed.feedkit import WATCH, Running, book_matches, wait_for
 
@@ -105,27 +106,31 @@ async def test_a_handler_error_never_escapes_the_receive_loop() -> None:
     """A message whose handling raises is counted as bad; the next one is still read (the
     candle fast path as well as the others)."""
 
-    class Boom(SessionHandler):
-        def __init__(self) -> None:
-            self.bad: list[str] = []
+    class Boom(Receiver):
+        def __init__(self, subscriptions: Subscriptions) -> None:
+            super().__init__(
+                book=CandleBook(),
+                health=Health(),
+                subscriptions=subscriptions,
+                emit=lambda: None,
+                emit_candle=lambda key, candle: None,
+            )
+            self.bad_reasons: list[str] = []
             self.seen = 0
             self.candles = 0
 
-        def on_data(self, stream: int, response: md.MarketDataResponse, now: float) -> None:
+        def on_message(self, response: md.MarketDataResponse, payload: str | None, now: float) -> None:
             self.seen += 1
             if self.seen == 1:
                 raise RuntimeError("boom")
 
-        def candle_sink(self) -> Callable[[md.Candle, float], None]:
-            def sink(candle: md.Candle, now: float) -> None:
-                self.candles += 1
-                if self.candles == 1:
-                    raise ValueError("candle boom")
+        def on_candle(self, msg: md.Candle, now: float) -> None:
+            self.candles += 1
+            if self.candles == 1:
+                raise ValueError("candle boom")
 
-            return sink
-
-        def on_bad(self, stream: int, reason: str, detail: str = "") -> None:
-            self.bad.append(reason)
+        def bad(self, reason: str, detail: str = "") -> None:
+            self.bad_reasons.append(reason)
 
     class Call:
         def __init__(self) -> None:
@@ -141,20 +146,24 @@ async def test_a_handler_error_never_escapes_the_receive_loop() -> None:
                 yield self.items.pop(0)
 
     clock = ManualClock()
-    handler = Boom()
+    subscriptions = Subscriptions(
+        config=FeedConfig(), clock=clock, health=Health(), book=CandleBook(), on_change=lambda: None
+    )
+    handler = Boom(subscriptions)
     channel = grpc.aio.insecure_channel("127.0.0.1:1")  # never used: _read gets the fake call
     session = StreamSession(
         stream=0,
         channel=channel,
         metadata=(),
-        registry=Registry(clock=clock),
+        registry=subscriptions.registry,
         clock=clock,
         config=FeedConfig(),
-        handler=handler,
-        needed=lambda: True,
+        receiver=handler,
+        on_outcomes=lambda outcomes: None,
+        on_stale=lambda silent_for: None,
     )
     ending = await session._read(Call())
     await channel.close()
     assert ending.status is None
     assert handler.seen == 2 and handler.candles == 2
-    assert handler.bad == ["message handling failed"] * 2
+    assert handler.bad_reasons == ["message handling failed"] * 2

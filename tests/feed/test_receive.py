@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from monitor.clock import ManualClock
+from monitor.feed.config import FeedConfig
 from monitor.feed.health import Health
 from monitor.feed.receive import Receiver
-from monitor.feed.registry import Registry
-from monitor.market import Candle, CandleBook, Interval, SeriesKey, WatchKey
+from monitor.feed.subscriptions import Subscriptions
+from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 
 T0 = 1_764_000_000  # a minute start (2025-11-24 16:00 UTC)
@@ -24,10 +27,13 @@ def _candle(uid: str, time: int, close: int = 100, interval: int = 1) -> md.Mark
 def _receiver() -> tuple[Receiver, Health, CandleBook, list[tuple[SeriesKey, Candle]]]:
     health, book = Health(), CandleBook()
     seen: list[tuple[SeriesKey, Candle]] = []
+    subscriptions = Subscriptions(
+        config=FeedConfig(), clock=ManualClock(T0), health=health, book=book, on_change=lambda: None
+    )
     receiver = Receiver(
         book=book,
         health=health,
-        registry=Registry(clock=ManualClock(T0)),
+        subscriptions=subscriptions,
         emit=lambda: None,
         emit_candle=lambda key, candle: seen.append((key, candle)),
     )
@@ -35,13 +41,10 @@ def _receiver() -> tuple[Receiver, Health, CandleBook, list[tuple[SeriesKey, Can
 
 
 def _watch(receiver: Receiver, health: Health, book: CandleBook, *uids: str) -> None:
-    series: dict[SeriesKey, set[WatchKey]] = {}
-    health.watch_only(WatchKey(uid, Interval.M1) for uid in uids)
-    for uid in uids:
-        wk, sk = WatchKey(uid, Interval.M1), SeriesKey(uid, Interval.M1)
-        health.resolved(wk, uid, book.series(sk))
-        series[sk] = {wk}
-    receiver.series = series
+    subscriptions = receiver._subscriptions
+    for uid in uids:  # resolved by hand: no look-ups offline
+        subscriptions._resolved[uid] = Instrument(uid, "F", uid, "TQBR", uid, 1, Decimal("0.01"))
+    subscriptions.watch([WatchKey(uid, Interval.M1) for uid in uids])
 
 
 def test_a_replaced_watch_list_takes_effect_for_cached_series() -> None:

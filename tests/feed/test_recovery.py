@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.feed.health import ConnectionState, WatchState
-from monitor.feed.supervisor import STABLE_AFTER_S
+from monitor.feed.streams import STABLE_AFTER_S
 from monitor.market import Interval, WatchKey
 from tests.feed.feedkit import WATCH, Running, book_matches, sim_config, wait_for
 

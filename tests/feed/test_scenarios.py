@@ -105,7 +105,7 @@ async def test_a_burst_of_subscription_changes_is_paced(start_feed: Callable[...
     keys = [WatchKey(i, iv) for iv in Interval if iv.seconds <= 14_400 for i in ids][:150]
     first = len(ids)  # one series per instrument first, so every later change needs no look-up
     run = start_feed(tuple(keys[:first]), history_candles=0)
-    registry, clock = run.feed.registry, run.feed.clock
+    registry, clock = run.feed._subscriptions.registry, run.feed.clock
     seen: set[WatchState] = set()
     run.feed.add_listener(lambda: seen.update(w.state for w in run.feed.health.watch.values()))
     await run.live()

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +49,16 @@ class Probe:
         self.keys: list[float] = []
 
     def install(self, feed: Feed) -> None:
-        original = feed.candle_sink
+        receiver = feed._receiver
+        sink = receiver.on_candle
 
-        def candle_sink() -> Callable[[md.Candle, float], None]:
-            sink = original()
+        def probe(candle: md.Candle, now: float) -> None:
+            self.sent_at = candle.last_trade_ts.ToNanoseconds() / 1e9
+            sink(candle, now)
 
-            def probe(candle: md.Candle, now: float) -> None:
-                self.sent_at = candle.last_trade_ts.ToNanoseconds() / 1e9
-                sink(candle, now)
-
-            return probe
-
-        # An instance attribute: each stream session asks `handler.candle_sink()` for the callable
-        # it hands every streamed candle to, so it finds this one.
-        feed.candle_sink = candle_sink  # type: ignore[method-assign]
+        # An instance attribute: each stream session binds `receiver.on_candle` once, as the
+        # callable it hands every streamed candle to, so it finds this one.
+        receiver.on_candle = probe  # type: ignore[method-assign, assignment]
         feed.add_candle_listener(self.on_candle)
         build = CandlePanel._build_chart
 

@@ -20,7 +20,8 @@ SAMPLES = (100_000, 1_000_000)
 
 
 def measure(total: int) -> dict[str, float]:
-    """Drives `Feed.on_data` with `total` candle updates; RSS at each SAMPLES point, on_data rate."""
+    """Drives the receiver's candle path (what a session calls per streamed candle) with `total`
+    updates; RSS at each SAMPLES point, the update rate."""
     import psutil
 
     from monitor.feed import FeedConfig
@@ -33,12 +34,12 @@ def measure(total: int) -> dict[str, float]:
     feed = Feed(config=FeedConfig(endpoint="127.0.0.1:1", plaintext=True))
     uids = [str(uuid.uuid5(uuid.NAMESPACE_OID, f"perf-{n}")) for n in range(INSTRUMENTS)]
     for n, uid in enumerate(uids):
-        # Resolved by hand: on_data only needs the watched series, not a connection.
-        feed._resolved[uid] = Instrument(
+        # Resolved by hand: the receiver only needs the watched series, not a connection.
+        feed._subscriptions._resolved[uid] = Instrument(
             uid, f"FIGI{n:08d}", f"T{n}", "TQBR", f"Perf {n}", 1, Decimal("0.01")
         )
     feed.watch([WatchKey(uid, Interval.M1) for uid in uids])
-    assert len(feed._series_watch) == INSTRUMENTS
+    assert len(feed._subscriptions.series_keys()) == INSTRUMENTS
     batch = [
         md.MarketDataResponse(
             candle=md.Candle(

@@ -1,0 +1,264 @@
+"""The stream supervisor: per stream slot, session → classify → backoff → health event."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+
+import grpc
+import structlog
+
+from monitor.clock import Clock, wait_any
+from monitor.feed.backfill import Backfiller
+from monitor.feed.backoff import slow_delay
+from monitor.feed.classify import Action, Ending, Verdict, classify
+from monitor.feed.config import FeedConfig
+from monitor.feed.health import ConnectionState, Health
+from monitor.feed.listeners import Announcer
+from monitor.feed.receive import Receiver
+from monitor.feed.registry import Outcome, Outcomes
+from monitor.feed.session import StreamSession
+from monitor.feed.subscriptions import Subscriptions
+
+log = structlog.get_logger()
+
+STABLE_AFTER_S = 60.0
+"""A stream confirmed and alive this long (clock time) resets the backoff curve."""
+
+
+class _Slot:
+    """The reconnect state of one stream slot: its backoff curve and attempt count."""
+
+    def __init__(self, stream: int, delays: Iterator[float]) -> None:
+        self.stream = stream
+        self.delays = delays
+        self.attempt = 0
+
+
+class StreamSupervisor:
+    """Opens as many streams as the subscriptions need and keeps each one up.
+
+    Args:
+        config: stream limits and timings.
+        clock: the feed's clock.
+        metadata: the calls' metadata (the token).
+        health: the sessions count their messages into it.
+        subscriptions: what to hold (and how many streams that takes); told what each answer meant.
+        receiver: each session hands it the market data.
+        backfill: told which series were confirmed or lost.
+        announce: the connection's transitions.
+        backoff_factory: a fresh reconnect-delay iterator.
+        rng: random source for the slow-retry jitter.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: FeedConfig,
+        clock: Clock,
+        metadata: tuple[tuple[str, str], ...],
+        health: Health,
+        subscriptions: Subscriptions,
+        receiver: Receiver,
+        backfill: Backfiller,
+        announce: Announcer,
+        backoff_factory: Callable[[], Iterator[float]],
+        rng: random.Random,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._metadata = metadata
+        self._health = health
+        self._subscriptions = subscriptions
+        self._receiver = receiver
+        self._backfill = backfill
+        self._announce = announce
+        self._backoff_factory = backoff_factory
+        self._rng = rng
+        self._sessions: dict[int, StreamSession] = {}
+        self._retry_now = asyncio.Event()
+        self._fatal = False
+        """The token was rejected: nothing is opened until `reconnect_now()`."""
+        self._stopping = False
+        self._channel_problem: str | None = None
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def reconnect_now(self) -> None:
+        """Ends a fatal stop or a backoff wait; with every stream up, reopens them at once."""
+        self._fatal = False
+        self._retry_now.set()
+        self._subscriptions.changed.fire()
+        if not any(s.confirmed_at is None for s in self._sessions.values()):
+            for session in list(self._sessions.values()):
+                session.cancel("reconnect requested")
+
+    def stop(self) -> None:
+        """Ends every session quietly (the feed is closing; a later run starts unhalted)."""
+        self._stopping, self._fatal = True, False
+        for session in list(self._sessions.values()):
+            session.cancel("closed")
+
+    async def halt(self, reason: str) -> None:
+        """The token was rejected (a look-up said so): stops until `reconnect_now()`."""
+        self._fatal = True
+        self._announce.transition(ConnectionState.AUTH_FAILED, reason)
+        await self._retry_now.wait()
+
+    def channel_report(self, problem: str | None) -> None:
+        """The channel watcher's news: why the channel cannot connect (None once it is READY)."""
+        self._channel_problem = problem
+        if problem is not None and self._health.state is not ConnectionState.LIVE:
+            self._announce.transition(self._health.state, problem)
+            log.error("channel_failed", reason=problem)
+
+    # -- the slots -----------------------------------------------------------------------------
+
+    async def run(self, channel: grpc.aio.Channel) -> None:
+        """Starts a loop per slot the subscriptions need, for as long as the feed runs."""
+        self._stopping = False
+        loops: dict[int, asyncio.Task[None]] = {}
+        try:
+            while True:
+                changed = self._subscriptions.changed.next()
+                for session in self._sessions.values():
+                    session.wake()  # the desired set may have moved: the writers look again
+                for stream in range(self._config.max_streams):
+                    idle = stream not in loops or loops[stream].done()
+                    if idle and not self._stopping and self._needed(stream):
+                        slot = _Slot(stream, self._backoff_factory())
+                        loops[stream] = asyncio.create_task(
+                            self._keep(slot, channel), name=f"feed-slot-{stream}"
+                        )
+                await self._until_changed(changed, loops.values())
+        finally:
+            for task in loops.values():
+                task.cancel()
+            await asyncio.gather(*loops.values(), return_exceptions=True)
+
+    @staticmethod
+    async def _until_changed(changed: asyncio.Event, loops: Iterable[asyncio.Task[None]]) -> None:
+        """Waits for the next change; a slot loop's unexpected error is raised here (to the feed)."""
+        waiter = asyncio.ensure_future(changed.wait())
+        try:
+            await asyncio.wait(
+                {waiter, *(t for t in loops if not t.done())}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+        for task in loops:
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+
+    def _needed(self, stream: int) -> bool:
+        if self._fatal:
+            return False
+        if stream == 0 and self._subscriptions.resolving():
+            return True  # open while resolving: the handshake overlaps the look-ups
+        return self._subscriptions.registry.streams_needed() > stream
+
+    async def _keep(self, slot: _Slot, channel: grpc.aio.Channel) -> None:
+        """Keeps one slot's stream up: one session after another, with backoff in between."""
+        while not self._stopping:
+            if self._fatal:
+                await self._retry_now.wait()
+                self._retry_now.clear()
+                continue
+            if not self._needed(slot.stream):
+                return
+            ending = await self._session(slot.stream, channel)
+            verdict = self._verdict(ending, slot.stream)
+            stable = (
+                ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S
+            )
+            if stable:
+                slot.delays, slot.attempt = self._backoff_factory(), 0  # the curve starts over
+            if verdict.action is Action.QUIET:
+                continue  # closed (the loop ends) or nothing left to hold (it returns above)
+            if verdict.action is Action.FATAL:
+                self._fatal = True
+                self._retry_now.clear()
+                self._announce.transition(verdict.state, verdict.reason, verdict.code)
+                log.error("stream_fatal", reason=verdict.reason, code=verdict.code)
+                continue
+            await self._back_off(slot, verdict, stable)
+
+    async def _session(self, stream: int, channel: grpc.aio.Channel) -> Ending:
+        """Runs one session on the slot; whatever ends it, the slot's subscriptions are lost."""
+        session = StreamSession(
+            stream=stream,
+            channel=channel,
+            metadata=self._metadata,
+            registry=self._subscriptions.registry,
+            clock=self._clock,
+            config=self._config,
+            receiver=self._receiver,
+            on_outcomes=self._outcomes,
+            on_stale=self._stale,
+        )
+        self._sessions[stream] = session
+        self._health.count_from(session)
+        self._subscriptions.registry.stream_opened(stream)
+        try:
+            return await session.run()
+        finally:
+            self._health.stop_counting(session)
+            self._sessions.pop(stream, None)
+            self._subscriptions.stream_lost(stream)
+            # Every watched series, not only the confirmed ones: a reconciliation may have unconfirmed
+            # them just before the end. A needless resume point costs one idempotent refetch.
+            for key in self._subscriptions.series_keys():
+                self._backfill.lost(key)
+
+    def _verdict(self, ending: Ending, stream: int) -> Verdict:
+        verdict = classify(ending, holding=self._needed(stream))
+        if self._channel_problem is not None and ending.confirmed_at is None:
+            # The open deadline hides why nothing connected; the channel watcher knows.
+            verdict = replace(verdict, reason=self._channel_problem)
+        return verdict
+
+    async def _back_off(self, slot: _Slot, verdict: Verdict, stable: bool) -> None:
+        """Announces the reconnect and waits its delay (or until `reconnect_now()`)."""
+        slot.attempt += 1
+        delay = next(slot.delays)
+        if verdict.action is Action.SLOW:
+            delay = max(delay, slow_delay(verdict.min_delay, self._rng))
+        # A routine end of a stable stream is no sign of trouble: waiting would only widen the gap.
+        if (
+            self._retry_now.is_set()
+            or verdict.reason == "reconnect requested"
+            or (stable and verdict.routine)
+        ):
+            delay = 0.0
+        self._retry_now.clear()
+        self._health.note_reconnect()
+        at = self._clock.now() + delay
+        self._announce.transition(
+            ConnectionState.RECONNECTING, verdict.reason, verdict.code, slot.attempt, at
+        )
+        log.info(
+            "stream_reconnecting",
+            stream=slot.stream,
+            attempt=slot.attempt,
+            delay=round(delay, 3),
+            reason=verdict.reason,
+            code=verdict.code,
+        )
+        await wait_any(self._clock, self._retry_now, delay)
+        self._retry_now.clear()
+
+    # -- what the sessions report --------------------------------------------------------------
+
+    def _outcomes(self, outcomes: Outcomes) -> None:
+        for key in self._subscriptions.apply_outcomes(outcomes):
+            self._backfill.confirmed(key)
+        if (
+            any(o is Outcome.CONFIRMED for _, o, _ in outcomes)
+            and self._health.state is not ConnectionState.LIVE
+        ):
+            self._announce.transition(ConnectionState.LIVE, "subscriptions confirmed")
+
+    def _stale(self, silent_for: float) -> None:
+        self._announce.transition(ConnectionState.STALE, f"no message for {silent_for:.0f}s")

@@ -14,12 +14,12 @@ from typing import Any
 import grpc
 import pytest
 from grpc import aio
-from monitor.ui.state import EXCHANGE_TZ
 
 from monitor.market import Candle, Instrument, Interval
 from monitor.pb import instruments_pb2, instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
 from monitor.ui import chart as chart_cmd
 from monitor.ui.render import ChartStyle
+from monitor.ui.state import EXCHANGE_TZ
 from monitor.wire import seconds_to_timestamp, to_quotation
 
 HOUR = 3600

@@ -19,14 +19,12 @@ from monitor.watchlist import (
     add_entry,
     classify_id,
     load_watchlists,
-    move_entry,
     parse_watchlists,
     remove_entry,
     save_watchlists,
     set_active,
     set_entry_interval,
     set_layout,
-    set_list_interval,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,11 +174,8 @@ def test_editing_helpers() -> None:
         add_entry(lists, "a", "SBER_TQBR")
     with pytest.raises(WatchlistError, match="not TICKER_CLASSCODE"):
         add_entry(lists, "a", "what")
-    lists = move_entry(lists, "a", 0, 2)
-    assert [e.id for e in lists.get("a").entries] == ["SBER_TQBR", "GAZP_TQBR", SBER_UID]
     lists = set_entry_interval(lists, "a", 1, Interval.M5)
-    lists = set_list_interval(lists, "a", Interval.M15)
-    assert [e.interval for e in lists.get("a").entries] == [Interval.M15, Interval.M5, Interval.H1]
+    assert [e.interval for e in lists.get("a").entries] == [Interval.H1, Interval.M5, Interval.M1]
     lists = remove_entry(lists, "a", 0)
     assert len(lists.get("a").entries) == 2
     with pytest.raises(WatchlistError, match="at least one"):

@@ -4,40 +4,45 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import tzinfo
 from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Grid, Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from monitor.clock import Clock, SystemClock
-from monitor.feed.api import FeedLike
-from monitor.market import SeriesKey, TradingPhase, WatchKey
+from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED, EXIT_OK
+from monitor.feed import FeedLike, WatchView
+from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
-from monitor.ui.editing import WatchlistEditing
-from monitor.ui.keys import KEY_ACTIONS, bindings
-from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
-from monitor.ui.quitting import Quitting
+from monitor.ui.keys import KEY_ACTIONS, bindings, key_help
+from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
+from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.render.cells import forget_styles
-from monitor.ui.state import LAYOUT_PANELS, MAX_PANELS, assign_panels, format_price, timezone_for, watch_keys
 from monitor.ui.theme import chart_style
-from monitor.ui.widgets import Banner, CandlePanel, PanelView, Row, StatusBar, WatchlistSidebar
-from monitor.ui.widgets.badge import MUTED, Badge, panel_badge, row_level
+from monitor.ui.views import empty_panel, panel_of, row_of
+from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
+from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
-from monitor.watchlist import Watchlists, load_watchlists
+from monitor.watchlist import Watchlists
 
 FEED_GROUP = "feed"
-PHASE_LABELS = {TradingPhase.TRADING: "open", TradingPhase.LIMITED: "auct", TradingPhase.CLOSED: "closed"}
+SAVE_GROUP = "watchlist-save"
+FILE_GROUP = "watchlist-file"
 
 
-class MonitorApp(WatchlistEditing, Quitting, App[int]):
-    """The live market monitor. Widgets own no market state: the render tick reads the feed."""
+class MonitorApp(App[int]):
+    """The live market monitor. Widgets own no market state: the render tick reads the feed.
+
+    What the screen shows is `model` (a MonitorModel); the actions here only forward keys to it,
+    then redraw, re-subscribe and save what it changed.
+    """
 
     CSS_PATH = "monitor.tcss"
     TITLE = "monitor"
@@ -58,10 +63,8 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.watchlists = watchlists
+        self.model = MonitorModel(watchlists, settings.ui.timezone)
         self.watchlist_path = watchlist_path
-        self.template_path = template_path
-        """Copied to `watchlist_path` before the first save when that file does not exist yet."""
         self.feed = feed
         self.clock: Clock = clock or SystemClock()
         self.renderer = renderer if renderer is not None else _default_renderer(settings.ui.renderer)
@@ -69,17 +72,10 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         """The panels' colours; derived from the theme once mounted and again on each theme change."""
         self.watch_file = watch_file
         self.search_debounce = search_debounce
-        self.timezone: str = settings.ui.timezone
-        self.paused = False
-        self.pending = 0
-        """Feed updates that arrived while paused."""
+        self.saver = WatchlistSaver(watchlist_path, template_path, self.post_message)
+        """Copies `template_path` to `watchlist_path` before the first save when that file is missing."""
         self.dirty = True
         """Set by the feed listener; the render tick clears it. Never touches widgets."""
-        self.feed_down: str | None = None
-        """Why the feed worker died, while it is dead."""
-        self.selected = 0
-        self.focused_panel = 0
-        self.panels: list[WatchKey | None] = []
         self._watched: list[WatchKey] = []
         self._last_tick: tuple[object, ...] | None = None
         self.panel_widgets: list[CandlePanel] = []
@@ -104,23 +100,21 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
                         yield CandlePanel(self.renderer, self.chart_style, id=f"panel-{i}")
         yield StatusBar(id="status")
 
-    def _bind_widgets(self) -> None:
+    def on_mount(self) -> None:
         # Kept as references: queries fail once the screen is torn down, and timers may still fire.
         self.panel_widgets = list(self.query(CandlePanel))
         self.sidebar = self.query_one(WatchlistSidebar)
         self.status_bar = self.query_one(StatusBar)
         self.banner = self.query_one(Banner)
         self.grid = self.query_one("#panels", Grid)
-
-    def on_mount(self) -> None:
-        self._bind_widgets()
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
         self.apply_theme_colors()
         # Colours are recomputed here, once per theme change, never on a frame.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self.apply_watchlist(reset_panels=True)
+        self.show_model()
         self.run_feed()
+        self.run_worker(self.saver.run(), group=SAVE_GROUP, exit_on_error=False, description="Saving")
         if self.watch_file:
             self.watch_watchlist_file()
         self.set_interval(1 / self.settings.ui.refresh_hz, self.render_tick)
@@ -140,24 +134,28 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         for panel in self.panel_widgets:
             panel.set_chart_style(style)
 
-    def apply_watchlist(self, *, reset_panels: bool = False) -> None:
-        """Re-derives panels, grid and subscriptions from `self.watchlists` (after any change)."""
-        current = self.watchlists.active_list
-        count = LAYOUT_PANELS.get(current.layout, 4)
-        self.panels = assign_panels([] if reset_panels else self.panels, current.entries, count)
-        self.selected = max(0, min(self.selected, len(current.entries) - 1))
-        self.focused_panel = min(self.focused_panel, count - 1)
-        for layout in LAYOUT_PANELS:
-            self.grid.set_class(layout == current.layout, f"layout-{layout}")
+    def show_model(self, edit: Edit | None = None) -> None:
+        """Shows the model's layout and panels, streams what they need, and saves an edit."""
+        layout, count = self.model.current.layout, self.model.panel_count
+        for name in LAYOUT_PANELS:
+            self.grid.set_class(name == layout, f"layout-{name}")
         for i, panel in enumerate(self.panel_widgets):
             panel.display = i < count
-            panel.set_class(i == self.focused_panel, "-focused")
+        self._show_focus()
         self.update_watch()
-        self.dirty = True
+        self.refresh_now()
+        if edit is not None and edit.warning:
+            self.notify(edit.warning, severity="warning")
+        if edit is not None and edit.changed:
+            self.saver.request(self.model.watchlists, edit.notice)
+
+    def _show_focus(self) -> None:
+        for i, panel in enumerate(self.panel_widgets):
+            panel.set_class(i == self.model.focused_panel, "-focused")
 
     def update_watch(self) -> None:
         """Tells the feed the desired series when they changed (it diffs and subscribes the rest)."""
-        keys = watch_keys(self.watchlists.active_list.entries, self.panels)
+        keys = self.model.watch_keys()
         if keys != self._watched:
             self._watched = keys
             self.feed.watch(keys)
@@ -167,8 +165,7 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
     def _feed_changed(self) -> None:
         # Runs inside the feed's receive loop: only flags, no widget work (the tick does that).
         self.dirty = True
-        if self.paused:
-            self.pending += 1
+        self.model.feed_changed()
 
     @work(exclusive=True, group=FEED_GROUP, exit_on_error=False, description="Streaming market data")
     async def run_feed(self) -> None:
@@ -178,18 +175,20 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
         """The one place worker failures land: a dead feed shows DOWN with its reason."""
         worker = event.worker
         if worker.group != FEED_GROUP:
-            if event.state is WorkerState.ERROR and worker.group == "watchlist-file":
-                self.notify(f"Watching the watchlist file stopped: {worker.error}", severity="warning")
+            if event.state is WorkerState.ERROR and worker.group in (FILE_GROUP, SAVE_GROUP):
+                self.notify(f"{worker.description} stopped: {worker.error}", severity="warning")
             return
         if event.state is WorkerState.RUNNING:
-            self.feed_down = None
+            self.model.feed_down = None
         elif event.state is WorkerState.ERROR:
             error = worker.error
-            self.feed_down = f"{type(error).__name__}: {error}" if error else "unknown error"
+            self.model.feed_down = f"{type(error).__name__}: {error}" if error else "unknown error"
             self.log.error("feed worker failed", error=repr(error))
-            self.notify(f"Feed stopped: {self.feed_down}. Press r to restart.", severity="error", timeout=10)
+            self.notify(
+                f"Feed stopped: {self.model.feed_down}. Press r to restart.", severity="error", timeout=10
+            )
         elif event.state is WorkerState.SUCCESS and not self._exit:
-            self.feed_down = "the feed ended"
+            self.model.feed_down = "the feed ended"
         self.dirty = True
         if not self._exit:
             self.render_tick()
@@ -199,8 +198,8 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
 
     def action_reconnect(self) -> None:
         """Restarts a dead feed worker; otherwise asks the live feed to reconnect at once."""
-        if self.feed_down is not None or not self.feed_worker_alive():
-            self.feed_down = None
+        if self.model.feed_down is not None or not self.feed_worker_alive():
+            self.model.feed_down = None
             self.run_feed()
             self.notify("Restarting the feed…")
         else:
@@ -212,128 +211,105 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
 
     def render_tick(self) -> None:
         """Coalesces every change since the last tick into one redraw of what moved."""
-        now = self.clock.now()
-        health = self.feed.health
-        info = StatusInfo(self.paused, self.pending, self.feed_down, self.timezone)
-        tz = timezone_for(self.timezone)
+        model, now, health = self.model, self.clock.now(), self.feed.health
+        info = StatusInfo(model.paused, model.pending, model.feed_down, model.timezone)
+        tz = model.tz
         self.status_bar.show(status_text(health, info, now, tz))
         self.status_bar.show_health(health)
-        if self.paused:
+        if model.paused:
             return
         # Ages on badges move once a second, so the second is part of what can change.
-        signature = (self.feed.book.version, health.version, int(now), self.feed_down, self.timezone)
+        signature = (self.feed.book.version, health.version, int(now), model.feed_down, model.timezone)
         if not self.dirty and signature == self._last_tick:
             return
         self.dirty, self._last_tick = False, signature
+        views = {key: self.feed.view(key) for key in self._watched}
         sandbox = self.settings.connection.sandbox
-        self.banner.show(banner_text(health, info, now, sandbox))
-        self._draw_sidebar()
+        self.banner.show(banner_text(health, info, now, sandbox, tuple(views.values())))
+        self._draw_sidebar(views)
         for i, panel in enumerate(self.panel_widgets):
             if panel.display:
-                panel.show(self.panel_view(self.panels[i] if i < len(self.panels) else None, now, tz))
+                key = model.panel(i)
+                if key is None:
+                    panel.show(empty_panel())
+                else:
+                    view = views.get(key) or self.feed.view(key)
+                    panel.show(panel_of(view, health, now, tz, model.feed_down))
 
-    def _draw_sidebar(self) -> None:
-        current = self.watchlists.active_list
-        health, book = self.feed.health, self.feed.book
-        rows: list[Row] = []
-        for entry in current.entries:
-            key = entry
-            instrument = self.feed.instrument(entry.id)
-            watch = health.watch.get(key)
-            uid = (watch.uid if watch else None) or (instrument.uid if instrument else None)
-            quote = book.quotes.get(uid) if uid else None
-            phase = health.trading.get(uid) if uid else None
-            step = float(instrument.price_step) if instrument else None
-            rows.append(
-                Row(
-                    ticker=instrument.ticker if instrument else entry.id.split("_")[0],
-                    interval=entry.interval.code,
-                    price=format_price(quote.price if quote else None, step),
-                    change=quote.change if quote else None,
-                    phase=PHASE_LABELS.get(phase, "") if phase else "",
-                    level=row_level(health, key, self.feed_down is not None),
-                )
-            )
-        self.sidebar.show(f"{current.name} ({len(current.entries)})", tuple(rows), self.selected)
-
-    def panel_view(self, key: WatchKey | None, now: float, tz: tzinfo) -> PanelView:
-        """What one panel shows: title, badge, series and the reason of a failure."""
-        if key is None:
-            return PanelView(None, "empty", Badge("EMPTY", "", MUTED), message="Select a row and press Enter")
-        health = self.feed.health
-        instrument = self.feed.instrument(key.id)
-        watch = health.watch.get(key)
-        uid = (watch.uid if watch else None) or (instrument.uid if instrument else None)
-        series = self.feed.book.find(SeriesKey(uid, key.interval)) if uid else None
-        quote = self.feed.book.quotes.get(uid) if uid else None
-        name = f"{instrument.ticker} {key.interval.code} · {instrument.name}" if instrument else key.id
-        badge = panel_badge(health, key, now, self.feed_down)
-        message = ""
-        if badge.label == "ERROR" and watch is not None and watch.reason:
-            message = (
-                f"{key.id}: {watch.reason}\nThe other panels keep streaming.\nx removes it; or fix the file."
-            )
-        return PanelView(
-            key=key,
-            title=name if instrument else f"{key.id} {key.interval.code}",
-            badge=badge,
-            series=series,
-            series_version=series.version if series is not None else -1,
-            last_price=quote.price if quote else None,
-            price_step=float(instrument.price_step) if instrument else None,
-            tz=tz,
-            message=message,
-        )
-
-    # ------------------------------------------------------------------ view actions
-
-    def action_move(self, step: int) -> None:
-        count = len(self.watchlists.active_list.entries)
-        if count:
-            self.selected = max(0, min(count - 1, self.selected + step))
-            self._draw_sidebar()
-
-    def action_jump(self, index: int) -> None:
-        if index < len(self.watchlists.active_list.entries):
-            self.selected = index
-            self._draw_sidebar()
-
-    def action_show_selected(self) -> None:
-        entries = self.watchlists.active_list.entries
-        if entries and self.focused_panel < len(self.panels):
-            entry = entries[self.selected]
-            self.panels[self.focused_panel] = entry
-            self.update_watch()
-            self.refresh_now()
-
-    def action_next_panel(self) -> None:
-        self.focused_panel = (self.focused_panel + 1) % max(1, len(self.panels))
-        for i, panel in enumerate(self.panel_widgets):
-            panel.set_class(i == self.focused_panel, "-focused")
-
-    def action_pause(self) -> None:
-        self.paused = not self.paused
-        if not self.paused:
-            self.pending = 0
-        self.refresh_now()
-
-    def action_timezone(self) -> None:
-        from monitor.ui.state import next_timezone
-
-        self.timezone = next_timezone(self.timezone)
-        self.refresh_now()
-
-    def action_help(self) -> None:
-        from monitor.ui.keys import key_help
-        from monitor.ui.screens import HelpScreen
-
-        detail = bad_messages_detail(self.feed.health)
-        self.push_screen(HelpScreen(key_help(self.settings.ui.keys), detail))
+    def _draw_sidebar(self, views: dict[WatchKey, WatchView] | None = None) -> None:
+        current, health = self.model.current, self.feed.health
+        down = self.model.feed_down is not None
+        known = views or {}
+        rows = tuple(row_of(known.get(key) or self.feed.view(key), health, down) for key in current.entries)
+        self.sidebar.show(f"{current.name} ({len(current.entries)})", rows, self.model.selected)
 
     def refresh_now(self) -> None:
         """Redraws at once (after a key) instead of waiting for the next tick."""
         self.dirty = True
         self.render_tick()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_move(self, step: int) -> None:
+        self.model.move(step)
+        self._draw_sidebar()
+
+    def action_jump(self, index: int) -> None:
+        self.model.jump(index)
+        self._draw_sidebar()
+
+    def action_show_selected(self) -> None:
+        if self.model.show_selected():
+            self.update_watch()
+            self.refresh_now()
+
+    def action_next_panel(self) -> None:
+        self.model.next_panel()
+        self._show_focus()
+
+    def action_pause(self) -> None:
+        self.model.toggle_pause()
+        self.refresh_now()
+
+    def action_timezone(self) -> None:
+        self.model.cycle_timezone()
+        self.refresh_now()
+
+    def action_interval(self, step: int) -> None:
+        self.show_model(self.model.change_interval(step))
+
+    def action_layout(self) -> None:
+        self.show_model(self.model.cycle_layout())
+
+    def action_remove(self) -> None:
+        self.show_model(self.model.remove())
+
+    def action_add(self) -> None:
+        from monitor.ui.screens import SearchScreen
+
+        self.push_screen(SearchScreen(self.feed.search, debounce=self.search_debounce), self._add)
+
+    def _add(self, instrument: Instrument | None) -> None:
+        if instrument is not None:
+            self.show_model(self.model.add(instrument))
+
+    def action_switch(self) -> None:
+        from monitor.ui.screens import WatchlistSwitcher
+
+        names = [item.name for item in self.model.watchlists.lists]
+        self.push_screen(WatchlistSwitcher(names, self.model.current.name), self._switch)
+
+    def _switch(self, name: str | None) -> None:
+        self.show_model(self.model.switch(name))
+
+    def action_save(self) -> None:
+        self.saver.request(self.model.watchlists, f"Saved {self.watchlist_path}")
+
+    def action_help(self) -> None:
+        from monitor.ui.screens import HelpScreen
+
+        detail = bad_messages_detail(self.feed.health)
+        self.push_screen(HelpScreen(key_help(self.settings.ui.keys), detail))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -343,46 +319,69 @@ class MonitorApp(WatchlistEditing, Quitting, App[int]):
             key = self.settings.ui.keys.get(item.id) or item.key_display or item.keys
             yield SystemCommand(item.description, f"key: {key}", partial(self.run_action, item.action))
 
-    # ------------------------------------------------------------------ watchlist file
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notify, but plain text by default: messages carry names, paths and errors."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
-    @work(exclusive=True, group="watchlist-file", exit_on_error=False, description="Watching the watchlist")
+    # ------------------------------------------------------------------ the watchlist file
+
+    def on_watchlist_saved(self, message: WatchlistSaved) -> None:
+        for notice in message.notices:
+            self.notify(notice)
+
+    def on_watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
+        # The edit stays in the model: the next save (any edit, or s) writes it.
+        self.notify(f"Not saved to {message.path}: {message.error}", severity="error", timeout=10)
+
+    @work(exclusive=True, group=FILE_GROUP, exit_on_error=False, description="Watching the watchlist file")
     async def watch_watchlist_file(self) -> None:
-        from watchfiles import awatch
-
-        path = self.watchlist_path
-        if not path.parent.is_dir():
-            return
-        # Watch the directory: our own saves (and editors) replace the file, which ends a file watch.
-        async for _changes in awatch(
-            path.parent, watch_filter=lambda _change, changed: Path(changed).name == path.name, debounce=200
-        ):
-            await self.reload_watchlists()
+        await watch_changes(self.watchlist_path, self.reload_watchlists)
 
     async def reload_watchlists(self) -> None:
-        """Loads the file off the loop; posts the result unless it equals what runs (our own save)."""
-        from monitor.watchlist import WatchlistError
+        """Reads the file after it changed on disk; applies it unless it holds what runs."""
+        message = await reload(self.watchlist_path, self.model.watchlists, self.saver)
+        if message is not None:
+            self.post_message(message)
 
-        try:
-            loaded = await asyncio.to_thread(load_watchlists, self.watchlist_path)
-        except WatchlistError as exc:
-            self.post_message(WatchlistReloadFailed(str(exc)))
-            return
-        if loaded != self.watchlists:
-            self.post_message(WatchlistReloaded(loaded))
-
-    @on(WatchlistReloaded)
-    def watchlist_reloaded(self, message: WatchlistReloaded) -> None:
-        changed_list = message.watchlists.active_list.name != self.watchlists.active_list.name
-        self.watchlists = message.watchlists
-        self.apply_watchlist(reset_panels=changed_list)
-        self.refresh_now()
+    def on_watchlist_reloaded(self, message: WatchlistReloaded) -> None:
+        self.model.reload(message.watchlists)
+        self.show_model()
         self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
 
-    @on(WatchlistReloadFailed)
-    def watchlist_reload_failed(self, message: WatchlistReloadFailed) -> None:
+    def on_watchlist_reload_failed(self, message: WatchlistReloadFailed) -> None:
         self.notify(
             f"{message.error}\nKept the running list.", title="Watchlist not reloaded", severity="error"
         )
+
+    # ------------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        await self.shutdown(EXIT_OK)
+
+    async def action_interrupt(self) -> None:
+        await self.shutdown(EXIT_INTERRUPTED)
+
+    async def shutdown(self, return_code: int) -> None:
+        """Exits with `return_code` once pending saves landed and the feed closed (at most CLOSE_TIMEOUT_S).
+
+        q, Ctrl+C and the CLI's signals all end here; later calls do nothing.
+        """
+        if self._exit:
+            return
+        closing = [asyncio.ensure_future(self.saver.drain()), asyncio.ensure_future(self.feed.close())]
+        _done, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
+        for task in late:
+            self.log.warning("quitting without waiting any longer", task=repr(task))
+            task.cancel()
+        self.exit(return_code, return_code=return_code)
 
 
 def _default_renderer(name: str) -> Renderer:
@@ -391,27 +390,6 @@ def _default_renderer(name: str) -> Renderer:
     return get_renderer(name)
 
 
-def make_app(
-    settings: Settings,
-    watchlists: Watchlists,
-    watchlist_path: Path,
-    feed: FeedLike,
-    clock: Clock | None = None,
-    *,
-    renderer: Renderer | None = None,
-    template_path: Path | None = None,
-    watch_file: bool = True,
-    search_debounce: float = 0.25,
-) -> MonitorApp:
-    """Builds the app; the CLI and the tests both come through here."""
-    return MonitorApp(
-        settings,
-        watchlists,
-        watchlist_path,
-        feed,
-        clock,
-        renderer=renderer,
-        template_path=template_path,
-        watch_file=watch_file,
-        search_debounce=search_debounce,
-    )
+make_app = MonitorApp
+"""Builds the app: `make_app(settings, watchlists, watchlist_path, feed, clock, *, renderer=None,
+template_path=None, watch_file=True, search_debounce=0.25)`; the CLI and the tests come through here."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.message import Message
 
@@ -22,3 +23,21 @@ class WatchlistReloadFailed(Message):
 
     error: str
     """FILE:LINE: FIELD: what is wrong."""
+
+
+@dataclass
+class WatchlistSaved(Message):
+    """A save of the watchlists reached the disk."""
+
+    path: Path
+    watchlists: Watchlists
+    notices: tuple[str, ...]
+    """What the edits it holds asked to tell the user once saved."""
+
+
+@dataclass
+class WatchlistSaveFailed(Message):
+    """A save of the watchlists failed; the edits stay in memory and the next save retries them."""
+
+    path: Path
+    error: str

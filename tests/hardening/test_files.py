@@ -20,10 +20,10 @@ from monitor.watchlist import (
     Watchlists,
     add_entry,
     load_watchlists,
-    move_entry,
     parse_watchlists,
     remove_entry,
     save_watchlists,
+    set_entry_interval,
 )
 
 CONFIG = Path("/nonexistent-dir/hyp-monitor.toml")
@@ -181,7 +181,8 @@ def test_thousand_instruments_load_edit_save_quickly(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 0.5
     assert len(lists.active_list.entries) == 1000
     started = time.perf_counter()
-    lists = move_entry(remove_entry(add_entry(lists, "big", "NEW_TQBR", 500), "big", 0), "big", 10, 900)
+    lists = remove_entry(add_entry(lists, "big", "NEW_TQBR", 500), "big", 0)
+    lists = set_entry_interval(lists, "big", 900, Interval.H1)
     save_watchlists(path, lists)
     assert time.perf_counter() - started < 1.0
     assert load_watchlists(path) == lists

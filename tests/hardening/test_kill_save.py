@@ -21,6 +21,7 @@ OLD = (
 SAVER = """
 import sys
 from pathlib import Path
+from monitor.market import WatchKey
 from monitor.watchlist import Watchlist, Watchlists, save_watchlists
 path = Path(sys.argv[1])
 new = Watchlists((Watchlist("a", entries=tuple(WatchKey(f"N{i:03d}_TQBR") for i in range(300))),), "a")

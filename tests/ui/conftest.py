@@ -11,7 +11,7 @@ from monitor.feed.testing import FakeFeed
 from monitor.settings import Settings
 from monitor.ui.app import MonitorApp, make_app
 from monitor.watchlist import load_watchlists
-from tests.ui.uikit import START, WATCHLIST, AppFactory
+from tests.ui.uikit import START, WATCHLIST, AppFactory, RenderCounts
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +56,9 @@ def make(watchlist_file: Path, feed: FakeFeed, clock: ManualClock) -> AppFactory
         )
 
     return build
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> RenderCounts:
+    """Counts chart and title-line builds per panel (the panels keep no counters of their own)."""
+    return RenderCounts(monkeypatch)

@@ -7,12 +7,12 @@ from pathlib import Path
 from textual.message import Message
 
 from monitor.clock import ManualClock
-from monitor.feed.health import ConnectionState
+from monitor.feed import ConnectionState
 from monitor.feed.testing import FakeFeed, wave_candles
 from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.widgets import CandlePanel
-from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, banner, fill, settle, wait_for
+from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, RenderCounts, banner, fill, settle, wait_for
 
 
 def badges(app: object) -> list[str]:
@@ -23,34 +23,34 @@ def badges(app: object) -> list[str]:
 
 
 async def test_render_tick_redraws_only_dirty_panels(
-    make: AppFactory, feed: FakeFeed, clock: ManualClock
+    make: AppFactory, feed: FakeFeed, clock: ManualClock, renders: RenderCounts
 ) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         fill(feed, MAIN)
         await settle(pilot, app)
         panels = app.panel_widgets[:4]
-        charts = [panel.chart_renders for panel in panels]
-        headers = [panel.header_renders for panel in panels]
+        charts = [renders.chart(panel) for panel in panels]
+        headers = [renders.header(panel) for panel in panels]
         assert all(count >= 1 for count in charts)
 
         app.render_tick()  # nothing changed: nothing is drawn
         await pilot.pause()
-        assert [panel.chart_renders for panel in panels] == charts
+        assert [renders.chart(panel) for panel in panels] == charts
 
         now = int(clock.now())
         feed.push_candles(
             "GAZP_TQBR", Interval.M1, wave_candles(Interval.M1.start_of(now), Interval.M1, 1, 99.0)
         )
         await settle(pilot, app)
-        after = [panel.chart_renders for panel in panels]
+        after = [renders.chart(panel) for panel in panels]
         assert after[1] == charts[1] + 1
         assert [after[i] for i in (0, 2, 3)] == [charts[i] for i in (0, 2, 3)]
 
         clock.advance(5)  # ages on the badges move: only title lines are redrawn
         await settle(pilot, app)
-        assert [panel.chart_renders for panel in panels] == after
-        assert all(panel.header_renders > headers[i] for i, panel in enumerate(panels))
+        assert [renders.chart(panel) for panel in panels] == after
+        assert all(renders.header(panel) > headers[i] for i, panel in enumerate(panels))
 
 
 async def test_feed_crash_shows_down_and_r_restarts(make: AppFactory, feed: FakeFeed) -> None:
@@ -58,7 +58,7 @@ async def test_feed_crash_shows_down_and_r_restarts(make: AppFactory, feed: Fake
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: feed.run_calls == 1 and feed.health.state is ConnectionState.LIVE)
         feed.crash(RuntimeError("stream exploded"))
-        await wait_for(pilot, lambda: app.feed_down is not None)
+        await wait_for(pilot, lambda: app.model.feed_down is not None)
         await settle(pilot, app)
         assert "DOWN" in app.status_bar.text.plain
         assert "stream exploded" in app.status_bar.text.plain
@@ -67,7 +67,7 @@ async def test_feed_crash_shows_down_and_r_restarts(make: AppFactory, feed: Fake
 
         await pilot.press("r")
         await wait_for(pilot, lambda: feed.run_calls == 2)
-        assert app.feed_down is None and feed.reconnect_requests == 0
+        assert app.model.feed_down is None and feed.reconnect_requests == 0
         await settle(pilot, app)
         assert banner(app) is None
         assert "LIVE" in app.status_bar.text.plain
@@ -151,17 +151,17 @@ async def test_file_edit_on_disk_changes_only_the_changed_subscriptions(
         await pilot.press("tab")
         watchlist_file.write_text(WATCHLIST.replace('"YDEX_TQBR",', '"YDEX_TQBR",\n    "VTBR_TQBR",'))
         await app.reload_watchlists()
-        await wait_for(pilot, lambda: len(app.watchlists.active_list.entries) == 5)
+        await wait_for(pilot, lambda: len(app.model.watchlists.active_list.entries) == 5)
         assert WatchKey("VTBR_TQBR", Interval.M1) in feed.watch_calls[-1]
-        assert app.panels[:4] == [WatchKey(i, m) for i, m in MAIN]  # what is on screen stays
-        assert app.focused_panel == 1
+        assert app.model.panels[:4] == [WatchKey(i, m) for i, m in MAIN]  # what is on screen stays
+        assert app.model.focused_panel == 1
 
         watchlist_file.write_text(WATCHLIST.replace('layout = "2x2"', 'layout = "4x4"'))
         await app.reload_watchlists()
         await pilot.pause()
         [failed] = [m for m in messages if isinstance(m, WatchlistReloadFailed)]
         assert f"{watchlist_file}:6: lists[0].layout" in failed.error
-        assert len(app.watchlists.active_list.entries) == 5  # the running list is kept
+        assert len(app.model.watchlists.active_list.entries) == 5  # the running list is kept
 
         reloads = sum(isinstance(m, WatchlistReloaded) for m in messages)
         await pilot.press("l")  # our own save must not come back as a reload
@@ -179,5 +179,5 @@ async def test_file_watcher_applies_edits_while_running(
         await wait_for(pilot, lambda: any(w.group == "watchlist-file" and w.is_running for w in app.workers))
         await pilot.pause(0.2)  # let the watcher arm itself before the edit
         watchlist_file.write_text(WATCHLIST.replace('layout = "2x2"', 'layout = "1"'))
-        await wait_for(pilot, lambda: app.watchlists.active_list.layout == "1", rounds=500)
+        await wait_for(pilot, lambda: app.model.watchlists.active_list.layout == "1", rounds=500)
         assert sum(panel.display for panel in app.panel_widgets) == 1

@@ -9,7 +9,7 @@ from monitor.market import Interval, WatchKey
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel
 from monitor.watchlist import load_watchlists
-from tests.ui.uikit import SIZE, AppFactory, paused, screen, settle, wait_for
+from tests.ui.uikit import SIZE, AppFactory, paused, saved, screen, settle, wait_for
 
 SBER, GAZP = WatchKey("SBER_TQBR", Interval.M1), WatchKey("GAZP_TQBR", Interval.M1)
 
@@ -18,13 +18,13 @@ async def test_moves_selection_with_arrows_and_vim_keys(make: AppFactory) -> Non
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down", "j")
-        assert app.selected == 2
+        assert app.model.selected == 2
         await pilot.press("k")
-        assert app.selected == 1
+        assert app.model.selected == 1
         await pilot.press("up", "up", "up")
-        assert app.selected == 0
+        assert app.model.selected == 0
         await pilot.press("j", "j", "j", "j", "j")
-        assert app.selected == 3  # clamped to the last row
+        assert app.model.selected == 3  # clamped to the last row
         assert app.sidebar.selected == 3
 
 
@@ -32,22 +32,22 @@ async def test_number_keys_jump_to_rows(make: AppFactory) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
-        assert app.selected == 2
+        assert app.model.selected == 2
         await pilot.press("9")  # no ninth row: the selection stays
-        assert app.selected == 2
+        assert app.model.selected == 2
         await pilot.press("1")
-        assert app.selected == 0
+        assert app.model.selected == 0
 
 
 async def test_enter_shows_selected_instrument_in_focused_panel(make: AppFactory, feed: FakeFeed) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
-        assert app.panels[:2] == [SBER, GAZP]
+        assert app.model.panels[:2] == [SBER, GAZP]
         await pilot.press("tab")
-        assert app.focused_panel == 1
+        assert app.model.focused_panel == 1
         await pilot.press("4", "enter")
         ydex = WatchKey("YDEX_TQBR", Interval.M1)
-        assert app.panels[1] == ydex
+        assert app.model.panels[1] == ydex
         await settle(pilot, app)
         panel = app.query_one("#panel-1", CandlePanel)
         assert panel.view is not None and panel.view.key == ydex
@@ -58,11 +58,11 @@ async def test_tab_cycles_visible_panels(make: AppFactory) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab", "tab", "tab")
-        assert app.focused_panel == 3
+        assert app.model.focused_panel == 3
         assert app.query_one("#panel-3").has_class("-focused")
         assert not app.query_one("#panel-0").has_class("-focused")
         await pilot.press("tab")
-        assert app.focused_panel == 0
+        assert app.model.focused_panel == 0
 
 
 async def test_interval_keys_change_focused_panel_and_watch(
@@ -72,27 +72,29 @@ async def test_interval_keys_change_focused_panel_and_watch(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab", "i")
         gazp2 = WatchKey("GAZP_TQBR", Interval.M2)
-        assert app.panels[1] == gazp2
+        assert app.model.panels[1] == gazp2
         assert gazp2 in feed.watch_calls[-1] and GAZP not in feed.watch_calls[-1]
-        assert app.watchlists.active_list.entries[1].interval is Interval.M2
-        saved = load_watchlists(watchlist_file).active_list.entries[1]
-        assert (saved.id, saved.interval) == ("GAZP_TQBR", Interval.M2)
+        assert app.model.watchlists.active_list.entries[1].interval is Interval.M2
+        await saved(pilot, app)
+        entry = load_watchlists(watchlist_file).active_list.entries[1]
+        assert (entry.id, entry.interval) == ("GAZP_TQBR", Interval.M2)
         assert "# Sberbank" in watchlist_file.read_text()
         await pilot.press("I", "I")
-        assert app.panels[1] == WatchKey("GAZP_TQBR", Interval.MN1)  # wraps below 1m
-        assert app.panels[0] == SBER  # the other panels keep theirs
+        assert app.model.panels[1] == WatchKey("GAZP_TQBR", Interval.MN1)  # wraps below 1m
+        assert app.model.panels[0] == SBER  # the other panels keep theirs
 
 
 async def test_layout_cycles_and_is_saved(make: AppFactory, watchlist_file: Path) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l")
-        assert app.watchlists.active_list.layout == "3x3"
+        assert app.model.watchlists.active_list.layout == "3x3"
         assert sum(panel.display for panel in app.panel_widgets) == 9
-        assert app.panels[4:] == [None] * 5  # four entries, nine panels
+        assert app.model.panels[4:] == [None] * 5  # four entries, nine panels
         await pilot.press("l")
-        assert str(app.watchlists.active_list.layout) == "1"
+        assert str(app.model.watchlists.active_list.layout) == "1"
         assert sum(panel.display for panel in app.panel_widgets) == 1
+        await saved(pilot, app)
         assert 'layout = "1"' in watchlist_file.read_text()
 
 
@@ -105,11 +107,11 @@ async def test_pause_counts_pending_updates_and_resumes(make: AppFactory, feed: 
         feed.set_price("SBER_TQBR", 101.0)
         feed.set_price("SBER_TQBR", 102.0)
         app.render_tick()
-        assert app.pending == 2
+        assert app.model.pending == 2
         assert "PAUSED +2 updates" in app.status_bar.text.plain
         assert "102" not in app.sidebar.rows[0].price  # drawing is frozen
         await pilot.press("p")
-        assert not paused(app) and app.pending == 0
+        assert not paused(app) and app.model.pending == 0
         assert "102.00" in app.sidebar.rows[0].price
 
 
@@ -125,14 +127,14 @@ async def test_r_asks_the_live_feed_to_reconnect(make: AppFactory, feed: FakeFee
 async def test_t_cycles_time_zone(make: AppFactory) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
-        assert app.timezone == "exchange"
+        assert app.model.timezone == "exchange"
         await pilot.press("t")
-        assert app.timezone == "local"
+        assert app.model.timezone == "local"
         await pilot.press("t")
-        assert app.timezone == "utc"
+        assert app.model.timezone == "utc"
         assert "09:00:00 utc" in app.status_bar.text.plain
         await pilot.press("t")
-        assert app.timezone == "exchange"
+        assert app.model.timezone == "exchange"
         assert "12:00:00 exchange" in app.status_bar.text.plain
 
 
@@ -170,9 +172,10 @@ async def test_search_adds_entry_and_saves_with_comments(
         await pilot.press("enter")
         await pilot.pause()
         assert not isinstance(screen(app), SearchScreen)
-        entries = app.watchlists.active_list.entries
-        assert entries[-1].id == "GMKN_TQBR" and app.selected == 4
+        entries = app.model.watchlists.active_list.entries
+        assert entries[-1].id == "GMKN_TQBR" and app.model.selected == 4
         assert WatchKey("GMKN_TQBR", Interval.M1) in feed.watch_calls[-1]
+        await saved(pilot, app)
         text = watchlist_file.read_text()
         assert '"GMKN_TQBR"' in text
         assert "# my watchlists (this comment must survive every save)" in text
@@ -185,7 +188,7 @@ async def test_search_escape_adds_nothing(make: AppFactory, watchlist_file: Path
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a", "s", "b", "escape")
         await pilot.pause()
-        assert len(app.watchlists.active_list.entries) == 4
+        assert len(app.model.watchlists.active_list.entries) == 4
     assert watchlist_file.read_text() == before
 
 
@@ -193,10 +196,11 @@ async def test_x_removes_selected_and_saves(make: AppFactory, feed: FakeFeed, wa
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2", "x")
-        ids = [entry.id for entry in app.watchlists.active_list.entries]
+        ids = [entry.id for entry in app.model.watchlists.active_list.entries]
         assert ids == ["SBER_TQBR", "LKOH_TQBR", "YDEX_TQBR"]
         assert GAZP not in feed.watch_calls[-1]
-        assert GAZP not in app.panels
+        assert GAZP not in app.model.panels
+        await saved(pilot, app)
         text = watchlist_file.read_text()
         assert "GAZP_TQBR" not in text and "# Sberbank" in text
 
@@ -207,7 +211,7 @@ async def test_s_saves_the_file(make: AppFactory, watchlist_file: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         watchlist_file.unlink()
         await pilot.press("s")
-        await pilot.pause()
+        await saved(pilot, app)
     assert 'name = "main"' in watchlist_file.read_text()
 
 
@@ -218,9 +222,10 @@ async def test_w_switches_watchlist(make: AppFactory, feed: FakeFeed, watchlist_
         assert isinstance(screen(app), WatchlistSwitcher)
         await pilot.press("down", "enter")
         await pilot.pause()
-        assert app.watchlists.active_list.name == "second"
-        assert app.panels == [WatchKey("GMKN_TQBR", Interval.H1), WatchKey("VTBR_TQBR", Interval.H1)]
-        assert set(feed.watch_calls[-1]) == set(app.panels)
+        assert app.model.watchlists.active_list.name == "second"
+        assert app.model.panels == [WatchKey("GMKN_TQBR", Interval.H1), WatchKey("VTBR_TQBR", Interval.H1)]
+        assert set(feed.watch_calls[-1]) == set(app.model.panels)
+        await saved(pilot, app)
         assert 'active = "second"' in watchlist_file.read_text()
 
 

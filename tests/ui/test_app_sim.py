@@ -15,7 +15,7 @@ from tests.ui.uikit import SIZE, settle, wait_for
 
 @pytest.mark.timeout(20)
 async def test_demo_mode_shows_live_candles_quickly(tmp_path: Path) -> None:
-    from monitor.feed.supervisor import Feed
+    from monitor.feed import Feed
 
     path = tmp_path / "watchlist.toml"
     path.write_text('[[lists]]\nname = "main"\nlayout = "1x2"\ninstruments = ["SBER_TQBR", "GAZP_TQBR"]\n')

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static, Tooltip
 
 from monitor.clock import ManualClock
-from monitor.feed.health import Health
+from monitor.feed import Health
 from monitor.feed.testing import FakeFeed
 from monitor.ui.app import MonitorApp
 from monitor.ui.screens import HelpScreen

@@ -104,7 +104,7 @@ async def test_markup_in_names_is_shown_literally_everywhere(watchlist_file: Pat
         assert "Broken [/nope] [link=x]" in option_texts(search.options)[0]
         await pilot.press("enter")  # the notification and the sidebar show the name too
         await settle(pilot, app)
-        assert app.watchlists.active_list.entries[-1].id == "EVL1_TQBR"
+        assert app.model.watchlists.active_list.entries[-1].id == "EVL1_TQBR"
         assert not isinstance(screen(app), SearchScreen)
 
 
@@ -115,10 +115,10 @@ async def test_removing_the_last_instrument_is_refused_and_a_still_adds(make: Ap
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"xxxxx")  # one more than there are rows
         await settle(pilot, app)
-        assert [entry.id for entry in app.watchlists.active_list.entries] == ["YDEX_TQBR"]
+        assert [entry.id for entry in app.model.watchlists.active_list.entries] == ["YDEX_TQBR"]
         assert any("needs at least one instrument" in str(n.message) for n in app._notifications)
-        assert app.selected == 0 and len(app.sidebar.rows) == 1
-        assert [key.id for key in app.panels if key is not None] == ["YDEX_TQBR"]  # panels never move
+        assert app.model.selected == 0 and len(app.sidebar.rows) == 1
+        assert [key.id for key in app.model.panels if key is not None] == ["YDEX_TQBR"]  # panels never move
         await pilot.press("j", "enter", "i", "I", "x", "tab", "l")
         await pilot.press("a", *"sber")
         search = screen(app)
@@ -126,8 +126,8 @@ async def test_removing_the_last_instrument_is_refused_and_a_still_adds(make: Ap
         await wait_for(pilot, lambda: search.query_text == "sber")
         await pilot.press("enter")
         await settle(pilot, app)
-        assert [entry.id for entry in app.watchlists.active_list.entries] == ["YDEX_TQBR", "SBER_TQBR"]
-        assert "SBER_TQBR" in {key.id for key in app.panels if key is not None}
+        assert [entry.id for entry in app.model.watchlists.active_list.entries] == ["YDEX_TQBR", "SBER_TQBR"]
+        assert "SBER_TQBR" in {key.id for key in app.model.panels if key is not None}
 
 
 def test_sidebar_empty_state_says_how_to_add() -> None:
@@ -145,13 +145,13 @@ async def test_interval_spam_during_backfill(make: AppFactory, feed: FakeFeed) -
             await pilot.press("i" if round_ % 3 else "I")
             # History arrives for whatever the panel showed a moment ago (a late backfill).
             fill(feed, MAIN[:2], count=20)
-            key = app.panels[app.focused_panel]
+            key = app.model.panels[app.model.focused_panel]
             assert key is not None
             fill(feed, [(key.id, key.interval)], count=20)
         await settle(pilot, app)
-        key = app.panels[0]
+        key = app.model.panels[0]
         assert key is not None
-        assert app.watchlists.active_list.entries[0].interval is key.interval
+        assert app.model.watchlists.active_list.entries[0].interval is key.interval
         assert feed.watch_calls[-1].count(key) == 1
         view = app.panel_widgets[0].view
         assert view is not None and view.key == key and view.series is not None
@@ -172,7 +172,7 @@ async def test_random_key_spam_never_sticks(make: AppFactory, feed: FakeFeed) ->
             await pilot.press("escape")
         await settle(pilot, app)
         assert len(app.screen_stack) == 1, app.screen_stack
-        assert not app.paused or app.pending >= 0
+        assert not app.model.paused or app.model.pending >= 0
         await pilot.press("q")
     assert app.return_code == 0
 

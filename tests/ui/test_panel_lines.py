@@ -6,7 +6,7 @@ from monitor.clock import ManualClock
 from monitor.feed.testing import FakeFeed, wave_candles
 from monitor.market import Interval
 from monitor.ui.app import MonitorApp
-from tests.ui.uikit import MAIN, SIZE, AppFactory, fill, settle
+from tests.ui.uikit import MAIN, SIZE, AppFactory, RenderCounts, fill, settle
 
 
 def screen_text(app: MonitorApp) -> str:
@@ -15,7 +15,7 @@ def screen_text(app: MonitorApp) -> str:
 
 
 async def test_partial_repaints_equal_a_full_repaint(
-    make: AppFactory, feed: FakeFeed, clock: ManualClock
+    make: AppFactory, feed: FakeFeed, clock: ManualClock, renders: RenderCounts
 ) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
@@ -25,11 +25,11 @@ async def test_partial_repaints_equal_a_full_repaint(
         now = int(clock.now())
         start = Interval.M1.start_of(now)
         for step, price in enumerate((99.0, 99.4, 98.7, 140.0)):  # the last one moves the scale
-            renders = panel.chart_renders
+            built = renders.chart(panel)
             forming = wave_candles(start, Interval.M1, 1, price, seed=step)
             feed.push_candles("GAZP_TQBR", Interval.M1, forming)
             await settle(pilot, app)
-            assert panel.chart_renders == renders + 1
+            assert renders.chart(panel) == built + 1
             partial = screen_text(app)
             for widget in app.panel_widgets:
                 widget.refresh()  # drop every cached line: the next frame draws from scratch

@@ -12,7 +12,7 @@ from monitor.ui.render import cells
 from monitor.ui.render.base import ChartStyle
 from monitor.ui.theme import chart_style, rich_color
 from monitor.ui.widgets import CandlePanel
-from tests.ui.uikit import MAIN, SIZE, AppFactory, fill, settle
+from tests.ui.uikit import MAIN, SIZE, AppFactory, RenderCounts, fill, settle
 
 BODY = set("█▀▄╿╽")
 """Glyphs only a candle body (or a volume bar, in the same hue) is drawn with."""
@@ -46,7 +46,9 @@ async def switch_theme(pilot: Pilot[int], app: MonitorApp, name: str) -> None:
     await settle(pilot, app)
 
 
-async def test_theme_change_recolours_candles(make: AppFactory, feed: FakeFeed) -> None:
+async def test_theme_change_recolours_candles(
+    make: AppFactory, feed: FakeFeed, renders: RenderCounts
+) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         fill(feed, MAIN)
@@ -55,7 +57,7 @@ async def test_theme_change_recolours_candles(make: AppFactory, feed: FakeFeed) 
         dark = app.theme_variables
         before, axis_before = panel_colors(panel)
         assert before == {hexed(dark["success"]), hexed(dark["error"])}
-        renders = [p.chart_renders for p in app.panel_widgets[:4]]
+        built = [renders.chart(p) for p in app.panel_widgets[:4]]
 
         await switch_theme(pilot, app, "nord")
         nord = app.theme_variables
@@ -63,7 +65,7 @@ async def test_theme_change_recolours_candles(make: AppFactory, feed: FakeFeed) 
         assert after == {hexed(nord["success"]), hexed(nord["error"])}
         assert after.isdisjoint(before) and axis_after != axis_before
         # Each panel on screen is rebuilt once for the new colours; nothing was left half-coloured.
-        assert [p.chart_renders for p in app.panel_widgets[:4]] == [n + 1 for n in renders]
+        assert [renders.chart(p) for p in app.panel_widgets[:4]] == [n + 1 for n in built]
         assert (app.sidebar.up_color, app.sidebar.down_color) == (app.chart_style.up, app.chart_style.down)
         # The shared row cache was emptied: no strip in it still carries the old candle colours.
         cached = {
@@ -77,7 +79,7 @@ async def test_theme_change_recolours_candles(make: AppFactory, feed: FakeFeed) 
         # No theme change, no rebuild: the colours are not looked up again on a frame.
         app.refresh_now()
         await pilot.pause()
-        assert [p.chart_renders for p in app.panel_widgets[:4]] == [n + 1 for n in renders]
+        assert [renders.chart(p) for p in app.panel_widgets[:4]] == [n + 1 for n in built]
 
 
 async def test_light_theme_recolours_axis_under_same_candle_colours(make: AppFactory, feed: FakeFeed) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
 
@@ -70,6 +73,11 @@ async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], rounds: int
     assert condition(), "condition not met"
 
 
+async def saved(pilot: Pilot[int], app: MonitorApp) -> None:
+    """Lets the app run until every save it queued has reached the file (saves run off the loop)."""
+    await wait_for(pilot, lambda: app.saver.idle)
+
+
 # Accessors re-read state after an await; inline attribute reads would stay narrowed for mypy.
 def banner(app: MonitorApp) -> str | None:
     return app.banner.message
@@ -80,4 +88,32 @@ def screen(app: MonitorApp) -> Screen[object]:
 
 
 def paused(app: MonitorApp) -> bool:
-    return app.paused
+    return app.model.paused
+
+
+class RenderCounts:
+    """How often each panel rebuilt its chart and its title line, counted by wrapping the builders."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from monitor.ui.widgets import CandlePanel
+
+        self._charts: Counter[int] = Counter()
+        self._headers: Counter[int] = Counter()
+        build_chart, build_header = CandlePanel._build_chart, CandlePanel._build_header
+
+        def counted_chart(panel: CandlePanel, *args: Any) -> Any:
+            self._charts[id(panel)] += 1
+            return build_chart(panel, *args)
+
+        def counted_header(panel: CandlePanel, *args: Any) -> Any:
+            self._headers[id(panel)] += 1
+            return build_header(panel, *args)
+
+        monkeypatch.setattr(CandlePanel, "_build_chart", counted_chart)
+        monkeypatch.setattr(CandlePanel, "_build_header", counted_header)
+
+    def chart(self, panel: object) -> int:
+        return self._charts[id(panel)]
+
+    def header(self, panel: object) -> int:
+        return self._headers[id(panel)]

@@ -70,9 +70,11 @@ def decimals_for(price_step: float | None, magnitude: float) -> int:
     return min(12, max(0, 4 - math.floor(math.log10(magnitude))))
 
 
-def format_price(value: float, decimals: int) -> str:
-    """A fixed-point price label; `-0.00` is shown as `0.00`."""
-    text = f"{value:.{decimals}f}"
+def format_price(value: float | None, decimals: int, *, grouped: bool = False) -> str:
+    """A fixed-point price ("—" when unknown); `-0.00` reads `0.00`; `grouped` spaces the thousands."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{decimals}f}".replace(",", " ") if grouped else f"{value:.{decimals}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
@@ -116,11 +118,6 @@ def time_label(ts: int, interval: Interval, tz: datetime.tzinfo) -> str:
     if interval is Interval.MN1:
         return moment.strftime("%m.%y")
     return moment.strftime("%d.%m")
-
-
-def day_of(ts: int, tz: datetime.tzinfo) -> datetime.date:
-    """The calendar date of `ts` in `tz` (intraday axes label a day change with DD.MM)."""
-    return datetime.datetime.fromtimestamp(ts, tz).date()
 
 
 def tz_name(ts: int, tz: datetime.tzinfo) -> str:

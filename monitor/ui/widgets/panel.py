@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -11,9 +10,9 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from monitor.market import CandleSeries, WatchKey
+from monitor.ui.badge import ERROR, MUTED, OK, WARN
 from monitor.ui.render.base import ChartInput, ChartStyle, Renderer
-from monitor.ui.widgets.badge import ERROR, MUTED, OK, WARN, Badge
+from monitor.ui.views import PanelView
 
 BADGE_STYLES: dict[str, Style] = {
     OK: Style.parse("bold black on green"),
@@ -21,25 +20,6 @@ BADGE_STYLES: dict[str, Style] = {
     ERROR: Style.parse("bold white on red"),
     MUTED: Style.parse("bold white on grey42"),
 }
-
-
-@dataclass(frozen=True)
-class PanelView:
-    """Everything a panel draws, computed by the app on its render tick.
-
-    The series is passed by reference; `series_version` is what tells the panel it moved.
-    """
-
-    key: WatchKey | None
-    title: str
-    badge: Badge
-    series: CandleSeries | None = None
-    series_version: int = -1
-    last_price: float | None = None
-    price_step: float | None = None
-    tz: datetime.tzinfo = datetime.UTC
-    message: str = ""
-    """Shown instead of the chart when there is nothing to draw (the reason of a failure)."""
 
 
 class CandlePanel(Widget):
@@ -69,9 +49,6 @@ class CandlePanel(Widget):
         self.renderer = renderer
         self.chart_style = style
         self.view: PanelView | None = None
-        self.chart_renders = 0
-        """How many times the chart was rebuilt (tests check that idle panels stay cached)."""
-        self.header_renders = 0
         self._chart: list[Strip] | None = None
         self._chart_key: tuple[object, ...] | None = None
         self._header: Strip | None = None
@@ -139,7 +116,6 @@ class CandlePanel(Widget):
     def _rebuild(self, width: int, height: int, base: Style) -> list[Strip]:
         self._base = base
         self._chart_key = self._key(width, height, base)
-        self.chart_renders += 1
         self._chart = self._build_chart(self.view, width, height)
         return self._chart
 
@@ -166,7 +142,6 @@ class CandlePanel(Widget):
         view = self.view
         key = (width, view.title if view else "", view.badge if view else None, base)
         if self._header is None or self._header_key != key:
-            self.header_renders += 1
             self._header_key = key
             self._header = self._build_header(width, base)
         return self._header

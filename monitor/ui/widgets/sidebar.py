@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
@@ -14,21 +12,10 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from monitor.ui.widgets.badge import ERROR, MUTED, OK, WARN
+from monitor.ui.badge import ERROR, MUTED, OK, WARN
+from monitor.ui.views import Row
 
 DOT_STYLES: dict[str, str] = {OK: "green", WARN: "yellow", ERROR: "red", MUTED: "grey50"}
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One sidebar row, already formatted."""
-
-    ticker: str
-    interval: str
-    price: str
-    change: float | None
-    phase: str
-    level: str
 
 
 class WatchlistSidebar(Widget):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.widget import Widget
 
-from monitor.feed.health import ConnectionState, Health, WatchState
-from monitor.feed.receive import CLOCK_SKEW_WARN_S
-from monitor.ui.state import format_age
+from monitor.feed import CLOCK_SKEW_WARN_S, ConnectionState, Health, WatchState, WatchView
+from monitor.ui.times import format_age
 
 STATE_STYLES: dict[ConnectionState, str] = {
     ConnectionState.LIVE: "bold green",
@@ -96,8 +96,13 @@ def bad_messages_detail(health: Health) -> Text | None:
     return text
 
 
-def banner_text(health: Health, info: StatusInfo, now: float, sandbox: bool = False) -> str | None:
-    """A full sentence about a problem the user must act on, or None when all is well."""
+def banner_text(
+    health: Health, info: StatusInfo, now: float, sandbox: bool = False, views: Sequence[WatchView] = ()
+) -> str | None:
+    """A full sentence about a problem the user must act on, or None when all is well.
+
+    `views` are those of every watched key: when all of them failed, nothing can ever stream.
+    """
     state = connection_state(health, info)
     if state is ConnectionState.AUTH_FAILED:
         code = f" ({health.last_code})" if health.last_code else ""
@@ -119,9 +124,8 @@ def banner_text(health: Health, info: StatusInfo, now: float, sandbox: bool = Fa
             f"No connection to {health.endpoint}{lasting} ({health.last_reason or 'unreachable'}). "
             f"Check your network or proxy.{wait} Press r to retry now."
         )
-    entries = list(health.watch.values())
-    if entries and all(entry.state is WatchState.FAILED for entry in entries):
-        reasons = sorted({entry.reason or "failed" for entry in entries})
+    if views and all(view.state is WatchState.FAILED for view in views):
+        reasons = sorted({view.reason or "failed" for view in views})
         return (
             f"No instrument could be subscribed ({'; '.join(reasons)}). "
             "Check the ids in the watchlist file, or press a to search and add one."

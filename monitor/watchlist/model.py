@@ -1,0 +1,146 @@
+"""Watchlist models and their edits: instrument ids, lists, layouts (each edit returns a new value)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Literal, cast, get_args
+
+from monitor.market import Interval, WatchKey
+
+Layout = Literal["1", "1x2", "2x2", "3x3"]
+LAYOUTS: tuple[str, ...] = get_args(Layout)
+DEFAULT_INTERVAL = Interval.M1
+_UID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_FIGI = re.compile(r"[A-Z0-9]{12}")
+_TICKER_CLASS = re.compile(r"(?P<ticker>[A-Za-z0-9.@\-_]+)_(?P<class_code>[A-Z0-9]+)")
+
+
+class WatchlistError(Exception):
+    """A watchlist file or edit is invalid; the message names file, line and field."""
+
+
+class IdKind(Enum):
+    """How an instrument id is looked up (InstrumentIdType)."""
+
+    UID = "uid"
+    FIGI = "figi"
+    TICKER = "ticker"
+
+
+def classify_id(instrument_id: str) -> tuple[IdKind, str, str]:
+    """Returns (kind, id, class_code) for a uid, a FIGI or TICKER_CLASSCODE; ValueError otherwise."""
+    if _UID.fullmatch(instrument_id):
+        return IdKind.UID, instrument_id, ""
+    if _FIGI.fullmatch(instrument_id):
+        return IdKind.FIGI, instrument_id, ""
+    match = _TICKER_CLASS.fullmatch(instrument_id)
+    if match:
+        return IdKind.TICKER, match["ticker"], match["class_code"]
+    raise ValueError(
+        f"instrument {instrument_id!r} is not TICKER_CLASSCODE (e.g. SBER_TQBR), a FIGI or a uid"
+    )
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    """A named list of instruments and how its panels are laid out."""
+
+    name: str
+    layout: Layout = "2x2"
+    interval: Interval = DEFAULT_INTERVAL
+    """Interval of entries that do not name their own."""
+    entries: tuple[WatchKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class Watchlists:
+    """Every watchlist of a file and which one is shown."""
+
+    lists: tuple[Watchlist, ...] = field(default_factory=tuple)
+    active: str = ""
+    """Name of the active list ("" = the first)."""
+
+    @property
+    def active_list(self) -> Watchlist:
+        """The list to show."""
+        for item in self.lists:
+            if item.name == self.active:
+                return item
+        if not self.lists:
+            raise WatchlistError("there are no watchlists")
+        return self.lists[0]
+
+    def get(self, name: str) -> Watchlist:
+        """The list called `name`; WatchlistError when there is none."""
+        for item in self.lists:
+            if item.name == name:
+                return item
+        raise WatchlistError(f"no watchlist named {name!r}")
+
+
+# ------------------------------------------------ editing (pure: each returns a new Watchlists)
+
+
+def _with_list(watchlists: Watchlists, name: str, changed: Watchlist) -> Watchlists:
+    watchlists.get(name)
+    return replace(watchlists, lists=tuple(changed if w.name == name else w for w in watchlists.lists))
+
+
+def _check_entries(entries: Sequence[WatchKey]) -> None:
+    seen: set[WatchKey] = set()
+    for entry in entries:
+        if entry in seen:
+            raise WatchlistError(f"{entry.id} at {entry.interval.code} is already in the list")
+        seen.add(entry)
+
+
+def add_entry(
+    watchlists: Watchlists, name: str, entry: WatchKey | str, index: int | None = None
+) -> Watchlists:
+    """Adds an instrument to list `name` (at `index`, default the end); an id gets the list interval."""
+    current = watchlists.get(name)
+    if isinstance(entry, str):
+        entry = WatchKey(id=entry, interval=current.interval)
+    try:
+        classify_id(entry.id)
+    except ValueError as exc:
+        raise WatchlistError(str(exc)) from None
+    entries = list(current.entries)
+    entries.insert(len(entries) if index is None else index, entry)
+    _check_entries(entries)
+    return _with_list(watchlists, name, replace(current, entries=tuple(entries)))
+
+
+def remove_entry(watchlists: Watchlists, name: str, index: int) -> Watchlists:
+    """Removes the entry at `index`; the last entry of a list cannot be removed."""
+    current = watchlists.get(name)
+    if len(current.entries) <= 1:
+        raise WatchlistError(f"list {name!r} needs at least one instrument")
+    entries = current.entries[:index] + current.entries[index + 1 :]
+    return _with_list(watchlists, name, replace(current, entries=entries))
+
+
+def set_entry_interval(watchlists: Watchlists, name: str, index: int, interval: Interval) -> Watchlists:
+    """Changes the interval of one entry."""
+    current = watchlists.get(name)
+    entries = list(current.entries)
+    entries[index] = replace(entries[index], interval=interval)
+    _check_entries(entries)
+    return _with_list(watchlists, name, replace(current, entries=tuple(entries)))
+
+
+def set_layout(watchlists: Watchlists, name: str, layout: str) -> Watchlists:
+    """Sets a list's panel layout ("1", "1x2", "2x2" or "3x3")."""
+    if layout not in LAYOUTS:
+        raise WatchlistError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    current = watchlists.get(name)
+    return _with_list(watchlists, name, replace(current, layout=cast(Layout, layout)))
+
+
+def set_active(watchlists: Watchlists, name: str) -> Watchlists:
+    """Makes list `name` the active one."""
+    watchlists.get(name)
+    return replace(watchlists, active=name)

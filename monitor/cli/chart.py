@@ -75,10 +75,9 @@ async def chart(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     import grpc
     from rich.text import Text
 
-    from monitor.feed.history import HistoryError
-    from monitor.feed.instruments import InstrumentError
+    from monitor.feed import HistoryError, InstrumentError
     from monitor.ui.render.base import ChartStyle
-    from monitor.ui.state import timezone_for
+    from monitor.ui.times import timezone_for
 
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -122,9 +121,7 @@ async def fetch(
         HistoryError, grpc.aio.AioRpcError: the API refused or could not be reached.
     """
     from monitor.clock import SystemClock
-    from monitor.feed.channel import metadata, open_channel
-    from monitor.feed.history import HistoryClient
-    from monitor.feed.instruments import InstrumentResolver
+    from monitor.feed import HistoryClient, InstrumentResolver, metadata, open_channel
 
     channel = open_channel(config)
     try:

@@ -98,7 +98,7 @@ async def check(settings: Settings, ids: Sequence[str], out: TextIO) -> int:
 
 async def check_endpoint(config: FeedConfig, ids: Sequence[str], out: TextIO) -> int:
     """Runs every stage against `config.endpoint`; returns 0 when all stages pass and every id resolves."""
-    from monitor.feed.channel import open_channel
+    from monitor.feed import open_channel
 
     report = Report(out, config.token)
     (host, port), timeout = split_endpoint(config.endpoint), config.connect_timeout_s
@@ -147,8 +147,7 @@ async def _resolve_all(
 ) -> int:
     import grpc
 
-    from monitor.feed.channel import metadata
-    from monitor.feed.instruments import instrument_request
+    from monitor.feed import instrument_request, metadata
     from monitor.pb import instruments_pb2_grpc
 
     stub = instruments_pb2_grpc.InstrumentsServiceStub(channel)

@@ -8,10 +8,10 @@ import json
 import signal
 import sys
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from monitor.cli import demo
 from monitor.cli.common import (
@@ -22,20 +22,11 @@ from monitor.cli.common import (
     silence,
 )
 from monitor.exits import EXIT_FAILED, EXIT_OK
-from monitor.feed.api import FeedLike
-from monitor.feed.health import ConnectionState, HealthEvent
+from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Candle, Interval, SeriesKey, WatchKey
 
 PRINTED_PER_SERIES = 20_000
 """Closed candles remembered per series to tell corrections from re-sends (bounded memory)."""
-
-
-class StreamFeed(FeedLike, Protocol):
-    """The feed as `monitor stream` uses it: FeedLike plus per-candle and per-event callbacks."""
-
-    def add_candle_listener(self, cb: Callable[[SeriesKey, Candle], None]) -> None: ...
-
-    def add_event_listener(self, cb: Callable[[HealthEvent], None]) -> None: ...
 
 
 def add_parser(subparsers: Any) -> None:
@@ -66,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(args: argparse.Namespace) -> int:
     # Imported here: `monitor --help` builds every command's parser and must not load grpc.
-    from monitor.feed.supervisor import Feed
+    from monitor.feed import Feed
 
     settings, _ = settings_from_args(args)
     clock = clock_from_args(args)
@@ -90,7 +81,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 async def stream(
-    feed: StreamFeed,
+    feed: FeedLike,
     ids: Sequence[str],
     interval: Interval,
     *,

@@ -63,7 +63,7 @@ async def _main(
     settings: Settings, watchlists: Watchlists, path: Path, template: Path | None, *, clock: Clock
 ) -> int:
     # Imported here: `monitor --help` builds every command's parser and must not load Textual or grpc.
-    from monitor.feed.supervisor import Feed
+    from monitor.feed import Feed
     from monitor.ui.app import make_app
 
     async with contextlib.AsyncExitStack() as resources:

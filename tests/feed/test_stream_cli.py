@@ -21,9 +21,7 @@ import pytest
 
 from monitor.cli.stream import Outbox, Printer, stream
 from monitor.clock import ScaledClock
-from monitor.feed.config import FeedConfig
-from monitor.feed.health import ConnectionState, Health, HealthEvent
-from monitor.feed.supervisor import Feed
+from monitor.feed import ConnectionState, Feed, FeedConfig, Health, HealthEvent, WatchState, WatchView
 from monitor.market import Candle, CandleBook, Instrument, Interval, Origin, SeriesKey, WatchKey
 from monitor.sim import SimConfig, SimServer
 
@@ -57,6 +55,9 @@ class StubFeed:
 
     def watch(self, keys: Sequence[WatchKey]) -> None:
         self.watched = list(keys)
+
+    def view(self, key: WatchKey) -> WatchView:
+        return WatchView(key, WatchState.RESOLVING)
 
     def add_candle_listener(self, cb: Callable[[SeriesKey, Candle], None]) -> None:
         self.candle_listeners.append(cb)

@@ -19,7 +19,7 @@ from monitor.cli import chart as chart_cmd
 from monitor.market import Candle, Instrument, Interval
 from monitor.pb import instruments_pb2, instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
 from monitor.ui.render import ChartStyle
-from monitor.ui.state import EXCHANGE_TZ
+from monitor.ui.times import EXCHANGE_TZ
 from monitor.wire import seconds_to_timestamp, to_quotation
 
 HOUR = 3600

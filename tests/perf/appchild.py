@@ -109,7 +109,7 @@ def count_chart_renders() -> None:
         CHART_RENDERS[0] += 1
         return build(panel, *args)
 
-    CandlePanel._build_chart = counted  # type: ignore[method-assign]
+    CandlePanel._build_chart = counted  # type: ignore[method-assign,assignment]
 
 
 def _visible(app: MonitorApp) -> list[PanelView]:

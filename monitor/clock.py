@@ -2,14 +2,12 @@
 
 Every timer in the simulator and the feed (pings, throttles, rate windows, backoff, the stale
 watchdog) reads `now()` and waits with `sleep()` of a Clock, so tests can run time fast
-(`ScaledClock(speed=600)`: a minute candle closes in 100 ms) or step it (`ManualClock`).
+(`ScaledClock(speed=600)`: a minute candle closes in 100 ms) or step it (`monitor.feed.testing.ManualClock`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import time
 from typing import Protocol
 
@@ -54,41 +52,6 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-
-class ManualClock:
-    """Time that moves only when a test calls `advance()`; sleepers wake in deadline order."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._now = start
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    def now(self) -> float:
-        return self._now
-
-    async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
-        await future
-
-    def advance(self, seconds: float) -> None:
-        """Moves time forward and wakes every sleeper whose deadline has come."""
-        if seconds < 0:
-            raise ValueError("time only moves forward")
-        self._now += seconds
-        while self._sleepers and self._sleepers[0][0] <= self._now:
-            _, _, future = heapq.heappop(self._sleepers)
-            if not future.done():
-                future.set_result(None)
-
-    @property
-    def sleepers(self) -> int:
-        """How many waits are pending (tests wait for this to know a task is parked)."""
-        return sum(1 for _, _, future in self._sleepers if not future.done())
 
 
 async def wait_any(clock: Clock, event: asyncio.Event, seconds: float | None) -> None:

@@ -169,11 +169,6 @@ class Health:
             self._counted += source.messages
             self._last_at = last
 
-    def note_message(self, at: float) -> None:
-        """Counts one message that arrived without a counting source (a fake feed, a test)."""
-        self._counted += 1
-        self._last_at = at if self._last_at is None else max(self._last_at, at)
-
     def note_server_time(self, skew: float) -> None:
         """Records the clock skew a ping showed; the version moves only when it moved visibly."""
         old, self.clock_skew = self.clock_skew, skew

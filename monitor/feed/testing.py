@@ -1,19 +1,56 @@
-"""Test support: a deterministic in-memory FeedLike for UI tests and snapshots, and demo data."""
+"""Test support: a deterministic in-memory FeedLike, a clock tests step by hand, and demo data."""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from monitor.clock import Clock, ManualClock
+from monitor.clock import Clock
 from monitor.feed.api import CandleListener, EventListener, Listener
 from monitor.feed.health import ConnectionState, Health, HealthEvent, WatchState
 from monitor.feed.view import WatchView, watch_view
 from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase, WatchKey
 
 NOT_FOUND = "instrument not found"
+
+
+class ManualClock:
+    """Time that moves only when a test calls `advance()`; sleepers wake in deadline order."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        await future
+
+    def advance(self, seconds: float) -> None:
+        """Moves time forward and wakes every sleeper whose deadline has come."""
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)
+
+    @property
+    def sleepers(self) -> int:
+        """How many waits are pending (tests wait for this to know a task is parked)."""
+        return sum(1 for _, _, future in self._sleepers if not future.done())
 
 
 def demo_instrument(ticker: str, name: str, class_code: str = "TQBR", step: str = "0.01") -> Instrument:
@@ -93,6 +130,10 @@ class FakeFeed:
         self._event_listeners: list[EventListener] = []
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None
+        self.messages = 0
+        self.last_message_at: float | None = None
+        # Health reads these like a stream session's counters (its only way to count messages).
+        self.health.count_from(self)
 
     # ------------------------------------------------------------------ FeedLike
 
@@ -201,7 +242,8 @@ class FakeFeed:
             if quote is None or quote.session_open is None:
                 self.book.set_session_open(uid, self.book.series(key).last()[0].open)
             self.book.set_price(uid, last.close, now)
-        self.health.note_message(now)
+        self.messages += 1
+        self.last_message_at = now
         self.notify()
 
     def set_price(self, watch_id: str, price: float, session_open: float | None = None) -> None:

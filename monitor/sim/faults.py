@@ -41,18 +41,6 @@ class Stats:
     """Hostile messages sent per kind (`Faults.hostile`)."""
     sessions: dict[str, OpenStream] = field(default_factory=dict)
 
-    @property
-    def open_streams(self) -> int:
-        return len(self.sessions)
-
-    def active_subscriptions(self) -> dict[str, int]:
-        """Active subscriptions (candles + info + last price) per open stream, by stream_id."""
-        return {sid: s.subscription_count for sid, s in self.sessions.items()}
-
-    def candle_subscriptions(self) -> dict[str, int]:
-        """Active candle subscriptions per open stream, by stream_id (the ones the 300 limit counts)."""
-        return {sid: len(s.candles) for sid, s in self.sessions.items()}
-
 
 class Faults:
     """Switches the tests flip; durations are in sim seconds (they run on the server's clock)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from monitor.clock import ManualClock
 from monitor.feed.backfill import RETRY_FIRST_S, Backfiller
 from monitor.feed.history import HistoryClient
 from monitor.feed.subscriptions import Signal
+from monitor.feed.testing import ManualClock
 from monitor.market import Candle, CandleBook, Interval, Origin, SeriesKey
 
 KEY = SeriesKey("uid", Interval.M1)

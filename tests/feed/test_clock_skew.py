@@ -6,12 +6,12 @@ from datetime import UTC
 
 from structlog.testing import capture_logs
 
-from monitor.clock import ManualClock
 from monitor.feed import CLOCK_SKEW_WARN_S
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import Health
 from monitor.feed.receive import Receiver
 from monitor.feed.subscriptions import Subscriptions
+from monitor.feed.testing import ManualClock
 from monitor.market import CandleBook
 from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md

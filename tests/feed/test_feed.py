@@ -8,12 +8,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from monitor.clock import ManualClock
 from monitor.feed import WatchView
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.registry import Outcome, SubKey, SubKind
 from monitor.feed.supervisor import Feed
+from monitor.feed.testing import ManualClock
 from monitor.market import Instrument, Interval, Origin, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import seconds_to_timestamp, to_quotation

@@ -20,15 +20,6 @@ def test_transitions_are_recorded_once() -> None:
     assert health.version == 2
 
 
-def test_message_rate_is_sampled_on_read() -> None:
-    health = Health()
-    assert health.message_rate(0.0) == 0.0
-    for n in range(100):
-        health.note_message(n / 100)
-    assert health.message_rate(1.0) == 100.0
-    assert health.message_age(3.0) == 3.0 - 0.99
-
-
 class _Stream:
     def __init__(self) -> None:
         self.messages = 0
@@ -39,10 +30,22 @@ class _Stream:
         self.last_message_at = at
 
 
+def test_message_rate_is_sampled_on_read() -> None:
+    health, stream = Health(), _Stream()
+    health.count_from(stream)
+    assert health.message_rate(0.0) == 0.0
+    for n in range(100):
+        stream.receive(n / 100)
+    assert health.message_rate(1.0) == 100.0
+    assert health.message_age(3.0) == 3.0 - 0.99
+
+
 def test_messages_are_read_from_the_open_streams_and_kept_when_they_end() -> None:
     """The receive loop counts on its session only; Health sums the sessions when asked."""
-    health, first, second = Health(), _Stream(), _Stream()
-    health.note_message(1.0)
+    health, first, second, ended = Health(), _Stream(), _Stream(), _Stream()
+    health.count_from(ended)
+    ended.receive(1.0)
+    health.stop_counting(ended)
     health.count_from(first)
     health.count_from(second)
     for n in range(5):

@@ -15,7 +15,7 @@ import grpc
 import pytest
 from grpc import aio
 
-from monitor.clock import Clock, ManualClock
+from monitor.clock import Clock
 from monitor.feed.codes import api_code
 from monitor.feed.history import (
     LIMIT_CAP,
@@ -25,6 +25,7 @@ from monitor.feed.history import (
     _TokenBucket,
     plan_chunks,
 )
+from monitor.feed.testing import ManualClock
 from monitor.market import Candle, Interval, Origin
 from monitor.pb import marketdata_pb2
 from monitor.sim import SimConfig, SimServer

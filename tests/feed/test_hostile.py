@@ -9,12 +9,12 @@ import grpc
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.clock import ManualClock
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, Health, WatchState
 from monitor.feed.receive import Receiver
 from monitor.feed.session import StreamSession
 from monitor.feed.subscriptions import Subscriptions
+from monitor.feed.testing import ManualClock
 from monitor.market import Candle, CandleBook, SeriesKey
 from monitor.pb import marketdata_pb2 as md
 from tests.feed.feedkit import WATCH, Running, book_matches, wait_for

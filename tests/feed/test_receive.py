@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from monitor.clock import ManualClock
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import Health
 from monitor.feed.receive import Receiver
 from monitor.feed.subscriptions import Subscriptions
+from monitor.feed.testing import ManualClock
 from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, WatchKey
 from monitor.pb import marketdata_pb2 as md
 

@@ -12,12 +12,13 @@ from monitor.feed.health import ConnectionState, WatchState
 from monitor.feed.streams import STABLE_AFTER_S
 from monitor.market import Interval, WatchKey
 from tests.feed.feedkit import WATCH, Running, book_matches, sim_config, wait_for
+from tests.sim.helpers import active_subscriptions
 
 L, R, S = ConnectionState.LIVE, ConnectionState.RECONNECTING, ConnectionState.STALE
 
 
 def subscriptions(sim: Any) -> int:
-    counts = sim.stats.active_subscriptions()
+    counts = active_subscriptions(sim.stats)
     return sum(counts.values()) if isinstance(counts, dict) else int(counts)
 
 
@@ -132,7 +133,7 @@ async def test_idle_stream_80004_parks_until_something_is_watched(
     bad = WatchKey("NOPE_TQBR", Interval.M1)
     await wait_for(lambda: run.feed.health.watch[bad].state is WatchState.FAILED, 10, "FAILED")
     assert run.feed.health.watch[bad].reason == "instrument not found"
-    await wait_for(lambda: sim.stats.open_streams == 0, 10, "80004 to close the idle stream")
+    await wait_for(lambda: len(sim.stats.sessions) == 0, 10, "80004 to close the idle stream")
     assert R not in run.states()
     run.feed.watch((bad, *WATCH))
     await run.live()

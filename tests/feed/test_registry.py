@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.clock import ManualClock
 from monitor.feed.registry import WINDOW_SECONDS, Outcome, Registry, SubKey, SubKind
+from monitor.feed.testing import ManualClock
 from monitor.market import Interval
 from monitor.pb import marketdata_pb2 as md
 

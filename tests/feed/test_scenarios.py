@@ -18,6 +18,7 @@ from monitor.feed.supervisor import Feed
 from monitor.market import Interval, Quote, WatchKey
 from monitor.wire import quotation_to_float
 from tests.feed.feedkit import SPEED, WATCH, Running, book_matches, feed_config, sim_config, wait_for
+from tests.sim.helpers import active_subscriptions, candle_subscriptions
 
 TICKERS = ("SBER", "GAZP", "LKOH")
 
@@ -72,7 +73,7 @@ async def test_unknown_instrument_fails_alone(start_feed: Callable[..., Running]
     await wait_for(all_active_of(run, WATCH), 10, "ACTIVE again")
     assert sim.stats.lookups["NOPE"] == 1
     assert run.feed.health.watch[bad].state is WatchState.FAILED
-    assert sum(sim.stats.active_subscriptions().values()) == 3 * len(WATCH)
+    assert sum(active_subscriptions(sim.stats).values()) == 3 * len(WATCH)
 
 
 def all_active_of(run: Running, keys: tuple[WatchKey, ...]) -> Callable[[], bool]:
@@ -89,8 +90,8 @@ async def test_candle_subscriptions_beyond_a_stream_open_a_second_one(clock: Sca
     ):
         await run.live()
         await wait_for(all_active(run), 20, "every series ACTIVE")
-        await wait_for(lambda: len(sim.stats.candle_subscriptions()) == 2, 10, "two streams")
-        counts = sorted(sim.stats.candle_subscriptions().values())
+        await wait_for(lambda: len(candle_subscriptions(sim.stats)) == 2, 10, "two streams")
+        counts = sorted(candle_subscriptions(sim.stats).values())
         assert counts == [19, 20]
         assert sim.stats.limit_exceeded == 0  # the feed sharded by itself; nothing was refused
         assert run.feed.health.streams == 2

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from monitor.clock import ManualClock
+from monitor.feed.testing import ManualClock
 from monitor.sim import SimConfig, SimServer
 
 from .helpers import START, Client

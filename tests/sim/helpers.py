@@ -11,7 +11,7 @@ import grpc.aio
 from google.protobuf import json_format
 
 from monitor.pb import instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
-from monitor.sim import SimServer
+from monitor.sim import SimServer, Stats
 
 SBER_UID = "e6123145-9665-43e0-8413-cd61b8aa9b13"
 SBER_FIGI = "BBG004730N88"
@@ -70,3 +70,13 @@ def request(**fields: Any) -> marketdata_pb2.MarketDataRequest:
 
 def server_side_request(**fields: Any) -> marketdata_pb2.MarketDataServerSideStreamRequest:
     return json_format.ParseDict(fields, marketdata_pb2.MarketDataServerSideStreamRequest())
+
+
+def active_subscriptions(stats: Stats) -> dict[str, int]:
+    """Active subscriptions (candles + info + last price) per open stream, by stream_id."""
+    return {sid: s.subscription_count for sid, s in stats.sessions.items()}
+
+
+def candle_subscriptions(stats: Stats) -> dict[str, int]:
+    """Active candle subscriptions per open stream, by stream_id (the ones the 300 limit counts)."""
+    return {sid: len(s.candles) for sid, s in stats.sessions.items()}

@@ -14,7 +14,8 @@ import grpc
 import pytest
 import trustme
 
-from monitor.clock import ManualClock, ScaledClock
+from monitor.clock import ScaledClock
+from monitor.feed.testing import ManualClock
 from monitor.market import Interval
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
 from monitor.sim import SimConfig, SimServer, StreamEnd

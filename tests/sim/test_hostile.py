@@ -37,7 +37,7 @@ async def test_hostile_messages_arrive_and_the_stream_goes_on(manual_sim: SimSer
     manual_sim.faults.hostile(HostileKind.NO_TIME)
     missing, _ = await read_until(call, lambda m: kind("candle")(m) and not m.candle.HasField("time"))
     assert missing.candle.HasField("close")
-    assert manual_sim.stats.open_streams == 1
+    assert len(manual_sim.stats.sessions) == 1
     call.cancel()
     await channel.close()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from monitor.clock import ManualClock
+from monitor.feed.testing import ManualClock
 from monitor.market import Interval
 from monitor.pb import marketdata_pb2
 from monitor.sim import SimServer
 from monitor.wire import quotation_to_float
+from tests.sim.helpers import active_subscriptions
 
 from .helpers import (
     SBER_FIGI,
@@ -109,7 +110,7 @@ async def test_statuses_invalid_interval_not_found_limit_and_rate(manual_sim: Si
         too_many = marketdata_pb2.SUBSCRIPTION_STATUS_TOO_MANY_REQUESTS
         assert _status(m) == [too_many, too_many]
         assert sim.stats.subscribe_requests == 5
-        assert sim.stats.active_subscriptions() == {
+        assert active_subscriptions(sim.stats) == {
             m.subscribe_candles_response.candles_subscriptions[0].stream_id: 1
         }
         call.cancel()

@@ -7,7 +7,7 @@ import time
 import grpc
 import pytest
 
-from monitor.clock import ManualClock
+from monitor.feed.testing import ManualClock
 from monitor.market import Interval
 from monitor.pb import common_pb2, instruments_pb2, marketdata_pb2
 from monitor.sim import SimConfig, SimServer

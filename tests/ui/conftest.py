@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import ManualClock
-from monitor.feed.testing import FakeFeed
+from monitor.feed.testing import FakeFeed, ManualClock
 from monitor.settings import Settings
 from monitor.ui.app import MonitorApp, make_app
 from monitor.watchlist import load_watchlists

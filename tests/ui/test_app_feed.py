@@ -6,9 +6,8 @@ from pathlib import Path
 
 from textual.message import Message
 
-from monitor.clock import ManualClock
 from monitor.feed import ConnectionState
-from monitor.feed.testing import FakeFeed, wave_candles
+from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.widgets import CandlePanel

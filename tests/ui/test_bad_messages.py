@@ -6,9 +6,8 @@ import pytest
 from rich.text import Text
 from textual.widgets import Static, Tooltip
 
-from monitor.clock import ManualClock
 from monitor.feed import Health
-from monitor.feed.testing import FakeFeed
+from monitor.feed.testing import FakeFeed, ManualClock
 from monitor.ui.app import MonitorApp
 from monitor.ui.screens import HelpScreen
 from monitor.ui.widgets.status_bar import bad_messages_detail, bad_messages_label, safe_reason

@@ -12,8 +12,7 @@ from textual import events
 from textual.markup import escape
 from textual.widgets import Input, OptionList
 
-from monitor.clock import ManualClock
-from monitor.feed.testing import DEMO_INSTRUMENTS, FakeFeed, demo_instrument
+from monitor.feed.testing import DEMO_INSTRUMENTS, FakeFeed, ManualClock, demo_instrument
 from monitor.market import Interval
 from monitor.settings import Settings
 from monitor.ui.app import MonitorApp, make_app

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.clock import ManualClock
-from monitor.feed.testing import FakeFeed, wave_candles
+from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval
 from monitor.ui.app import MonitorApp
 from tests.ui.uikit import MAIN, SIZE, AppFactory, RenderCounts, fill, settle

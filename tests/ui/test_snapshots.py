@@ -7,9 +7,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from monitor.clock import ManualClock
 from monitor.feed.health import ConnectionState
-from monitor.feed.testing import FakeFeed
+from monitor.feed.testing import FakeFeed, ManualClock
 from monitor.market import TradingPhase
 from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, settle
 

@@ -16,8 +16,6 @@ from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import NANO
 
-# CLOCK_SKEW_WARN_S is re-exported for monitor/ui/widgets/status_bar until it imports monitor.feed.
-__all__ = ["CLOCK_SKEW_WARN_S", "Receiver"]
 
 log = structlog.get_logger()
 

@@ -83,7 +83,8 @@ async def _main(
         async def hang_up() -> None:
             # The terminal is gone: Textual's orderly shutdown writes to it and blocks for ever (seen:
             # monitors left running after their tmux server was killed). Close the feed (and the
-            # simulator), then leave.
+            # simulator), then leave; a save in flight lands first (os._exit would cut it short).
+            await bounded(app.saver.drain(), "watchlist_save_timeout")
             await resources.aclose()
             log.info("tui_hangup")
             os._exit(EXIT_HANGUP)

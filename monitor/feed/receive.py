@@ -16,7 +16,6 @@ from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.wire import NANO
 
-
 log = structlog.get_logger()
 
 

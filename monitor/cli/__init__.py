@@ -3,73 +3,52 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from monitor import __version__
+from monitor.cli import chart, check, sim, stream, tui
 from monitor.cli.common import settings_from_args
 from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from monitor.logging import Redactor, configure_logging
 from monitor.settings import Settings, SettingsError
 from monitor.watchlist import WatchlistError
 
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("tui", "monitor.cli.tui"),
-    ("sim", "monitor.cli.sim"),
-    ("stream", "monitor.cli.stream"),
-    ("chart", "monitor.cli.chart"),
-    ("check", "monitor.cli.check"),
-)
-"""(command, module): each module's add_parser(subparsers) registers the command and sets its func.
+
+class CommandModule(Protocol):
+    """A command's module: it registers its subparser (and the function that runs it)."""
+
+    def add_parser(self, subparsers: Any) -> None: ...
+
+
+COMMANDS: dict[str, CommandModule] = {
+    "tui": tui,
+    "sim": sim,
+    "stream": stream,
+    "chart": chart,
+    "check": check,
+}
+"""Every command and its module; a module's add_parser(subparsers) registers it and sets its func.
 
 Every module imports grpc and Textual only once its command runs, so `monitor --help` stays quick.
 """
 DEFAULT_COMMAND = "tui"
 
 
-def _is_missing(exc: ModuleNotFoundError, module: str) -> bool:
-    """True when `module` itself (or a parent package) does not exist, not one of its imports."""
-    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
-
-
 def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
-    """The parser with every command whose module exists; also returns the registered command names."""
+    """The parser with every command of the table; also returns the command names."""
     parser = argparse.ArgumentParser(
         prog="monitor",
         description="Live T-Invest market monitor in the terminal (with a built-in simulator).",
     )
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    available: list[str] = []
-    for command, module_name in COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if _is_missing(exc, module_name):
-                continue
-            _add_broken(subparsers, command, f"{module_name} cannot be imported: {exc}")
-        except ImportError as exc:
-            _add_broken(subparsers, command, f"{module_name} cannot be imported: {exc}")
-        else:
-            module.add_parser(subparsers)
-        available.append(command)
-    return parser, available
-
-
-def _add_broken(subparsers: Any, command: str, reason: str) -> None:
-    """Registers a command that explains why it cannot run instead of hiding it."""
-    sub = subparsers.add_parser(command, help=f"(unavailable: {reason})", add_help=True)
-    sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
-    def run(args: argparse.Namespace) -> int:
-        print(f"monitor: error: the {command} command is unavailable: {reason}", file=sys.stderr)
-        return EXIT_FAILED
-
-    sub.set_defaults(func=run)
+    for module in COMMANDS.values():
+        module.add_parser(subparsers)
+    return parser, list(COMMANDS)
 
 
 def _with_default_command(argv: list[str], available: Sequence[str]) -> list[str]:

@@ -106,7 +106,7 @@ async def test_a_burst_of_subscription_changes_is_paced(start_feed: Callable[...
     keys = [WatchKey(i, iv) for iv in Interval if iv.seconds <= 14_400 for i in ids][:150]
     first = len(ids)  # one series per instrument first, so every later change needs no look-up
     run = start_feed(tuple(keys[:first]), history_candles=0)
-    registry, clock = run.feed._subscriptions.registry, run.feed.clock
+    registry = run.feed._subscriptions.registry
     seen: set[WatchState] = set()
     run.feed.add_listener(lambda: seen.update(w.state for w in run.feed.health.watch.values()))
     await run.live()
@@ -114,9 +114,11 @@ async def test_a_burst_of_subscription_changes_is_paced(start_feed: Callable[...
     async with asyncio.timeout(30):
         for count in range(first + 1, len(keys) + 1):
             run.feed.watch(keys[:count])
-            # Until the writer sent this change on its own (or pacing holds it back).
-            while registry.pending(0) and (registry.next_send_at(0) or 0.0) <= clock.now():
-                await asyncio.sleep(0)
+            # Until the writer sent this change, paced as it must be: a change that waited for the
+            # next one would go out merged with it, and the count of requests would depend on how
+            # busy the machine is (it fell to 94 under load).
+            while registry.pending(0):
+                await asyncio.sleep(0.001)
     try:
         await wait_for(lambda: len(run.feed.health.watch) == 150 and all_active(run)(), 30, "150 ACTIVE")
     except AssertionError:

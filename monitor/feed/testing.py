@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from monitor.clock import Clock
-from monitor.feed.api import CandleListener, EventListener, Listener
-from monitor.feed.health import ConnectionState, Health, HealthEvent, WatchState
+from monitor.feed.health import ConnectionState, Health, WatchState
+from monitor.feed.listeners import Announcer, ListenerHost, Listeners
 from monitor.feed.view import WatchView, watch_view
 from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase, WatchKey
 
@@ -95,7 +95,7 @@ def wave_candles(
     return candles
 
 
-class FakeFeed:
+class FakeFeed(ListenerHost):
     """FeedLike on a real CandleBook and Health; tests drive it with the `push_*`/`set_*` methods.
 
     It changes Health only through Health's methods and behaves like the real feed where the UI
@@ -125,9 +125,9 @@ class FakeFeed:
         self.closed = False
         self.fail_next_run: BaseException | None = None
         """Raised by the next `run()`, to test how the UI handles a crashed feed."""
-        self._listeners: list[Listener] = []
-        self._candle_listeners: list[CandleListener] = []
-        self._event_listeners: list[EventListener] = []
+        # The real feed's listener lists and announcer: listeners hear the fake as they hear a Feed.
+        self._listen = Listeners()
+        self._announce = Announcer(health=self.health, clock=self.clock, listeners=self._listen)
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None
         self.messages = 0
@@ -164,17 +164,17 @@ class FakeFeed:
         self.closed = False
         if self.fail_next_run is not None:
             exc, self.fail_next_run = self.fail_next_run, None
-            self._transition(ConnectionState.DOWN, f"unexpected error: {exc}")
+            self._announce.transition(ConnectionState.DOWN, f"unexpected error: {exc}")
             raise exc
         self._stop = asyncio.Event()
         if self.health.state is ConnectionState.DOWN:
-            self._transition(ConnectionState.CONNECTING, "connecting")  # a restart
+            self._announce.transition(ConnectionState.CONNECTING, "connecting")  # a restart
         if self.health.state is ConnectionState.CONNECTING:
             self.set_connection(ConnectionState.LIVE)
         await self._stop.wait()
         if self._crash is not None:
             exc, self._crash = self._crash, None
-            self._transition(ConnectionState.DOWN, f"unexpected error: {exc}")
+            self._announce.transition(ConnectionState.DOWN, f"unexpected error: {exc}")
             raise exc
 
     async def close(self) -> None:
@@ -182,7 +182,7 @@ class FakeFeed:
         if self._stop is not None:
             self._stop.set()
         if self.health.state is not ConnectionState.DOWN:
-            self._transition(ConnectionState.DOWN, "closed")
+            self._announce.transition(ConnectionState.DOWN, "closed")
 
     def reconnect_now(self) -> None:
         self.reconnect_requests += 1
@@ -198,21 +198,11 @@ class FakeFeed:
             if any(text in value.lower() for value in (item.ticker, item.name, item.figi, item.uid))
         ]
 
-    def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def add_candle_listener(self, cb: CandleListener) -> None:
-        self._candle_listeners.append(cb)
-
-    def add_event_listener(self, cb: EventListener) -> None:
-        self._event_listeners.append(cb)
-
     # ------------------------------------------------------------------ test controls
 
     def notify(self) -> None:
         """Runs the listeners, as the real feed does after each batch."""
-        for listener in self._listeners:
-            listener()
+        self._listen.emit()
 
     def crash(self, exc: BaseException) -> None:
         """Makes the running `run()` raise `exc` (a feed worker crash)."""
@@ -234,8 +224,7 @@ class FakeFeed:
         last: Candle | None = None
         for candle in candles:
             if self.book.upsert(key, candle, received_at=now):
-                for cb in self._candle_listeners:
-                    cb(key, candle)
+                self._listen.emit_candle(key, candle)
             last = candle
         if last is not None:
             quote = self.book.quotes.get(uid)
@@ -278,20 +267,5 @@ class FakeFeed:
             ConnectionState.STALE,
         ):
             self.health.note_reconnect()
-        self._transition(state, reason, code, attempt, next_retry_at)
+        self._announce.transition(state, reason, code, attempt, next_retry_at)
         self.notify()
-
-    def _transition(
-        self,
-        state: ConnectionState,
-        reason: str = "",
-        code: str | None = None,
-        attempt: int = 0,
-        next_retry_at: float | None = None,
-    ) -> None:
-        event: HealthEvent | None = self.health.transition(
-            state, self.clock.now(), reason, code, attempt, next_retry_at
-        )
-        if event is not None:
-            for cb in self._event_listeners:
-                cb(event)

@@ -185,6 +185,30 @@ class Health:
         elapsed = now - first_at
         return (count - first_count) / elapsed if elapsed > 0 else 0.0
 
+    def attempt_started_at(self, now: float) -> float | None:
+        """While RECONNECTING, when the attempt in flight began; None while it waits for its time.
+
+        The supervisor announces an attempt once, with the time it is due (`next_retry_at`), and
+        opens the stream then; nothing more is announced until the attempt ends, so an attempt is
+        in flight from its due time on.
+        """
+        due = self.next_retry_at
+        if self.state is not ConnectionState.RECONNECTING or due is None or now < due:
+            return None
+        return due
+
+    def silent_since(self) -> float | None:
+        """When the current outage's silence began: the newest message's arrival, or, when none
+        ever arrived, the first transition of the current run of non-LIVE states."""
+        if self.last_message_at is not None:
+            return self.last_message_at
+        start: float | None = None
+        for event in reversed(self.events):
+            if event.state is ConnectionState.LIVE:
+                break
+            start = event.at
+        return start
+
     def message_age(self, now: float) -> float | None:
         """Seconds since the last message of any kind, when one has arrived."""
         return None if self.last_message_at is None else max(0.0, now - self.last_message_at)

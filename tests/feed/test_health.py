@@ -106,3 +106,38 @@ def test_counters_move_only_through_their_methods() -> None:
     assert (health.bad_messages, health.last_bad_reason) == (3, "unknown message kind")
     assert health.trading == {"uid": TradingPhase.TRADING} and health.reconnects == 1
     assert health.version == version + 4
+
+
+def test_an_attempt_is_in_flight_from_its_due_time_until_the_next_announcement() -> None:
+    """The supervisor announces RECONNECTING with the attempt's due time and opens the stream then."""
+    health = Health()
+    health.transition(ConnectionState.LIVE, at=0.0)
+    assert health.attempt_started_at(5.0) is None  # LIVE: nothing is being attempted
+    health.transition(ConnectionState.RECONNECTING, at=10.0, attempt=3, next_retry_at=14.0)
+    assert health.attempt_started_at(13.9) is None  # still waiting for its time
+    assert health.attempt_started_at(14.0) == 14.0
+    assert health.attempt_started_at(26.0) == 14.0  # a connect taking 12 s is still that attempt
+    health.transition(ConnectionState.RECONNECTING, at=34.0, attempt=4, next_retry_at=40.0)
+    assert health.attempt_started_at(35.0) is None  # the next one waits again
+    health.transition(ConnectionState.RECONNECTING, at=41.0, attempt=5)
+    assert health.attempt_started_at(50.0) is None  # no due time: nothing to count from
+
+
+def test_silence_counts_from_the_last_message_not_from_the_transition() -> None:
+    health, stream = Health(), _Stream()
+    assert health.silent_since() is None
+    health.count_from(stream)
+    health.transition(ConnectionState.LIVE, at=0.0)
+    stream.receive(100.0)  # the last message
+    health.transition(ConnectionState.STALE, at=145.0)
+    health.stop_counting(stream)
+    health.transition(ConnectionState.RECONNECTING, at=146.0, attempt=1, next_retry_at=147.0)
+    assert health.silent_since() == 100.0
+
+
+def test_silence_without_any_message_counts_from_the_outage_start() -> None:
+    health = Health()
+    health.transition(ConnectionState.LIVE, at=0.0)
+    health.transition(ConnectionState.RECONNECTING, at=20.0, attempt=1, next_retry_at=21.0)
+    health.transition(ConnectionState.RECONNECTING, at=30.0, attempt=2, next_retry_at=32.0)
+    assert health.silent_since() == 20.0

@@ -48,9 +48,7 @@ def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Tex
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f" ● {state.name.replace('_', ' ')}", style=STATE_STYLES[state])
     if state is ConnectionState.RECONNECTING:
-        text.append(f" attempt {health.attempt}")
-        if health.next_retry_at is not None:
-            text.append(f", retry in {format_age(max(0.0, health.next_retry_at - now))}")
+        text.append(f" {attempt_text(health, now)}")
     elif state is ConnectionState.DOWN and info.feed_down:
         text.append(f" {info.feed_down}", style="red")
     text.append(f"  {health.endpoint} ", style="dim")
@@ -68,6 +66,17 @@ def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Tex
     text.append(f"  {clock} {info.timezone}", style="dim")
     text.append("  ? help", style="dim")
     return text
+
+
+def attempt_text(health: Health, now: float) -> str:
+    """`attempt 3, retry in 4s` while the attempt waits; `connecting, attempt 3, 12s` once it is
+    in flight (never `retry in 0s` for as long as the connect takes)."""
+    started = health.attempt_started_at(now)
+    if started is not None:
+        return f"connecting, attempt {health.attempt}, {format_age(now - started)}"
+    if health.next_retry_at is None:
+        return f"attempt {health.attempt}"
+    return f"attempt {health.attempt}, retry in {format_age(max(0.0, health.next_retry_at - now))}"
 
 
 def bad_messages_label(count: int) -> str:
@@ -115,10 +124,13 @@ def banner_text(
         reason = info.feed_down or health.last_reason or "stopped"
         return f"Feed stopped: {reason}. Press r to restart it; details are in the log file."
     if state is ConnectionState.RECONNECTING and health.attempt >= LONG_OUTAGE_ATTEMPTS:
-        since = _outage_start(health)
-        wait = (
-            "" if health.next_retry_at is None else f" Next try in {format_age(health.next_retry_at - now)}."
-        )
+        since, started = health.silent_since(), health.attempt_started_at(now)
+        if started is not None:
+            wait = f" Attempt {health.attempt} connecting for {format_age(now - started)}."
+        elif health.next_retry_at is not None:
+            wait = f" Next try in {format_age(health.next_retry_at - now)}."
+        else:
+            wait = ""
         lasting = f" for {format_age(now - since)}" if since is not None else ""
         return (
             f"No connection to {health.endpoint}{lasting} ({health.last_reason or 'unreachable'}). "
@@ -131,16 +143,6 @@ def banner_text(
             "Check the ids in the watchlist file, or press a to search and add one."
         )
     return None
-
-
-def _outage_start(health: Health) -> float | None:
-    """When the current run of non-LIVE states began."""
-    start: float | None = None
-    for event in reversed(health.events):
-        if event.state is ConnectionState.LIVE:
-            break
-        start = event.at
-    return start
 
 
 class StatusBar(Widget):

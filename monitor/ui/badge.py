@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.feed import ConnectionState, Health, WatchState, WatchView
-from monitor.market import Interval, TradingPhase
+from monitor.market import TradingPhase
 from monitor.ui.times import format_age
 
 OK, WARN, ERROR, MUTED = "ok", "warn", "error", "muted"
@@ -24,20 +24,27 @@ class Badge:
         return f"{self.label} {self.detail}".strip()
 
 
-def stale_after(interval: Interval) -> float:
-    """Seconds without data after which a trading series reads STALE.
+NO_DATA_AFTER_S = 30.0
+"""Seconds without a candle update after which a panel of a trading market reads NO DATA, not LIVE.
 
-    Two bar lengths, but at least 2 min (thin instruments trade rarely) and at most 15 min (a
-    daily panel must not look live for a day after its stream died).
-    """
-    return min(max(2.0 * interval.seconds, 120.0), 900.0)
+This is every interval's expected gap: the feed subscribes with `waiting_close` off, so the server
+sends a series' forming candle on every trade, whatever the bar length; while the market trades,
+updates come at the pace of trades, not of bars. 30 s is half the shortest bar (1 minute): a liquid
+instrument's quiet spells stay well under it, and a dead stream shows on the panels before the
+connection watchdog (3 missed 15 s pings, 45 s) calls the connection STALE. A thin instrument that
+really does not trade for 30 s reads NO DATA too, which is what happened.
+"""
+QUIET_PHASES = (TradingPhase.CLOSED, TradingPhase.LIMITED)
+"""Phases in which silence is expected (closed, auction): the panel never reads NO DATA then."""
 
 
 def panel_badge(view: WatchView, health: Health, now: float, feed_down: str | None = None) -> Badge:
     """The badge of the panel showing `view`.
 
     Connection trouble comes first (every panel shares it), then the entry's own failure, then
-    the market phase: a closed market reads CLOSED, never STALE, because silence is expected.
+    the market phase: a closed market reads CLOSED, never STALE or NO DATA, because silence is
+    expected. A series silent beyond NO_DATA_AFTER_S while its market trades (or its phase is not
+    known yet) reads NO DATA with the silence, never LIVE.
     """
     age = view.age(now)
     aged = format_age(age) if age is not None else ""
@@ -61,8 +68,8 @@ def panel_badge(view: WatchView, health: Health, now: float, feed_down: str | No
         return Badge("RETRYING", view.reason or "", WARN)
     if age is None:
         return Badge("LIVE", "no trades yet", OK)
-    if age > stale_after(view.key.interval):
-        return Badge("STALE", aged, WARN)
+    if age > NO_DATA_AFTER_S and view.phase not in QUIET_PHASES:
+        return Badge("NO DATA", aged, WARN)
     return Badge("LIVE", aged, OK)
 
 

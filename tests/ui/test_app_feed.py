@@ -87,7 +87,7 @@ async def test_failed_entry_shows_reason_while_others_stream(
         assert banner(app) is None  # one failure is the panel's business, not a banner
 
 
-async def test_closed_market_reads_closed_never_stale(
+async def test_closed_market_reads_closed_never_no_data(
     make: AppFactory, feed: FakeFeed, clock: ManualClock
 ) -> None:
     app = make()
@@ -97,7 +97,7 @@ async def test_closed_market_reads_closed_never_stale(
         clock.advance(3600)
         await settle(pilot, app)
         assert badges(app)[0] == "CLOSED 1h00m"
-        assert badges(app)[1] == "STALE 1h00m"  # trading and silent for an hour
+        assert badges(app)[1] == "NO DATA 1h00m"  # trading (phase unknown) and silent for an hour
         assert app.sidebar.rows[0].level == "muted"
 
 
@@ -180,3 +180,34 @@ async def test_file_watcher_applies_edits_while_running(
         watchlist_file.write_text(WATCHLIST.replace('layout = "2x2"', 'layout = "1"'))
         await wait_for(pilot, lambda: app.model.watchlists.active_list.layout == "1", rounds=500)
         assert sum(panel.display for panel in app.panel_widgets) == 1
+
+
+async def test_an_outage_reads_true_from_silence_to_an_attempt_in_flight(
+    make: AppFactory, feed: FakeFeed, clock: ManualClock
+) -> None:
+    """Silent panels stop saying LIVE, an attempt in flight says so, the banner counts the silence."""
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN)  # the last message
+        for watch_id, _ in MAIN:
+            feed.set_phase(watch_id, TradingPhase.TRADING)
+        clock.advance(10)
+        await settle(pilot, app)
+        assert badges(app) == ["LIVE 10s"] * 4
+        clock.advance(33)  # total silence, the connection not yet declared stale
+        await settle(pilot, app)
+        assert badges(app) == ["NO DATA 43s"] * 4
+        assert "LIVE" in app.status_bar.text.plain and "last 43s" in app.status_bar.text.plain
+
+        clock.advance(3)
+        due = clock.now() + 4
+        feed.set_connection(ConnectionState.RECONNECTING, "UNAVAILABLE", attempt=3, next_retry_at=due)
+        await settle(pilot, app)
+        assert "RECONNECTING attempt 3, retry in 4s" in app.status_bar.text.plain
+        clock.advance(16)  # the attempt started 12 s ago and has not ended
+        await settle(pilot, app)
+        status = app.status_bar.text.plain
+        assert "RECONNECTING connecting, attempt 3, 12s" in status and "retry in" not in status
+        assert (banner(app) or "").startswith("No connection to 127.0.0.1:50051 for 1m02s (UNAVAILABLE).")
+        assert "Attempt 3 connecting for 12s." in (banner(app) or "")
+        assert badges(app) == ["RECONNECTING 1m02s"] * 4

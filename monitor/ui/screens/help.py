@@ -15,7 +15,8 @@ from textual.widgets import Static
 
 BADGES: tuple[tuple[str, str], ...] = (
     ("LIVE 3s", "streaming; 3s since the newest candle update"),
-    ("STALE", "no data for too long while the market trades: the stream may be dead"),
+    ("NO DATA 43s", "the market trades but no update came for 43s (over 30s): quiet, or cut off"),
+    ("STALE", "the connection is silent, not even pings: it is being reopened"),
     ("CLOSED", "the market is closed: silence is expected"),
     ("RECONNECTING", "the connection dropped; the feed retries with backoff (r: now)"),
     ("ERROR", "the entry failed (its reason is shown) or the feed stopped"),

@@ -10,6 +10,7 @@ import structlog
 from grpc import aio
 
 from monitor.clock import Clock
+from monitor.feed.auth import TokenGate, rejection
 from monitor.feed.codes import api_code
 from monitor.feed.convert import historic_candle
 from monitor.market import Candle, Interval
@@ -143,6 +144,9 @@ class HistoryClient:
         metadata: headers sent on every call (authorization, x-app-name).
         clock: the clock pacing and retry waits run on.
         requests_per_minute: the client's own budget, kept under the API's 600/min.
+        auth: the feed's token state: with it, a call waits while the token is rejected and a
+            rejection closes it and waits too (the call goes out again after the reconnect);
+            without it (one-shot commands) a rejection is a HistoryError like any other.
     """
 
     def __init__(
@@ -155,6 +159,7 @@ class HistoryClient:
         call_timeout: float = 10.0,
         transient_retries: int = 4,
         rate_limit_retries: int = 10,
+        auth: TokenGate | None = None,
     ) -> None:
         if requests_per_minute <= 0:
             raise ValueError("requests_per_minute must be positive")
@@ -166,6 +171,7 @@ class HistoryClient:
         self._call_timeout = call_timeout
         self._transient_retries = transient_retries
         self._rate_limit_retries = rate_limit_retries
+        self._auth = auth
         self.requests = 0
         """GetCandles calls sent (retries included)."""
 
@@ -258,14 +264,22 @@ class HistoryClient:
 
     async def _call(self, request: marketdata_pb2.GetCandlesRequest) -> marketdata_pb2.GetCandlesResponse:
         transient = limited = 0
+        auth = self._auth
         while True:
+            if auth is not None:
+                await auth.admitted()
             await self._bucket.acquire()
+            if auth is not None and auth.rejected:
+                continue  # rejected by another call while this one waited for its turn
             self.requests += 1
             try:
                 return await self._stub.GetCandles(
                     request, metadata=self._metadata, timeout=self._call_timeout
                 )
             except aio.AioRpcError as exc:
+                if auth is not None and (rejected := rejection(exc)) is not None:
+                    auth.reject(*rejected)
+                    continue
                 status, code = exc.code(), api_code(exc.details())
                 if status is grpc.StatusCode.RESOURCE_EXHAUSTED and code == _RATE_LIMITED:
                     limited += 1

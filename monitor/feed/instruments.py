@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 
+from monitor.feed.auth import TokenGate, rejection
 from monitor.feed.convert import instrument, short_instrument
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
@@ -49,11 +50,18 @@ def instrument_request(watch_id: str) -> instruments_pb2.InstrumentRequest:
 
 
 class InstrumentResolver:
-    """Resolves watch ids to Instruments once per session and answers searches."""
+    """Resolves watch ids to Instruments once per session and answers searches.
 
-    def __init__(self, channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]]) -> None:
+    With `auth` (the feed's token state) a look-up waits while the token is rejected, and a
+    rejection closes it and waits too; without it (one-shot commands) a rejection is raised.
+    """
+
+    def __init__(
+        self, channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]], auth: TokenGate | None = None
+    ) -> None:
         self._stub = instruments_pb2_grpc.InstrumentsServiceStub(channel)
         self._metadata = tuple(metadata)
+        self._auth = auth
         self._cache: dict[str, Instrument] = {}
 
     async def resolve(self, watch_id: str) -> Instrument:
@@ -67,10 +75,14 @@ class InstrumentResolver:
         if found is not None:
             return found
         request = instrument_request(watch_id)
-        try:
-            response = await self._stub.GetInstrumentBy(
+
+        def send() -> Awaitable[instruments_pb2.InstrumentResponse]:
+            return self._stub.GetInstrumentBy(
                 request, metadata=self._metadata, timeout=UNARY_TIMEOUT_S, wait_for_ready=True
             )
+
+        try:
+            response = await (send() if self._auth is None else self._auth.call(send))
         except grpc.aio.AioRpcError as exc:
             if exc.code() is grpc.StatusCode.NOT_FOUND:
                 raise InstrumentError(watch_id, "instrument not found") from None
@@ -84,12 +96,25 @@ class InstrumentResolver:
         return result
 
     async def search(self, query: str) -> list[Instrument]:
-        """Instruments matching `query` (FindInstrument, api-tradable only)."""
-        response = await self._stub.FindInstrument(
-            instruments_pb2.FindInstrumentRequest(query=query, api_trade_available_flag=True),
-            metadata=self._metadata,
-            timeout=UNARY_TIMEOUT_S,
-        )
+        """Instruments matching `query` (FindInstrument, api-tradable only).
+
+        Nothing is asked, and nothing found, while the token is rejected: a search does not wait
+        for the reconnect (the user is typing), it just finds nothing.
+        """
+        auth = self._auth
+        if auth is not None and auth.rejected:
+            return []
+        try:
+            response = await self._stub.FindInstrument(
+                instruments_pb2.FindInstrumentRequest(query=query, api_trade_available_flag=True),
+                metadata=self._metadata,
+                timeout=UNARY_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if auth is None or (rejected := rejection(exc)) is None:
+                raise
+            auth.reject(*rejected)
+            return []
         return [short_instrument(item) for item in response.instruments if item.uid]
 
 
@@ -101,14 +126,16 @@ class ResolveRound:
     """Ids that can never resolve, with the reason."""
     transient: bool = False
     """Some look-ups failed for now (network, server): try again later."""
-    fatal: str | None = None
-    """The token was rejected (UNAUTHENTICATED / PERMISSION_DENIED): stop asking."""
 
 
 async def resolve_round(
     resolver: InstrumentResolver, watch_ids: Sequence[str], resolved: dict[str, Instrument]
 ) -> ResolveRound:
-    """Resolves each id not yet in `resolved` (filling it in place); stops at an auth failure."""
+    """Resolves each id not yet in `resolved` (filling it in place).
+
+    A rejected token is not a failure here: the resolver's token gate holds the look-up until
+    the reconnect, so the round simply takes that long.
+    """
     result = ResolveRound()
     for watch_id in dict.fromkeys(watch_ids):
         if watch_id in resolved:
@@ -117,9 +144,6 @@ async def resolve_round(
             resolved[watch_id] = await resolver.resolve(watch_id)
         except InstrumentError as exc:
             result.failed[watch_id] = exc.reason
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
-                result.fatal = f"{exc.code().name}: {exc.details()}"
-                return result
+        except grpc.aio.AioRpcError:
             result.transient = True
     return result

@@ -11,6 +11,7 @@ import grpc
 import structlog
 
 from monitor.clock import Clock, wait_any
+from monitor.feed.auth import TokenGate
 from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import slow_delay
 from monitor.feed.classify import Action, Ending, Verdict, classify
@@ -49,6 +50,7 @@ class StreamSupervisor:
         receiver: each session hands it the market data.
         backfill: told which series were confirmed or lost.
         announce: the connection's transitions.
+        auth: the token state; a rejection anywhere ends the streams until the reconnect.
         backoff_factory: a fresh reconnect-delay iterator.
         rng: random source for the slow-retry jitter.
     """
@@ -64,6 +66,7 @@ class StreamSupervisor:
         receiver: Receiver,
         backfill: Backfiller,
         announce: Announcer,
+        auth: TokenGate,
         backoff_factory: Callable[[], Iterator[float]],
         rng: random.Random,
     ) -> None:
@@ -79,16 +82,16 @@ class StreamSupervisor:
         self._rng = rng
         self._sessions: dict[int, StreamSession] = {}
         self._retry_now = asyncio.Event()
-        self._fatal = False
-        """The token was rejected: nothing is opened until `reconnect_now()`."""
+        self._auth = auth
+        auth.on_reject(self._rejected)
         self._stopping = False
         self._channel_problem: str | None = None
 
     # -- commands ------------------------------------------------------------------------------
 
     def reconnect_now(self) -> None:
-        """Ends a fatal stop or a backoff wait; with every stream up, reopens them at once."""
-        self._fatal = False
+        """Ends a token rejection or a backoff wait; with every stream up, reopens them at once."""
+        self._auth.clear()
         self._retry_now.set()
         self._subscriptions.changed.fire()
         if not any(s.confirmed_at is None for s in self._sessions.values()):
@@ -96,20 +99,24 @@ class StreamSupervisor:
                 session.cancel("reconnect requested")
 
     def stop(self) -> None:
-        """Ends every session quietly (the feed is closing; a later run starts unhalted)."""
-        self._stopping, self._fatal = True, False
+        """Ends every session quietly (the feed is closing)."""
+        self._stopping = True
         for session in list(self._sessions.values()):
             session.cancel("closed")
 
-    async def halt(self, reason: str) -> None:
-        """The token was rejected (a look-up said so): stops until `reconnect_now()`."""
-        self._fatal = True
-        self._announce.transition(ConnectionState.AUTH_FAILED, reason)
-        await self._retry_now.wait()
+    def _rejected(self, reason: str, code: str | None) -> None:
+        """The token was rejected (by any call): AUTH_FAILED, and every stream ends until the
+        reconnect; an open stream would otherwise go on subscribing, and announce LIVE, with it."""
+        self._retry_now.clear()
+        self._announce.transition(ConnectionState.AUTH_FAILED, reason, code)
+        for session in list(self._sessions.values()):
+            session.cancel("token rejected")
 
     def channel_report(self, problem: str | None) -> None:
         """The channel watcher's news: why the channel cannot connect (None once it is READY)."""
         self._channel_problem = problem
+        if self._auth.rejected:
+            return  # the rejection is the news until the reconnect
         if problem is not None and self._health.state is not ConnectionState.LIVE:
             self._announce.transition(self._health.state, problem)
             log.error("channel_failed", reason=problem)
@@ -153,7 +160,7 @@ class StreamSupervisor:
                 raise error
 
     def _needed(self, stream: int) -> bool:
-        if self._fatal:
+        if self._auth.rejected:
             return False
         if stream == 0 and self._subscriptions.resolving():
             return True  # open while resolving: the handshake overlaps the look-ups
@@ -162,9 +169,9 @@ class StreamSupervisor:
     async def _keep(self, slot: _Slot, channel: grpc.aio.Channel) -> None:
         """Keeps one slot's stream up: one session after another, with backoff in between."""
         while not self._stopping:
-            if self._fatal:
-                await self._retry_now.wait()
-                self._retry_now.clear()
+            if self._auth.rejected:
+                await self._auth.admitted()
+                self._retry_now.clear()  # the reconnect is this loop's retry: it needs no other
                 continue
             if not self._needed(slot.stream):
                 return
@@ -175,13 +182,12 @@ class StreamSupervisor:
             )
             if stable:
                 slot.delays, slot.attempt = self._backoff_factory(), 0  # the curve starts over
-            if verdict.action is Action.QUIET:
-                continue  # closed (the loop ends) or nothing left to hold (it returns above)
             if verdict.action is Action.FATAL:
-                self._fatal = True
-                self._retry_now.clear()
-                self._announce.transition(verdict.state, verdict.reason, verdict.code)
                 log.error("stream_fatal", reason=verdict.reason, code=verdict.code)
+                self._auth.reject(verdict.reason, verdict.code)
+            if verdict.action is Action.QUIET or self._auth.rejected:
+                # Closed (the loop ends), nothing left to hold (it returns above), or the token
+                # was rejected here or by another call (the top waits for the reconnect).
                 continue
             await self._back_off(slot, verdict, stable)
 
@@ -257,8 +263,11 @@ class StreamSupervisor:
         if (
             any(o is Outcome.CONFIRMED for _, o, _ in outcomes)
             and self._health.state is not ConnectionState.LIVE
+            and not self._auth.rejected  # a stream being ended for a rejected token is not LIVE
         ):
             self._announce.transition(ConnectionState.LIVE, "subscriptions confirmed")
 
     def _stale(self, silent_for: float) -> None:
+        if self._auth.rejected:
+            return
         self._announce.transition(ConnectionState.STALE, f"no message for {silent_for:.0f}s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -147,23 +147,19 @@ class Subscriptions:
         """Asks the resolve loop to try failed-for-now look-ups at once."""
         self._watch_changed.set()
 
-    async def run(self, resolver: InstrumentResolver, halt: Callable[[str], Awaitable[None]]) -> None:
+    async def run(self, resolver: InstrumentResolver) -> None:
         """The resolve loop: resolves what is unresolved, then waits for a change or a retry.
+
+        A rejected token holds a look-up inside the resolver (its token gate) until the reconnect.
 
         Args:
             resolver: the look-ups of this run's channel.
-            halt: called with the reason when the token was rejected; returns when retried.
         """
         while True:
             self._watch_changed.clear()
             result = await self._resolve(resolver)
             self._on_change()
-            if result.fatal is not None:
-                await halt(result.fatal)
-            else:
-                await wait_any(
-                    self._clock, self._watch_changed, RESOLVE_RETRY_S if result.transient else None
-                )
+            await wait_any(self._clock, self._watch_changed, RESOLVE_RETRY_S if result.transient else None)
 
     async def _resolve(self, resolver: InstrumentResolver) -> ResolveRound:
         pending = [wk.id for wk in self._watch if wk.id not in self._failed]

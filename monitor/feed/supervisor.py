@@ -11,6 +11,7 @@ import grpc
 import structlog
 
 from monitor.clock import Clock, SystemClock
+from monitor.feed.auth import TokenGate
 from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import backoff
 from monitor.feed.channel import metadata, open_channel
@@ -64,6 +65,8 @@ class Feed(ListenerHost):
         self._metadata = metadata(config)
         self._listen = Listeners()
         self._announce = Announcer(health=self.health, clock=self.clock, listeners=self._listen)
+        # One owner of "the token was rejected": every call of the feed asks it first.
+        self._auth = TokenGate()
         self._subscriptions = Subscriptions(
             config=config, clock=self.clock, health=self.health, book=self.book, on_change=self._listen.emit
         )
@@ -95,6 +98,7 @@ class Feed(ListenerHost):
             receiver=self._receiver,
             backfill=self._backfill,
             announce=self._announce,
+            auth=self._auth,
             backoff_factory=backoff_factory or (lambda: backoff(rng=rng)),
             rng=rng,
         )
@@ -141,13 +145,14 @@ class Feed(ListenerHost):
         if self._tasks:
             return  # already running
         self._stop, self._closed = asyncio.Event(), False
+        self._auth.clear()  # a new run tries the token again, as a reconnect does
         try:
             channel = self._channel = self._channel_factory(self.config)
-            resolver = self._resolver = InstrumentResolver(channel, self._metadata)
-            history = HistoryClient(channel, self._metadata, clock=self.clock)
+            resolver = self._resolver = InstrumentResolver(channel, self._metadata, self._auth)
+            history = HistoryClient(channel, self._metadata, clock=self.clock, auth=self._auth)
             self._announce.transition(ConnectionState.CONNECTING, "connecting")
             self._tasks = [
-                self._task(self._subscriptions.run(resolver, self._streams.halt), "feed-resolve"),
+                self._task(self._subscriptions.run(resolver), "feed-resolve"),
                 self._task(self._backfill.run(history), "feed-backfill"),
                 self._task(self._backfill.close_by_time(), "feed-close-candles"),
                 self._task(self._streams.run(channel), "feed-streams"),

@@ -30,6 +30,10 @@ class Stats:
     """Counters the tests read."""
 
     streams_opened: int = 0
+    stream_calls: int = 0
+    """MarketDataStream calls received, refused ones included (streams_opened counts the admitted)."""
+    unary_calls: int = 0
+    """Unary calls received (GetCandles, look-ups, ...), refused ones included."""
     subscribe_requests: int = 0
     too_many_requests: int = 0
     """Subscription requests answered TOO_MANY_REQUESTS (over the per-stream minute window)."""
@@ -50,6 +54,7 @@ class Faults:
         self._outage = outage
         self.stalled = False
         self.refusing_streams = False
+        self.rejecting_tokens = False
         self.delay_seconds = 0.0
         self.restored = asyncio.Event()
         self.restored.set()
@@ -79,6 +84,11 @@ class Faults:
         """New streams fail with RESOURCE_EXHAUSTED 80001 while on."""
         self.refusing_streams = on
 
+    def reject_tokens(self, on: bool = True) -> None:
+        """Every new call fails with UNAUTHENTICATED 40003 while on, as if the token was revoked
+        (open streams keep serving: the real API checks the token when a call starts)."""
+        self.rejecting_tokens = on
+
     def delay(self, seconds: float) -> None:
         """Delays every unary response and the start of every stream by `seconds` (0 clears)."""
         self.delay_seconds = max(0.0, seconds)
@@ -96,4 +106,5 @@ class Faults:
         """Clears every standing fault."""
         self.stalled = False
         self.refusing_streams = False
+        self.rejecting_tokens = False
         self.delay_seconds = 0.0

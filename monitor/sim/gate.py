@@ -30,6 +30,8 @@ class Gate:
         self._used = 0
 
     def _authorized(self, context: grpc.aio.ServicerContext[Any, Any]) -> bool:
+        if self.state.faults.rejecting_tokens:
+            return False
         tokens = self.state.config.tokens
         if not tokens:
             return True
@@ -40,6 +42,7 @@ class Gate:
         return False
 
     async def admit_stream(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self.state.stats.stream_calls += 1
         if not self._authorized(context):
             await abort(context, "40003")
         if self.state.faults.refusing_streams:
@@ -49,6 +52,7 @@ class Gate:
 
     async def admit_unary(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         """Checks the token and the rate window; sends x-tracking-id and x-ratelimit-* headers."""
+        self.state.stats.unary_calls += 1
         if not self._authorized(context):
             await abort(context, "40003")
         now = self.state.clock.now()

@@ -259,7 +259,7 @@ class FastClock:
         await asyncio.sleep(max(0.0, seconds) / self._speed)
 
 
-def fast_client(channel: aio.Channel, now: int, **kwargs: int) -> HistoryClient:
+def fast_client(channel: aio.Channel, now: int, **kwargs: Any) -> HistoryClient:
     clock = FastClock(now)
     return HistoryClient(channel, (("authorization", "Bearer t"),), clock=clock, **kwargs)
 
@@ -360,7 +360,7 @@ async def running_sim(clock: Clock, **config: Any) -> AsyncIterator[tuple[SimSer
         await sim.stop()
 
 
-def sim_client(channel: aio.Channel, clock: Clock, **kwargs: int) -> HistoryClient:
+def sim_client(channel: aio.Channel, clock: Clock, **kwargs: Any) -> HistoryClient:
     return HistoryClient(channel, (("authorization", "Bearer sim-token"),), clock=clock, **kwargs)
 
 

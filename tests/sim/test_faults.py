@@ -110,6 +110,26 @@ async def test_refuse_streams_and_delay(manual_sim: SimServer, manual_client: Cl
     assert (await asyncio.wait_for(pending, 10)).last_prices
 
 
+async def test_reject_tokens_revokes_the_token_for_new_calls(manual_sim: SimServer,
+                                                             manual_client: Client) -> None:  # fmt: skip
+    """While on, every new call fails UNAUTHENTICATED 40003 (counted); an open stream keeps serving."""
+    call = await _subscribed(manual_client)
+    request = marketdata_pb2.GetLastPricesRequest(instrument_id=[SBER_UID])
+    unary, streams = manual_sim.stats.unary_calls, manual_sim.stats.stream_calls
+    manual_sim.faults.reject_tokens(True)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await manual_client.md.GetLastPrices(request, metadata=manual_client.metadata)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and caught.value.details() == "40003"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await manual_client.stream().read()
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert (manual_sim.stats.unary_calls, manual_sim.stats.stream_calls) == (unary + 1, streams + 1)
+    assert len(manual_sim.stats.sessions) == 1  # the open stream was not ended
+    manual_sim.faults.clear()
+    assert (await manual_client.md.GetLastPrices(request, metadata=manual_client.metadata)).last_prices
+    call.cancel()
+
+
 async def test_refuse_connections_then_back(manual_sim: SimServer, manual_client: Client,
                                             manual_clock: ManualClock) -> None:  # fmt: skip
     call = await _subscribed(manual_client)

@@ -10,6 +10,7 @@ from monitor.feed.health import CLOCK_SKEW_WARN_S, ConnectionState, Health, Heal
 from monitor.feed.view import WatchView
 
 if TYPE_CHECKING:
+    from monitor.feed.auth import TokenRejected
     from monitor.feed.channel import metadata, open_channel
     from monitor.feed.history import HistoryClient, HistoryError
     from monitor.feed.instruments import InstrumentError, InstrumentResolver, instrument_request
@@ -30,6 +31,7 @@ __all__ = [
     "InstrumentError",
     "InstrumentResolver",
     "Listener",
+    "TokenRejected",
     "WatchState",
     "WatchView",
     "instrument_request",
@@ -39,6 +41,7 @@ __all__ = [
 
 # These pull in grpc: importing FeedConfig alone (settings, CLI parsing) must stay light.
 _LAZY = {
+    "TokenRejected": "monitor.feed.auth",
     "Feed": "monitor.feed.supervisor",
     "open_channel": "monitor.feed.channel",
     "metadata": "monitor.feed.channel",

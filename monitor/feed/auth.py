@@ -28,6 +28,14 @@ def rejection(exc: aio.AioRpcError) -> tuple[str, str | None] | None:
     return f"{exc.code().name}: {message}", api_code(exc.details(), trailing)
 
 
+class TokenRejected(Exception):
+    """The API rejected the token: nothing is asked until the user reconnects (`r`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"token rejected ({reason}); fix it, then reconnect (r)")
+        self.reason = reason
+
+
 class TokenGate:
     """Whether the token may be used: open until some call saw it rejected, until `clear()`.
 

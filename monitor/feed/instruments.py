@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from monitor.feed.auth import TokenGate, rejection
+from monitor.feed.auth import TokenGate, TokenRejected, rejection
 from monitor.feed.convert import instrument, short_instrument
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
@@ -98,12 +98,13 @@ class InstrumentResolver:
     async def search(self, query: str) -> list[Instrument]:
         """Instruments matching `query` (FindInstrument, api-tradable only).
 
-        Nothing is asked, and nothing found, while the token is rejected: a search does not wait
-        for the reconnect (the user is typing), it just finds nothing.
+        Raises:
+            TokenRejected: the token is (or just got) rejected. A search does not wait for the
+                reconnect (the user is typing): it says why it cannot find anything.
         """
         auth = self._auth
         if auth is not None and auth.rejected:
-            return []
+            raise TokenRejected(auth.reason)
         try:
             response = await self._stub.FindInstrument(
                 instruments_pb2.FindInstrumentRequest(query=query, api_trade_available_flag=True),
@@ -114,7 +115,7 @@ class InstrumentResolver:
             if auth is None or (rejected := rejection(exc)) is None:
                 raise
             auth.reject(*rejected)
-            return []
+            raise TokenRejected(rejected[0]) from None
         return [short_instrument(item) for item in response.instruments if item.uid]
 
 

@@ -100,3 +100,25 @@ async def test_a_rejected_lookup_stops_every_call(
     await run.live()
     for key in (*WATCH, extra):
         await book_matches(run, sim, key.id)
+
+
+async def test_a_search_with_a_rejected_token_says_so_and_asks_nothing(
+    start_feed: Callable[..., Running], sim: Any
+) -> None:
+    """Search does not wait for the reconnect (the user is typing): it raises TokenRejected, which
+    the search screen shows, and sends no FindInstrument while the token stays rejected."""
+    import pytest
+
+    from monitor.feed import TokenRejected
+
+    run = start_feed()
+    await settled(run, sim)
+    assert [i.ticker for i in await run.feed.search("Sber")][:1] == ["SBER"]
+    sim.faults.reject_tokens(True)
+    with pytest.raises(TokenRejected, match="token rejected"):
+        await run.feed.search("Gazp")  # the call that learns of the rejection
+    await wait_for(lambda: run.feed.health.state is ConnectionState.AUTH_FAILED, 10, "AUTH_FAILED")
+    before = calls(sim)
+    with pytest.raises(TokenRejected, match="reconnect"):
+        await run.feed.search("Lukoil")  # no call at all now
+    assert calls(sim) == before

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from textual.widgets import Label
+
 from monitor.feed.testing import FakeFeed
-from monitor.market import Interval, WatchKey
+from monitor.market import Instrument, Interval, WatchKey
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel
 from monitor.watchlist import load_watchlists
@@ -243,3 +246,28 @@ async def test_every_action_is_in_the_command_palette(make: AppFactory) -> None:
     async with app.run_test(size=SIZE):
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Quit", "Help", "Pause or resume drawing (data keeps flowing)", "Switch watchlist"} <= titles
+
+
+async def test_a_failed_search_says_why_and_adds_nothing(
+    make: AppFactory, feed: FakeFeed, watchlist_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token rejected (or any failure of the look-up): the screen says so, not "0 found"."""
+    from monitor.feed import TokenRejected
+
+    async def rejected(query: str) -> list[Instrument]:
+        raise TokenRejected("UNAUTHENTICATED: [bold]40003[/bold]")
+
+    monkeypatch.setattr(feed, "search", rejected)
+    before = watchlist_file.read_text()
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", *"sber")
+        search = screen(app)
+        assert isinstance(search, SearchScreen)
+        status = search.query_one("#search-status", Label)
+        await wait_for(pilot, lambda: "search failed" in str(status.render()))
+        shown = str(status.render())
+        assert "token rejected (UNAUTHENTICATED: [bold]40003[/bold])" in shown  # literal, not markup
+        assert "reconnect (r)" in shown and not search.results
+        await pilot.press("escape")
+    assert watchlist_file.read_text() == before

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -69,10 +70,14 @@ class SearchScreen(ModalScreen[Instrument | None]):
         # exclusive=True cancels the previous search, so only a pause in typing reaches the feed.
         if self.debounce > 0:
             await asyncio.sleep(self.debounce)
-        results = await self.search(query) if query.strip() else []
+        try:
+            results = await self.search(query) if query.strip() else []
+        except Exception as exc:  # the screen says why nothing was found, whatever the feed hit
+            self.show_results(query, [], failure=str(exc) or type(exc).__name__)
+            return
         self.show_results(query, results)
 
-    def show_results(self, query: str, results: list[Instrument]) -> None:
+    def show_results(self, query: str, results: list[Instrument], *, failure: str | None = None) -> None:
         self.query_text, self.results = query, results
         options = self.options
         options.clear_options()
@@ -82,7 +87,11 @@ class SearchScreen(ModalScreen[Instrument | None]):
         if results:
             options.highlighted = 0
         status = self.query_one("#search-status", Label)
-        status.update(f"{len(results)} found" if query.strip() else "type to search")
+        if failure is not None:
+            # Plain text: the reason comes from the server and may hold markup-like brackets.
+            status.update(Text(f"search failed: {failure}"))
+        else:
+            status.update(f"{len(results)} found" if query.strip() else "type to search")
 
     def action_move(self, step: int) -> None:
         if self.results:

@@ -254,6 +254,13 @@ class StreamSupervisor:
         )
         await wait_any(self._clock, self._retry_now, delay)
         self._retry_now.clear()
+        now = self._clock.now()
+        if now < at:
+            # reconnect_now() cut the wait short: the attempt starts now, and the status bar says so
+            # (it tells a wait from an attempt in flight by the announced time).
+            self._announce.transition(
+                ConnectionState.RECONNECTING, verdict.reason, verdict.code, slot.attempt, now
+            )
 
     # -- what the sessions report --------------------------------------------------------------
 

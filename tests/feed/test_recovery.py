@@ -182,6 +182,29 @@ async def test_80001_waits_for_the_stream_counter(start_feed: Callable[..., Runn
     await recovered(run, sim, reconnects=2)
 
 
+async def test_reconnect_now_during_a_long_wait_starts_the_attempt_and_says_so(
+    start_feed: Callable[..., Running], sim: Any, clock: Any
+) -> None:
+    """r during a 2-minute 80001 wait: the attempt is announced as starting now, then LIVE."""
+    from monitor.sim import StreamEnd
+
+    run = start_feed()
+    await settled(run, sim)
+    sim.faults.refuse_streams(True)
+    sim.faults.end_streams(StreamEnd.UNAVAILABLE)
+    await wait_for(lambda: any(e.code == "80001" for e in run.events), 10, "80001")
+    waiting_until = run.feed.health.next_retry_at
+    assert waiting_until is not None and waiting_until - clock.now() > 60
+    sim.faults.refuse_streams(False)
+    asked = clock.now()
+    run.feed.reconnect_now()
+    await recovered(run, sim, reconnects=2)
+    slow = [e for e in run.events if e.code == "80001"]
+    assert len(slow) == 2  # the wait, then the same attempt announced again as started
+    assert slow[0].attempt == slow[1].attempt and asked <= slow[1].at < waiting_until
+    assert run.events[-1].state is L
+
+
 async def test_watch_change_while_reconnecting_is_honoured(
     start_feed: Callable[..., Running], sim: Any, clock: Any
 ) -> None:

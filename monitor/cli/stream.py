@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,12 +22,15 @@ from monitor.cli.common import (
     settings_from_args,
     silence,
 )
-from monitor.exits import EXIT_FAILED, EXIT_OK
+from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
-from monitor.market import Candle, Interval, SeriesKey, WatchKey
+from monitor.market import Candle, Interval, Origin, SeriesKey, WatchKey
 
 PRINTED_PER_SERIES = 20_000
 """Closed candles remembered per series to tell corrections from re-sends (bounded memory)."""
+HOLD_LIVE_S = 5.0
+"""Wall seconds a series' live lines wait for its initial history (printed first, in time order);
+past this (history failing or slow) they are printed anyway, the history following when it comes."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,7 +55,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Streams until Ctrl+C or SIGTERM (exit 0) or a fatal feed error (exit 1)."""
+    """Streams until Ctrl+C (exit 130), SIGTERM (exit 0) or a fatal feed error (exit 1)."""
     return asyncio.run(_main(args))
 
 
@@ -64,8 +68,14 @@ async def _main(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
+    interrupted: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        interrupted.append(sig)
+        stop.set()
+
     for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
         async with demo.feed_config(settings, clock) as config:
             if config.mode == "DEMO":
@@ -74,7 +84,9 @@ async def _main(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             feed = Feed(config=config, clock=clock)
-            return await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
+            status = await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
+            # Ctrl+C is an interruption (130, as every command); SIGTERM is a requested stop (0).
+            return EXIT_INTERRUPTED if signal.SIGINT in interrupted and status == EXIT_OK else status
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
@@ -137,15 +149,17 @@ async def stream(
 async def _write(outbox: Outbox, printer: Printer, out: TextIO, err: TextIO, stop: asyncio.Event) -> None:
     while True:
         batch = await outbox.next_batch()
-        if batch is None:
+        lines, notes = printer.render(batch) if batch is not None else (printer.flush(), [])
+        if batch is None and not lines:
             return
-        lines, notes = printer.render(batch)
         try:
             await asyncio.to_thread(_emit, out, lines, err, notes)
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, and keep Python's exit flush silent.
             silence(out)
             stop.set()
+            return
+        if batch is None:
             return
 
 
@@ -166,38 +180,23 @@ class _Slot:
     candle: Candle | None
 
 
-@dataclass(frozen=True, slots=True)
-class Settle:
-    """A later period began for `key`: the candle at `time` is over and is printed closed.
-
-    The book's copy is used when it still holds the period (it may carry a correction); else
-    `last`, the newest forming update the outbox saw for it.
-    """
-
-    key: SeriesKey
-    time: int
-    last: Candle
-
-
-Update = tuple[SeriesKey, Candle] | Settle | str
-"""What the writer gets: a candle update, a period to settle, or a stderr line."""
+Update = tuple[SeriesKey, Candle] | str
+"""What the writer gets: a candle update or a stderr line."""
 
 
 class Outbox:
     """Updates waiting for the writer, in arrival order.
 
     Closed candles and health lines are never dropped. Forming candles are conflated per series:
-    the queue holds one slot per series and period, and the newest forming candle wins. When a
-    forming candle of a later period arrives, the earlier period is queued to be settled, so
-    its closed candle is printed even if the feed never sends it closed on its own.
+    the queue holds one slot per series and period, and the newest forming candle wins. Closing
+    is the feed's word alone (the server's, see the README's "closed means final"): the outbox
+    never closes a period because a later one began.
     """
 
     def __init__(self) -> None:
-        self._items: deque[tuple[SeriesKey, Candle] | _Slot | Settle | str] = deque()
+        self._items: deque[tuple[SeriesKey, Candle] | _Slot | str] = deque()
         self._forming: dict[SeriesKey, _Slot] = {}
         self._newest: dict[SeriesKey, int] = {}
-        self._open: dict[SeriesKey, Candle] = {}
-        """Per series, the newest forming update of the newest period not yet seen closed."""
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -206,11 +205,8 @@ class Outbox:
         newest = self._newest.get(key)
         if newest is None or candle.time > newest:
             self._newest[key] = newest = candle.time
-        open_ = self._open.get(key)
         slot = self._forming.get(key)
         if candle.closed:
-            if open_ is not None and open_.time <= candle.time:
-                del self._open[key]
             if slot is not None and slot.candle is not None and slot.candle.time <= candle.time:
                 slot.candle = None  # superseded: the closed candle says more
                 del self._forming[key]
@@ -218,9 +214,6 @@ class Outbox:
         elif candle.time < newest:
             return  # a late forming update of a period a later one has already replaced
         else:
-            if open_ is not None and open_.time < candle.time:
-                self._items.append(Settle(key, open_.time, open_))
-            self._open[key] = candle
             if slot is not None and slot.candle is not None and slot.candle.time == candle.time:
                 slot.candle = candle
             else:
@@ -264,7 +257,11 @@ class Outbox:
 
 
 class Printer:
-    """Formats updates and decides which closed candles to print (each once; corrections again)."""
+    """Formats updates and decides which closed candles to print (each once; corrections again).
+
+    A series' live lines wait (up to HOLD_LIVE_S) until its initial history is in the book, so the
+    history is printed first and the output runs in time order.
+    """
 
     def __init__(self, feed: FeedLike, ids: Sequence[str], *, as_json: bool) -> None:
         self._feed = feed
@@ -273,6 +270,11 @@ class Printer:
         self._names: dict[str, tuple[str, str]] = {}
         self._printed: dict[SeriesKey, OrderedDict[int, tuple[float, float, float, float, int]]] = {}
         self._newest_closed: dict[SeriesKey, int] = {}
+        self._held: dict[SeriesKey, list[Candle]] = {}
+        """Live updates of series whose history is not in yet, in arrival order."""
+        self._held_since: dict[SeriesKey, float] = {}
+        self._flowing: set[SeriesKey] = set()
+        """Series printed as they come (history in, or held long enough)."""
 
     def render(self, batch: Sequence[Update]) -> tuple[list[str], list[str]]:
         """stdout lines and stderr lines for a batch, in order."""
@@ -282,25 +284,65 @@ class Printer:
             if isinstance(item, str):
                 notes.append(item)
                 continue
-            if isinstance(item, Settle):
-                item = self._settled(item)
             key, candle = item
-            correction = False
-            printed = self._printed.setdefault(key, OrderedDict())
-            values = (candle.open, candle.high, candle.low, candle.close, candle.volume)
-            if candle.closed:
-                before = printed.get(candle.time)
-                if before == values:
-                    continue  # an identical re-send (stream and backfill overlap)
-                correction = before is not None
-                printed[candle.time] = values
-                if len(printed) > PRINTED_PER_SERIES:
-                    printed.popitem(last=False)
-                self._newest_closed[key] = max(candle.time, self._newest_closed.get(key, candle.time))
-            elif candle.time <= self._newest_closed.get(key, -1):
-                continue  # a late forming update of a period already printed as closed
-            lines.append(self.candle_line(key, candle, correction=correction))
+            if candle.origin is not Origin.STREAM or self._flows(key, lines):
+                self._print(key, candle, lines)
+            else:
+                self._hold(key, candle)
+        for key in list(self._held):
+            self._flows(key, lines)
         return lines, notes
+
+    def _flows(self, key: SeriesKey, lines: list[str]) -> bool:
+        """Whether `key`'s live lines print as they come; releases what was held once they do."""
+        if key in self._flowing:
+            return True
+        series = self._feed.book.find(key)
+        since = self._held_since.get(key)
+        if (series is not None and series.history_loaded) or (
+            since is not None and time.monotonic() - since >= HOLD_LIVE_S
+        ):
+            self._release(key, lines)
+            return True
+        return False
+
+    def flush(self) -> list[str]:
+        """Every held line (the stream is ending)."""
+        lines: list[str] = []
+        for key in list(self._held):
+            self._release(key, lines)
+        return lines
+
+    def _hold(self, key: SeriesKey, candle: Candle) -> None:
+        held = self._held.setdefault(key, [])
+        self._held_since.setdefault(key, time.monotonic())
+        if held and not held[-1].closed and not candle.closed and held[-1].time == candle.time:
+            held[-1] = candle  # conflated, as the outbox does
+        else:
+            held.append(candle)
+
+    def _release(self, key: SeriesKey, lines: list[str]) -> None:
+        self._flowing.add(key)
+        self._held_since.pop(key, None)
+        for candle in self._held.pop(key, []):
+            self._print(key, candle, lines)
+
+    def _print(self, key: SeriesKey, candle: Candle, lines: list[str]) -> None:
+        correction = False
+        printed = self._printed.setdefault(key, OrderedDict())
+        values = (candle.open, candle.high, candle.low, candle.close, candle.volume)
+        if candle.closed:
+            before = printed.get(candle.time)
+            if before == values:
+                return  # an identical re-send (stream and backfill overlap)
+            correction = before is not None
+            printed[candle.time] = values
+            if len(printed) > PRINTED_PER_SERIES:
+                printed.popitem(last=False)
+            self._newest_closed[key] = max(candle.time, self._newest_closed.get(key, candle.time))
+        elif candle.time <= self._newest_closed.get(key, -1):
+            return  # a late forming update of a period already printed as closed
+        lines.append(self.candle_line(key, candle, correction=correction))
 
     def candle_line(self, key: SeriesKey, candle: Candle, *, correction: bool = False) -> str:
         """One stdout line for a candle update."""
@@ -344,14 +386,6 @@ class Printer:
         if event.state is ConnectionState.RECONNECTING and next_retry_at is not None:
             parts.append(f"next_retry_in={max(0.0, next_retry_at - event.at):.1f}s")
         return " ".join(parts) + "\n"
-
-    def _settled(self, settle: Settle) -> tuple[SeriesKey, Candle]:
-        """The candle of a period a later one has replaced, as closed."""
-        series = self._feed.book.find(settle.key)
-        candle = series.get(settle.time) if series is not None else None
-        if candle is None:
-            candle = settle.last  # the book no longer holds it (trimmed)
-        return settle.key, candle if candle.closed else candle._replace(closed=True)
 
     def _name(self, uid: str) -> tuple[str, str]:
         """(the id as the user gave it, the ticker) for an instrument uid."""

@@ -1,4 +1,4 @@
-"""Candle history for the feed: the initial load, gap fills after outages, closing by time."""
+"""Candle history for the feed: the initial load, gap fills after outages, confirming closes."""
 
 from __future__ import annotations
 
@@ -22,10 +22,17 @@ CORRECTION_GRACE_S = 60
 # History fetched right after a period closed may still hold its preliminary values; such a fetch
 # is repeated once this long after the close, when the correction (if any) has been published.
 CORRECTION_SETTLE_S = 30
+CONFIRM_AFTER_S = 10.0
+"""Clock seconds after a period's end before GetCandles is asked whether it is complete. On a
+live stream the next period's first candle confirms it for free within a second or two of the end;
+what is still unconfirmed this long after is an instrument that stopped trading (the session's last
+minute, an illiquid bond) or a link that lags, and the server's `is_complete` settles it."""
 
 
 class Backfiller:
-    """Loads `history_candles` closed candles per new series and fills the gaps outages leave.
+    """Loads `history_candles` closed candles per new series, fills the gaps outages leave, and
+    asks the server to confirm periods that are over on the clock but that the stream has not
+    closed (a period is closed only on the server's word: see CandleSeries).
 
     A gap is remembered as the earliest start still unfilled per series; it is only forgotten
     once a fetch covering it succeeded, and failed fetches are retried with backoff for as long
@@ -65,6 +72,8 @@ class Backfiller:
         self._running: SeriesKey | None = None
         self._after: dict[SeriesKey, int] = {}
         """Gaps that opened while their series' job was running (merged in when it ends)."""
+        self._confirm: dict[SeriesKey, int] = {}
+        """Series with a period over on the clock but unconfirmed: the oldest such period's start."""
         self._queued: set[SeriesKey] = set()
         self._tries: dict[SeriesKey, int] = {}
         self._jobs: asyncio.Queue[SeriesKey] = asyncio.Queue()
@@ -83,8 +92,9 @@ class Backfiller:
         newest = series.newest if series is not None else None
         if newest is None:
             return  # nothing held yet: the initial history load covers it
-        # Refetch from the period before the newest: the newest may have closed during the outage
-        # (closed by the timer with partial data), and the one before may still get a correction.
+        # Refetch from the period before the newest: the newest may have ended during the outage
+        # (the book holds it forming, with what arrived before the drop), and the one before may
+        # still get a correction.
         start = key.interval.start_of(newest.time - CORRECTION_GRACE_S)
         gaps = self._after if key == self._running else self._gap
         gaps[key] = min(start, gaps.get(key, start))
@@ -110,7 +120,10 @@ class Backfiller:
                     continue
                 self._running = key
                 try:
-                    await self._work(history, key)
+                    if key in self._loaded and key not in self._gap and key in self._confirm:
+                        await self._confirm_work(history, key)
+                    else:
+                        await self._work(history, key)
                 finally:
                     self._running = None
                     if key in self._after:
@@ -135,15 +148,7 @@ class Backfiller:
                 series.mark_gap(start, end)
                 candles = await history.fetch(key.uid, key.interval, start, end)
         except Exception as exc:  # HistoryError or a transport error: retried with backoff
-            tries = self._tries.get(key, 0)
-            self._tries[key] = tries + 1
-            delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2**tries)
-            log.warning(
-                "backfill_failed", uid=key.uid, interval=key.interval.code, error=str(exc), retry_in=delay
-            )
-            task = asyncio.create_task(self._retry_later(key, delay))
-            self._retries.add(task)
-            task.add_done_callback(self._retries.discard)
+            self._failed(key, exc)
             return
         self._tries.pop(key, None)
         for candle in candles:
@@ -151,6 +156,7 @@ class Backfiller:
                 self._on_candle(key, candle)
         if start is None:
             self._loaded.add(key)
+            series.mark_history_loaded()
         else:
             series.mark_backfilled(start, end)
             if self._gap.get(key) == start:
@@ -170,30 +176,61 @@ class Backfiller:
         log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
         self._on_change()
 
-    async def close_by_time(self) -> None:
-        """Closes forming candles when their period ends (the stream never flags closed ones)."""
+    def _failed(self, key: SeriesKey, exc: Exception) -> None:
+        """Schedules the series' job again with backoff after a failed fetch."""
+        tries = self._tries.get(key, 0)
+        self._tries[key] = tries + 1
+        delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2**tries)
+        log.warning(
+            "backfill_failed", uid=key.uid, interval=key.interval.code, error=str(exc), retry_in=delay
+        )
+        task = asyncio.create_task(self._retry_later(key, delay))
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
+    async def _confirm_work(self, history: HistoryClient, key: SeriesKey) -> None:
+        """Fetches the unconfirmed periods of `key` so that the server's answer closes them."""
+        start = self._confirm.pop(key)
+        series = self._book.find(key)
+        end = key.interval.start_of(int(self._clock.now()))
+        if series is None or series.unconfirmed_before(end) is None:
+            return  # the stream's next period confirmed it meanwhile
+        try:
+            candles = await history.fetch(key.uid, key.interval, start, end)
+        except Exception as exc:  # as in _work: retried with backoff
+            self._confirm[key] = min(start, self._confirm.get(key, start))
+            self._failed(key, exc)
+            return
+        self._tries.pop(key, None)
+        for candle in candles:
+            if self._book.upsert(key, candle):
+                self._on_candle(key, candle)
+        log.info("confirmed_by_history", uid=key.uid, interval=key.interval.code, start=start)
+        self._on_change()
+
+    async def confirm_by_history(self) -> None:
+        """Wakes CONFIRM_AFTER_S after each period end and queues the periods still unconfirmed."""
         while True:
             event = self._watched.changed.next()
-            now = int(self._clock.now())
             intervals = self._watched.intervals()
             if not intervals:
                 await event.wait()
                 continue
-            boundary = min(iv.next_start(iv.start_of(now)) for iv in intervals)
-            await wait_any(self._clock, event, boundary - self._clock.now() + 0.001)
-            self.close_forming()
+            since = int(self._clock.now() - CONFIRM_AFTER_S)
+            due = min(iv.next_start(iv.start_of(since)) for iv in intervals) + CONFIRM_AFTER_S
+            await wait_any(self._clock, event, due - self._clock.now() + 0.001)
+            self.queue_unconfirmed()
 
-    def close_forming(self) -> None:
-        """Closes every forming candle whose period is over."""
-        now = int(self._clock.now())
-        changed = False
+    def queue_unconfirmed(self) -> None:
+        """Queues a confirmation for every live series with a period over for CONFIRM_AFTER_S that
+        the stream has not closed. A series with no stream up, or with a gap to fill, is left to
+        the gap fill, which covers the same periods once a stream is back."""
+        since = int(self._clock.now() - CONFIRM_AFTER_S)
         for key in self._watched.series_keys():
+            if key not in self._live or key in self._gap or key not in self._loaded:
+                continue
             series = self._book.find(key)
-            if series is not None and series.close_through(key.interval.start_of(now)):
-                changed = True
-                newest = series.last_closed_time()
-                candle = series.get(newest) if newest is not None else None
-                if candle is not None:
-                    self._on_candle(key, candle)
-        if changed:
-            self._on_change()
+            start = series.unconfirmed_before(key.interval.start_of(since)) if series is not None else None
+            if start is not None:
+                self._confirm[key] = min(start, self._confirm.get(key, start))
+                self._enqueue(key)

@@ -23,9 +23,8 @@ def checked_candle(msg: marketdata_pb2.Candle, current: int, now: float) -> Cand
 
     Args:
         msg: the stream candle.
-        current: the start of the period of the candle's interval that contains `now` (the caller
-            caches it: computing it per message costs as much as the checks); a candle that
-            starts before it is closed.
+        current: the start of the newest period the stream has delivered for the series: a
+            candle that starts before it is one the server already moved past, hence closed.
         now: the receive time.
     """
     time = msg.time.seconds

@@ -23,16 +23,18 @@ class _Route:
     """What the receive loop needs for one watched series, looked up once per series rather than
     once per candle (a SeriesKey hash runs Python code: dataclass and Enum __hash__)."""
 
-    __slots__ = ("end", "interval", "key", "start", "upsert")
+    __slots__ = ("close", "interval", "key", "last", "upsert")
 
-    def __init__(self, key: SeriesKey, interval: Interval, series: CandleSeries) -> None:
+    def __init__(self, key: SeriesKey, interval: Interval, series: CandleSeries, last: int = 0) -> None:
         self.key = key
         self.interval = interval
         self.upsert = series.upsert
         """The series' upsert, bound once (the receive loop calls it per message)."""
-        self.start = 0
-        """The current period [start, end) of `interval`: a candle before `start` is closed."""
-        self.end = 0
+        self.close = series.close
+        self.last = last
+        """Start of the newest period this stream has delivered for the series since its
+        subscription was confirmed (0: none yet). The stream is ordered, so once it sends a later
+        period the server is done with this one: that, not our clock, is what closes a candle."""
 
 
 class Receiver:
@@ -73,12 +75,29 @@ class Receiver:
         self._clock_speed = clock_speed
         """Clock seconds per wall second (a simulator run faster): skews are reported in wall time."""
         self._routes: dict[tuple[str, int], _Route] = {}
+        self._carried: dict[tuple[str, int], int] = {}
+        """`_Route.last` of still-watched series across a rebuild of the routes."""
         self._logged: set[str] = set()
         subscriptions.on_series_change(self._forget_routes)
 
     def _forget_routes(self) -> None:
-        # Rebuilt lazily: a series no longer watched must become unsolicited.
+        # Rebuilt lazily: a series no longer watched must become unsolicited. What its stream
+        # delivered is carried over for the series still watched (an unwatched one is not
+        # delivered any more, so its next candle after a re-watch must not close anything).
+        watching = self._subscriptions.watching
+        self._carried = {
+            pair: route.last for pair, route in self._routes.items() if route.last and watching(route.key)
+        }
         self._routes = {}
+
+    def restart(self, key: SeriesKey) -> None:
+        """The stream delivering `key` ended, or its subscription was confirmed afresh: what
+        arrives next is not continuous with what came before, so it closes nothing."""
+        pair = (key.uid, key.interval.value)
+        self._carried.pop(pair, None)
+        route = self._routes.get(pair)
+        if route is not None:
+            route.last = 0
 
     def on_message(self, response: md.MarketDataResponse, payload: str | None, now: float) -> None:
         """Applies a message other than a candle or a subscription answer (`payload` is its kind);
@@ -96,21 +115,31 @@ class Receiver:
 
     def on_candle(self, msg: md.Candle, now: float) -> None:
         """Applies one stream candle: the hot path. Every lookup here is per series and cached in a
-        _Route; the per-message work is reading the message once, checking it, and one upsert."""
+        _Route; the per-message work is reading the message once, checking it, and one upsert.
+
+        Closed means final: a candle of a period before the newest one this stream delivered is
+        closed (a server correction), and the first candle of a later period closes the previous
+        period's candle. Nothing else on the stream closes one (the backfill confirms the rest).
+        """
         uid, number = msg.instrument_uid, msg.interval
         route = self._routes.get((uid, number))
         if route is None:
             route = self._route(uid, number)
         if route is not None:
-            if not route.start <= now < route.end:
-                route.start = route.interval.start_of(int(now))
-                route.end = route.interval.next_start(route.start)
-            candle = checked_candle(msg, route.start, now)
+            candle = checked_candle(msg, route.last, now)
             if isinstance(candle, str):
                 self.bad(candle, f"{uid} {route.interval.code}")
-            elif route.upsert(candle, now):
-                self._emit_candle(route.key, candle)
-                return
+            else:
+                time = candle[0]
+                if time > route.last:
+                    previous, route.last = route.last, time
+                    if previous:
+                        closed = route.close(previous)
+                        if closed is not None:
+                            self._emit_candle(route.key, closed)
+                if route.upsert(candle, now):
+                    self._emit_candle(route.key, candle)
+                    return
         self._emit()
 
     def _ping_time(self, ping: common_pb2.Ping, now: float) -> None:
@@ -160,7 +189,8 @@ class Receiver:
             if not self._registry.holds(SubKey(SubKind.CANDLES, key.uid, interval)):
                 self.bad("candle for an unsubscribed series", f"{key.uid[:64]} {interval.code}")
             return None
-        route = self._routes[(uid, number)] = _Route(key, interval, self._book.series(key))
+        last = self._carried.pop((uid, number), 0)
+        route = self._routes[(uid, number)] = _Route(key, interval, self._book.series(key), last)
         return route
 
     def bad(self, reason: str, detail: str = "") -> None:

@@ -217,6 +217,7 @@ class StreamSupervisor:
             # them just before the end. A needless resume point costs one idempotent refetch.
             for key in self._subscriptions.series_keys():
                 self._backfill.lost(key)
+                self._receiver.restart(key)
 
     def _verdict(self, ending: Ending, stream: int) -> Verdict:
         verdict = classify(ending, holding=self._needed(stream))
@@ -266,6 +267,8 @@ class StreamSupervisor:
 
     def _outcomes(self, outcomes: Outcomes) -> None:
         for key in self._subscriptions.apply_outcomes(outcomes):
+            # A fresh confirmation starts a new run of the series' candles on the stream.
+            self._receiver.restart(key)
             self._backfill.confirmed(key)
         if (
             any(o is Outcome.CONFIRMED for _, o, _ in outcomes)

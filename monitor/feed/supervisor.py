@@ -154,7 +154,7 @@ class Feed(ListenerHost):
             self._tasks = [
                 self._task(self._subscriptions.run(resolver), "feed-resolve"),
                 self._task(self._backfill.run(history), "feed-backfill"),
-                self._task(self._backfill.close_by_time(), "feed-close-candles"),
+                self._task(self._backfill.confirm_by_history(), "feed-confirm-closes"),
                 self._task(self._streams.run(channel), "feed-streams"),
                 self._task(self._opens.run(history), "feed-opens"),
                 self._task(

@@ -10,6 +10,8 @@ from monitor.market.candle import Candle, SeriesKey
 from monitor.market.ranges import RangeSet
 
 DEFAULT_CAPACITY = 1_000
+UNCONFIRMED_DEPTH = 64
+"""How many periods back `CandleSeries.unconfirmed_before` looks for a forming candle."""
 
 
 @dataclass(slots=True)
@@ -31,12 +33,24 @@ class Quote:
 class CandleSeries:
     """One series, ordered by candle start time, bounded to `capacity` candles.
 
-    Upserting by start time makes corrections and backfill overwrite instead of duplicating. The
-    newest candle may be forming; an older forming candle is closed as soon as a later period
-    arrives. `version` grows on every change, so a panel redraws only when its series moved.
+    Upserting by start time makes corrections and backfill overwrite instead of duplicating.
+    A candle is closed only on the server's word (the feed decides: a later period on the same
+    stream, or GetCandles saying the period is complete), never because a clock passed its end: a
+    period that is over but unconfirmed stays forming, so nobody acts on values that are not
+    final. `version` grows on every change, so a panel redraws only when its series moved.
     """
 
-    __slots__ = ("_candles", "_times", "backfilled", "capacity", "gaps", "key", "received_at", "version")
+    __slots__ = (
+        "_candles",
+        "_times",
+        "backfilled",
+        "capacity",
+        "gaps",
+        "history_loaded",
+        "key",
+        "received_at",
+        "version",
+    )
 
     def __init__(self, key: SeriesKey, capacity: int = DEFAULT_CAPACITY) -> None:
         self.key = key
@@ -51,6 +65,8 @@ class CandleSeries:
         """Grows on every change (only the series' own methods move it)."""
         self.received_at: float | None = None
         """Clock time of the newest received candle that changed the series (history aside)."""
+        self.history_loaded = False
+        """Whether the initial history is in (`mark_history_loaded`, once, by the feed's backfill)."""
 
     def __len__(self) -> int:
         return len(self._times)
@@ -89,8 +105,6 @@ class CandleSeries:
             return True
         times = self._times
         if not times or time > times[-1]:
-            if times:
-                self._close(times[-1])
             times.append(time)
         else:
             if time < times[0] and len(times) >= self.capacity:
@@ -127,19 +141,37 @@ class CandleSeries:
                 return t
         return None
 
-    def close_through(self, before: int) -> bool:
-        """Marks every forming candle that starts before `before` as closed (its period ended)."""
-        changed = False
-        for t in reversed(self._times):
-            if t >= before:
-                continue
-            if not self._candles[t].closed:
-                changed = self._close(t) or changed
-            else:
+    def close(self, time: int) -> Candle | None:
+        """Marks the candle of the period starting at `time` closed (the server confirmed it is
+        over); returns the closed candle, or None when there is none or it was already closed."""
+        candle = self._candles.get(time)
+        if candle is None or candle.closed:
+            return None
+        closed = self._candles[time] = candle._replace(closed=True)
+        self.version += 1
+        return closed
+
+    def unconfirmed_before(self, start: int, depth: int = UNCONFIRMED_DEPTH) -> int | None:
+        """Start of the oldest forming candle among the newest `depth` that begin before `start`:
+        a period over on the clock that the server has not confirmed yet (None when there is none).
+
+        Forming candles are not only at the tail: after a reconnect, the period the old stream was
+        forming sits below the ones the new stream closed. The depth bounds the scan (it runs per
+        series at period ends); anything older is the gap fill's to confirm.
+        """
+        times = self._times
+        stop = bisect_left(times, start)
+        candles = self._candles
+        oldest: int | None = None
+        for t in times[max(0, stop - depth) : stop]:
+            if not candles[t].closed:
+                oldest = t
                 break
-        if changed:
-            self.version += 1
-        return changed
+        return oldest
+
+    def mark_history_loaded(self) -> None:
+        """Records that the initial history is in the series (a reader may print in time order)."""
+        self.history_loaded = True
 
     def mark_gap(self, start: int, end: int) -> None:
         """Records [start, end) as missed: shown as a gap until backfilled."""
@@ -153,13 +185,6 @@ class CandleSeries:
             self.gaps.remove(start, end)
             self.backfilled.add(start, end)
             self.version += 1
-
-    def _close(self, time: int) -> bool:
-        candle = self._candles[time]
-        if candle.closed:
-            return False
-        self._candles[time] = candle._replace(closed=True)
-        return True
 
     def _trim(self) -> None:
         # Trim in chunks so that the append path stays O(1) amortised.

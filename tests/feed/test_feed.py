@@ -52,14 +52,15 @@ def test_correction_candle_overwrites_the_closed_one() -> None:
     """A late correction for a closed period replaces it (upsert by start time), never duplicates."""
     clock = ManualClock(T0 + 30)
     feed = _offline_feed(clock)
-    seen: list[float] = []
-    feed.add_candle_listener(lambda key, candle: seen.append(candle.close))
+    seen: list[tuple[float, bool]] = []
+    feed.add_candle_listener(lambda key, candle: seen.append((candle.close, candle.closed)))
     _deliver(feed, _message(T0, "100.5"), clock.now())
     key = SeriesKey("uid-1", Interval.M1)
     series = feed.book.series(key)
     assert series.forming is not None and series.forming.close == 100.5
-    clock.advance(40)  # the period ended: what arrives now for T0 is final
+    clock.advance(40)  # the period ended on the clock: still forming until the server moves on
     _deliver(feed, _message(T0, "100.7"), clock.now())
+    assert not series.get(T0).closed  # type: ignore[union-attr]
     _deliver(feed, _message(T0 + 60, "100.8"), clock.now())
     clock.advance(5)
     _deliver(feed, _message(T0, "100.6"), clock.now())  # a correction after later data
@@ -67,17 +68,9 @@ def test_correction_candle_overwrites_the_closed_one() -> None:
     assert [c.time for c in candles] == [T0, T0 + 60]
     assert candles[0].closed and candles[0].close == 100.6 and candles[0].origin is Origin.STREAM
     assert not candles[1].closed
-    assert seen == [100.5, 100.7, 100.8, 100.6]
-
-
-def test_forming_candle_is_closed_by_time() -> None:
-    """With no later candle, the period end closes the forming one."""
-    clock = ManualClock(T0 + 10)
-    feed = _offline_feed(clock)
-    _deliver(feed, _message(T0, "100.5"), clock.now())
-    clock.advance(55)
-    feed._backfill.close_forming()
-    assert feed.book.series(SeriesKey("uid-1", Interval.M1)).last_closed_time() == T0
+    # The later period closes T0 with the values held then (announced once, before the new
+    # period's first update); the server's own change after that is a closed correction.
+    assert seen == [(100.5, False), (100.7, False), (100.7, True), (100.8, False), (100.6, True)]
 
 
 def test_listener_errors_never_reach_the_receive_loop() -> None:

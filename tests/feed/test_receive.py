@@ -60,8 +60,8 @@ def test_a_replaced_watch_list_takes_effect_for_cached_series() -> None:
     assert health.watch[WatchKey(UID_B, Interval.M1)].last_data_at == T0 + 3
 
 
-def test_closed_follows_the_receive_time_across_periods() -> None:
-    """The cached current period moves with `now`, forwards and (a test clock) backwards."""
+def test_closed_follows_the_streams_order_not_the_receive_time() -> None:
+    """A period is closed once the stream moved past it, whatever our clock says."""
     receiver, health, book, seen = _receiver()
     _watch(receiver, health, book, UID_A)
 
@@ -70,10 +70,12 @@ def test_closed_follows_the_receive_time_across_periods() -> None:
         return seen[-1][1].closed
 
     assert not closed(_candle(UID_A, T0), T0 + 30)
-    assert closed(_candle(UID_A, T0, close=101), T0 + 61)
+    assert not closed(_candle(UID_A, T0, close=101), T0 + 61)  # over on the clock: not on the stream
     assert not closed(_candle(UID_A, T0 + 60), T0 + 61)
-    # The clock went back into that period: still forming.
-    assert not closed(_candle(UID_A, T0 - 60), T0 - 30)
+    assert seen[-2][1].time == T0 and seen[-2][1].closed  # the later period closed T0 first
+    assert closed(_candle(UID_A, T0, close=99), T0 + 62)  # the server corrects a period it left
+    # An older period the stream never delivered, arriving after a later one: the server's word.
+    assert closed(_candle(UID_A, T0 - 60), T0 - 30)
     assert health.bad_messages == 0 and len(book.series(SeriesKey(UID_A, Interval.M1))) == 3
 
 

@@ -91,10 +91,14 @@ async def drain(outbox: Outbox, printer: Printer) -> list[dict[str, Any]]:
     while (batch := await outbox.next_batch()) is not None:
         lines, _ = printer.render(batch)
         records.extend(json.loads(line) for line in lines)
+    records.extend(json.loads(line) for line in printer.flush())
     return records
 
 
-def json_printer(feed: StubFeed) -> Printer:
+def json_printer(feed: StubFeed, *, loaded: bool = True) -> Printer:
+    """A JSON printer; `loaded`: KEY's history is in, so its live lines print as they come."""
+    if loaded:
+        feed.book.series(KEY).mark_history_loaded()
     return Printer(feed, ["SBER_TQBR"], as_json=True)
 
 
@@ -121,18 +125,22 @@ async def test_closed_candles_are_never_dropped_or_reordered() -> None:
     assert not [r for r in records if not r["closed"]]  # each forming one was superseded in the queue
 
 
-async def test_a_later_period_settles_the_previous_candle_from_the_book() -> None:
+async def test_a_later_period_never_closes_the_previous_one_in_the_printer() -> None:
+    """Closing is the feed's word (the server's): a later period printed does not print the
+    earlier one closed; the feed's closed candle is printed once, a re-send from history is not."""
     feed = StubFeed()
     outbox = Outbox()
     feed.add_candle_listener(outbox.put_candle)
     feed.push(KEY, candle(0, 100.1, closed=False))
     feed.push(KEY, candle(0, 100.2, closed=False))
-    feed.push(KEY, candle(1, 100.3, closed=False))  # the book closes minute 0 on its own
+    feed.push(KEY, candle(1, 100.3, closed=False))
     records = await drain(outbox, json_printer(feed))
-    assert [(r["time"], r["close"], r["closed"]) for r in records] == [
-        (iso(T), 100.2, True),
-        (iso(T + 60), 100.3, False),
-    ]
+    assert [(r["time"], r["close"], r["closed"]) for r in records] == [(iso(T + 60), 100.3, False)]
+    outbox = Outbox()
+    outbox.put_candle(KEY, candle(0, 100.2, closed=True))
+    outbox.put_candle(KEY, candle(0, 100.2, closed=True, origin=Origin.BACKFILL))
+    closed = [r for r in await drain(outbox, json_printer(feed)) if r["closed"]]
+    assert [(r["close"], r["source"]) for r in closed] == [(100.2, "stream")]
 
 
 async def test_a_late_forming_update_of_a_replaced_period_is_dropped() -> None:
@@ -142,22 +150,38 @@ async def test_a_late_forming_update_of_a_replaced_period_is_dropped() -> None:
     outbox.put_candle(KEY, candle(0, 100.9, closed=False))  # arrives late: minute 1 has begun
     outbox.put_candle(KEY, candle(1, 100.4, closed=False))
     records = await drain(outbox, json_printer(StubFeed()))
-    assert [(r["time"], r["close"], r["closed"]) for r in records] == [
-        (iso(T), 100.1, True),
-        (iso(T + 60), 100.4, False),
-    ]
+    assert [(r["time"], r["close"], r["closed"]) for r in records] == [(iso(T + 60), 100.4, False)]
 
 
-async def test_settle_then_explicit_close_prints_once() -> None:
+async def test_history_is_printed_before_the_live_lines_that_came_first() -> None:
     feed = StubFeed()
-    outbox = Outbox()
-    printer = json_printer(feed)
-    feed.add_candle_listener(outbox.put_candle)
-    feed.push(KEY, candle(0, 100.2, closed=False))
-    feed.push(KEY, candle(1, 100.3, closed=False))
-    outbox.put_candle(KEY, candle(0, 100.2, closed=True))  # e.g. the feed's own closing timer
-    closed = [r for r in await drain(outbox, printer) if r["closed"]]
-    assert len(closed) == 1
+    printer = json_printer(feed, loaded=False)
+    live = candle(5, 100.5, closed=False)
+    lines, _ = printer.render([(KEY, live)])
+    assert lines == []  # held: the series' history is not in yet
+    history = [candle(m, closed=True, origin=Origin.BACKFILL) for m in range(3)]
+    for c in history:
+        feed.push(KEY, c)
+    feed.book.series(KEY).mark_history_loaded()
+    lines, _ = printer.render([(KEY, c) for c in history])
+    times = [json.loads(line)["time"] for line in lines]
+    assert times == [iso(T), iso(T + 60), iso(T + 120), iso(T + 300)]
+    lines, _ = printer.render([(KEY, candle(5, 100.6, closed=False))])
+    assert len(lines) == 1  # flowing from now on
+
+
+async def test_live_lines_are_not_held_for_ever_when_history_never_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import monitor.cli.stream as stream_module
+
+    printer = json_printer(StubFeed(), loaded=False)
+    now = [1000.0]
+    monkeypatch.setattr(stream_module.time, "monotonic", lambda: now[0])
+    assert printer.render([(KEY, candle(0, closed=False))])[0] == []
+    now[0] += stream_module.HOLD_LIVE_S
+    lines, _ = printer.render([(KEY, candle(0, 100.1, closed=False))])
+    assert [json.loads(line)["close"] for line in lines] == [100.0, 100.1]  # held first, in order
 
 
 def test_printer_prints_corrections_and_skips_identical_resends() -> None:
@@ -230,6 +254,8 @@ async def test_a_stuck_stdout_never_blocks_the_receive_loop() -> None:
     assert feed.watched == [WatchKey("SBER_TQBR", Interval.M1)]
     started = time.monotonic()
     for minute in range(3000):
+        if minute:
+            feed.push(KEY, candle(minute - 1, closed=True))  # the feed closes it as minute begins
         feed.push(KEY, candle(minute, closed=False))
         if minute % 100 == 0:
             await asyncio.sleep(0)  # the writer gets its turn and blocks in its thread
@@ -239,7 +265,7 @@ async def test_a_stuck_stdout_never_blocks_the_receive_loop() -> None:
     assert await asyncio.wait_for(task, 10) == 0
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     closed_times = [r["time"] for r in records if r["closed"]]
-    assert len(closed_times) == 2999 == len(set(closed_times))  # every settled minute, once
+    assert len(closed_times) == 2999 == len(set(closed_times))  # every closed minute, once
     assert feed.closed.is_set()
 
 
@@ -316,6 +342,7 @@ async def test_stream_with_the_real_feed_against_the_sim() -> None:
         by_id.setdefault(record["instrument"], []).append(record)
     assert {r["ticker"] for r in by_id["BBG004730RP0"]} == {"GAZP"}
     for instrument, records in by_id.items():
+        assert records[0]["source"] == "backfill", instrument  # the history first, in time order
         firsts = [r["time"] for r in records if r["closed"] and not r.get("correction")]
         assert len(firsts) == len(set(firsts)), instrument
         assert sum(1 for r in records if r["source"] == "backfill") >= 3  # the initial history (5)
@@ -362,7 +389,7 @@ def test_ctrl_c_ends_the_demo_cleanly(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-    assert proc.returncode == 0
+    assert proc.returncode == 130  # interrupted, as every command reports Ctrl+C
     assert "Traceback" not in stderr
     assert "built-in simulator" in stderr and " LIVE" in stderr
     assert " SBER 1m O " in lines[-1]

@@ -50,22 +50,44 @@ def test_a_late_forming_update_never_reopens_a_closed_period() -> None:
     assert series.get(60) == candle(60, closed=True)
 
 
-def test_a_new_period_closes_the_forming_candle() -> None:
+def test_a_new_period_never_closes_the_forming_candle_by_itself() -> None:
+    """Closing is the feed's decision on the server's word; the book only stores it."""
     series = CandleSeries(KEY)
     series.upsert(candle(60, closed=False))
-    assert series.forming is not None
     series.upsert(candle(120, closed=False))
-    assert series.get(60) is not None and series.get(60).closed  # type: ignore[union-attr]
-    assert series.forming == candle(120, closed=False)
-    assert series.last_closed_time() == 60
+    assert series.get(60) == candle(60, closed=False)
+    assert series.last_closed_time() is None
 
 
-def test_close_through_closes_forming_candles_whose_period_ended() -> None:
+def test_close_marks_one_period_closed_once() -> None:
     series = CandleSeries(KEY)
     series.upsert(candle(60, closed=False))
-    assert series.close_through(120)
-    assert series.forming is None
-    assert not series.close_through(120)
+    version = series.version
+    closed = series.close(60)
+    assert closed == candle(60, closed=True) and series.get(60) == closed
+    assert series.version == version + 1
+    assert series.close(60) is None and series.close(999) is None
+    assert series.version == version + 1
+
+
+def test_unconfirmed_before_finds_the_oldest_forming_period_that_is_over() -> None:
+    series = CandleSeries(KEY)
+    series.upsert(candle(60, closed=True))
+    series.upsert(candle(120, closed=False))
+    series.upsert(candle(180, closed=False))
+    series.upsert(candle(240, closed=False))
+    assert series.unconfirmed_before(240) == 120
+    assert series.unconfirmed_before(120) is None
+    series.close(180)  # a reconnect: the old stream's period stays forming below a closed one
+    assert series.unconfirmed_before(240) == 120
+    series.close(120)
+    assert series.unconfirmed_before(240) is None
+    assert CandleSeries(KEY).unconfirmed_before(10**9) is None
+    deep = CandleSeries(KEY)
+    for t in range(0, 6000, 60):
+        deep.upsert(candle(t, closed=t > 0))
+    assert deep.unconfirmed_before(6000, depth=10) is None  # older than the depth: the gap fill's
+    assert deep.unconfirmed_before(6000, depth=100) == 0
 
 
 def test_backfill_inserts_older_candles_in_place() -> None:

@@ -79,7 +79,7 @@ def closed_mismatch(run: Running, sim: Any, watch_id: str, interval: Interval = 
     """Compares the book's closed candles with the simulator's ground truth; None when equal.
 
     The window runs from the oldest candle held to the start of the newest closed period (that
-    one may have been closed by time moments ago and still await its final stream candle).
+    one may have closed moments ago and still await the server's late correction).
     """
     uid = run.uid(watch_id)
     series = run.feed.book.find(SeriesKey(uid, interval))

@@ -11,7 +11,8 @@ import pytest
 from monitor.feed.testing import demo_instrument
 from monitor.market import Interval, WatchKey
 from monitor.ui.model import Edit, MonitorModel, assign_panels, next_layout, step_interval, watch_keys
-from monitor.watchlist import parse_watchlists
+from monitor.ui.model import VIEW_HINT
+from monitor.watchlist import RemoveEntry, SetLayout, parse_watchlists
 from tests.ui.uikit import WATCHLIST
 
 SBER, GAZP, LKOH, YDEX = (WatchKey(i) for i in ("SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR", "YDEX_TQBR"))
@@ -118,7 +119,7 @@ def test_remove_refills_the_panel_and_refuses_the_last_row(model: MonitorModel) 
     model.cycle_layout()  # 3x3: more panels than rows
     model.jump(1)
     edit = model.remove()
-    assert edit == Edit(changed=True, notice="Removed GAZP_TQBR")
+    assert edit == Edit(changes=(RemoveEntry("main", GAZP),), notice="Removed GAZP_TQBR")
     assert GAZP not in model.panels and GAZP not in model.watch_keys()
     for _ in range(2):
         model.remove()
@@ -127,11 +128,15 @@ def test_remove_refills_the_panel_and_refuses_the_last_row(model: MonitorModel) 
     assert len(model.current.entries) == 1 and model.selected == 0
 
 
-def test_layout_cycles_and_sizes_the_panels(model: MonitorModel) -> None:
-    assert model.cycle_layout().changed
+def test_layout_cycles_and_sizes_the_panels_for_this_session(model: MonitorModel) -> None:
+    edit = model.cycle_layout()
+    assert not edit.changed and edit.info == VIEW_HINT  # the file is not touched
     assert model.current.layout == "3x3" and model.panels[4:] == [None] * 5
-    model.cycle_layout()
+    assert model.file.active_list.layout == "2x2"
+    assert model.cycle_layout() == Edit()  # the hint is said once
     assert layout(model) == "1" and model.panels == [SBER]
+    assert model.save_view() == [SetLayout("main", "1")]
+    assert model.file.active_list.layout == "1" and model.save_view() == []
 
 
 def test_switch_shows_the_other_list_from_the_start(model: MonitorModel) -> None:
@@ -139,7 +144,7 @@ def test_switch_shows_the_other_list_from_the_start(model: MonitorModel) -> None
     model.next_panel()
     assert model.switch("main") == Edit() and model.switch(None) == Edit()
     edit = model.switch("second")
-    assert edit.changed and model.watchlists.active == "second"
+    assert not edit.changed and model.watchlists.active == "second" and model.file.active == "main"
     assert model.panels == [WatchKey("GMKN_TQBR", Interval.H1), WatchKey("VTBR_TQBR", Interval.H1)]
     assert (model.selected, model.focused_panel) == (0, 0)
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from textual.message import Message
+from textual.screen import ModalScreen
 
+from monitor.market import Interval, WatchKey
 from monitor.ui import watchfile
 from monitor.ui.messages import WatchlistSaved, WatchlistSaveFailed
-from monitor.market import Interval
 from monitor.watchlist import Change, Saved, SetLayout, load_watchlists, save_changes
 from tests.ui.uikit import SIZE, AppFactory, saved, wait_for
 
@@ -91,5 +92,105 @@ async def test_the_template_is_copied_before_the_first_save(tmp_path: Path) -> N
     target = tmp_path / "user" / "watchlist.toml"
     lists = load_watchlists(template)
     save_changes(target, [SetLayout("main", "1")], fallback=lists, template=template)
-    assert target.read_text() == template.read_text().replace('name = "main"\n', 'name = "main"\nlayout = "1"\n')
+    assert target.read_text() == template.read_text().replace(
+        'name = "main"\n', 'name = "main"\nlayout = "1"\n'
+    )
     assert template.read_text().startswith("# shipped comment")  # the template is not touched
+
+
+SBER_LINE = '    "SBER_TQBR",  # Sberbank\n'
+HALF_TYPED = '    "YDEX_TQBR",\n    "VTBR_TQ  # half-typed, my new note\n'
+COMPLETED = '    "YDEX_TQBR",\n    "VTBR_TQBR",  # my new note\n'
+
+
+async def test_i_changes_one_value_and_keeps_the_entrys_comment(
+    make: AppFactory, watchlist_file: Path
+) -> None:
+    """The issue's case: `i` on a commented entry rewrote it and dropped `# Sberbank`."""
+    before = watchlist_file.read_text()
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        await saved(pilot, app)
+        after_i = before.replace(SBER_LINE, '    { id = "SBER_TQBR", interval = "2m" },  # Sberbank\n')
+        assert watchlist_file.read_text() == after_i
+        await pilot.press("I")  # back to 1m: the value changes, the entry stays as written now
+        await saved(pilot, app)
+        assert watchlist_file.read_text() == after_i.replace('"2m"', '"1m"')
+
+
+EDITS_ON_A_BROKEN_FILE = {
+    "i": (
+        ("i",),
+        lambda text: text.replace(SBER_LINE, '    { id = "SBER_TQBR", interval = "2m" },  # Sberbank\n'),
+    ),
+    "x": (("x",), lambda text: text.replace(SBER_LINE, "")),
+    "a": (("a", *"gmkn", "enter"), lambda text: text.replace(COMPLETED, f'{COMPLETED}    "GMKN_TQBR",\n')),
+    "l s": (("l", "s"), lambda text: text.replace('layout = "2x2"', 'layout = "3x3"')),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS_ON_A_BROKEN_FILE))
+async def test_a_broken_file_is_never_overwritten_and_the_edit_lands_once_it_loads(
+    make: AppFactory, watchlist_file: Path, edit: str
+) -> None:
+    """The user is mid-edit in an editor: a UI edit is refused, said, kept, and merged afterwards."""
+    keys, merged = EDITS_ON_A_BROKEN_FILE[edit]
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        broken = watchlist_file.read_text().replace('    "YDEX_TQBR",\n', HALF_TYPED)
+        watchlist_file.write_text(broken)
+        await pilot.press(*keys)
+        await wait_for(pilot, lambda: not isinstance(app.screen, ModalScreen))
+        await saved(pilot, app)
+        await pilot.pause()
+        assert watchlist_file.read_text() == broken  # the half-typed edit and every comment stay
+        errors = [str(n.message) for n in app._notifications if n.severity == "error"]
+        assert any("not overwritten while it does not load" in e and "Your edit is kept" in e for e in errors)
+        assert not any(str(n.message).startswith(("Saved", "Added", "Removed")) for n in app._notifications)
+
+        fixed = broken.replace(HALF_TYPED, COMPLETED)
+        watchlist_file.write_text(fixed)  # the user finishes the edit: the hot reload sees it
+        await app.reload_watchlists()
+        await wait_for(pilot, lambda: WatchKey("VTBR_TQBR") in app.model.current.entries)
+        await saved(pilot, app)
+        assert watchlist_file.read_text() == merged(fixed)  # the UI's change merged into theirs
+        assert load_watchlists(watchlist_file) == app.model.file
+
+
+async def test_a_read_only_file_is_respected_and_the_edit_kept(
+    make: AppFactory, watchlist_file: Path
+) -> None:
+    before = watchlist_file.read_bytes()
+    watchlist_file.chmod(0o444)
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        await saved(pilot, app)
+        await pilot.pause()
+        assert watchlist_file.read_bytes() == before and watchlist_file.stat().st_mode & 0o777 == 0o444
+        messages = [str(n.message) for n in app._notifications]
+        assert any("read-only" in m and "Your edit is kept" in m for m in messages)
+        assert not any(m.startswith("Saved") for m in messages)
+        assert app.model.current.entries[0].interval is Interval.M2
+
+        watchlist_file.chmod(0o644)
+        await pilot.press("s")
+        await saved(pilot, app)
+        assert sber(watchlist_file) == "2m"
+
+
+async def test_a_symlinked_watchlist_is_written_through(make: AppFactory, watchlist_file: Path) -> None:
+    """A dotfiles repo keeps getting the edits: the link stays a link, its target changes."""
+    target = watchlist_file.parent / "dotfiles" / "watchlist.toml"
+    target.parent.mkdir()
+    watchlist_file.rename(target)
+    watchlist_file.symlink_to(Path("dotfiles") / "watchlist.toml")
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        await saved(pilot, app)
+    assert watchlist_file.is_symlink() and sber(target) == "2m"
+    assert "# Sberbank" in target.read_text()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["watchlist.toml"]  # no temp file left
+    assert sorted(p.name for p in watchlist_file.parent.iterdir()) == ["dotfiles", "watchlist.toml"]

@@ -4,6 +4,7 @@ with comments, odd spacing and both string styles everywhere."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from monitor.watchlist import (
     SetActive,
     SetInterval,
     SetLayout,
+    Watchlists,
     apply_change,
     load_watchlists,
     parse_watchlists,
@@ -170,15 +172,16 @@ def test_a_file_changed_during_the_save_is_merged_not_overwritten(
 ) -> None:
     """An editor saving between our read and our rename: the save starts over from its text."""
     from monitor.watchlist import save as save_module
+    from monitor.watchlist.doc import edit_text
 
     path = rich(tmp_path)
-    real = save_module.edit_text
+    real = edit_text
     edited_by_hand = RICH.replace("# the main list\n", "# the main list, edited by hand\n")
 
-    def racing(text: str, *args: object) -> str:
+    def racing(text: str, *args: Any) -> tuple[str, Watchlists, list[str]]:
         if "edited by hand" not in path.read_text():
             path.write_text(edited_by_hand)
-        return real(text, *args)  # type: ignore[arg-type]
+        return real(text, *args)
 
     monkeypatch.setattr(save_module, "edit_text", racing)
     save_changes(path, [SetLayout("main", "1")])

@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import tomlkit
+from tomlkit import TOMLDocument
 from tomlkit.items import Array, InlineTable, Item, String, StringType, Table
 
 from monitor.market import Interval, WatchKey
-from monitor.watchlist.changes import AddEntry, Change, RemoveEntry, SetActive, SetLayout
+from monitor.watchlist.changes import AddEntry, Change, RemoveEntry, SetActive, SetLayout, apply_change
 from monitor.watchlist.model import WatchlistError, Watchlists
 
 
-def edit_text(text: str, current: Watchlists, change: Change) -> str:
-    """`text` (which parses to `current`) with `change` made; WatchlistError when it does not apply."""
-    if isinstance(change, SetActive):
-        return _set_active(text, change.name)
+def edit_text(text: str, current: Watchlists, changes: Sequence[Change]) -> tuple[str, Watchlists, list[str]]:
+    """`text` (which parses to `current`) with each change that applies made, parsed once.
+
+    Returns the new text, what it holds, and why each change that did not apply was dropped.
+    """
     doc = tomlkit.parse(text)
+    dropped: list[str] = []
+    for change in changes:
+        try:
+            changed = apply_change(current, change)
+            doc = edit_document(doc, current, change)
+        except WatchlistError as exc:
+            dropped.append(str(exc))
+            continue
+        current = changed
+    return doc.as_string(), current, dropped
+
+
+def edit_document(doc: TOMLDocument, current: Watchlists, change: Change) -> TOMLDocument:
+    """Makes `change` inside `doc` (which holds `current`); WatchlistError when it does not apply."""
+    if isinstance(change, SetActive):
+        if "active" in doc:
+            doc["active"] = _like(doc["active"], change.name)
+            return doc
+        return tomlkit.parse(_insert_active(doc.as_string(), change.name))
     names = [item.name for item in current.lists]
     if change.list not in names:
         raise WatchlistError(f"no watchlist named {change.list!r}")
@@ -28,7 +50,7 @@ def edit_text(text: str, current: Watchlists, change: Change) -> str:
     watchlist = current.lists[index]
     if isinstance(change, SetLayout):
         _set_layout(table, change.layout)
-        return doc.as_string()
+        return doc
     array = table["instruments"]
     if not isinstance(array, Array):
         raise WatchlistError(f"list {change.list!r}: instruments is not an array")
@@ -38,7 +60,7 @@ def edit_text(text: str, current: Watchlists, change: Change) -> str:
             array.append(item)
         else:
             array.insert(change.index, item)
-        return doc.as_string()
+        return doc
     if change.key not in watchlist.entries:
         raise WatchlistError(f"{change.key.id} at {change.key.interval.code} is no longer in {change.list!r}")
     position = watchlist.entries.index(change.key)
@@ -46,7 +68,7 @@ def edit_text(text: str, current: Watchlists, change: Change) -> str:
         del array[position]
     else:
         _set_interval(array, position, change.interval)
-    return doc.as_string()
+    return doc
 
 
 def _like(old: object, value: str) -> String:
@@ -121,12 +143,8 @@ def _set_layout(table: Table | InlineTable, layout: str) -> None:
 _LISTS_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*lists[ \t]*\]\]", re.MULTILINE)
 
 
-def _set_active(text: str, name: str) -> str:
-    doc = tomlkit.parse(text)
-    if "active" in doc:
-        doc["active"] = _like(doc["active"], name)
-        return doc.as_string()
-    # A new top-level key goes above the first [[lists]] and the comment lines that introduce it.
+def _insert_active(text: str, name: str) -> str:
+    """A new top-level key goes above the first [[lists]] and the comment lines that introduce it."""
     header = _LISTS_HEADER.search(text)
     lines = text[: header.start() if header else 0].splitlines(keepends=True)
     cut = len(lines)

@@ -28,8 +28,14 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_watchlist_bytes(path: Path, limit: int = MAX_BYTES) -> tuple[bytes, os.stat_result]:
-    """The file's bytes and its stat (of the link's target for a symlink).
+def _size(limit: int) -> str:
+    return f"{limit / (1 << 20):g} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+
+
+def read_watchlist_bytes(
+    path: Path, limit: int = MAX_BYTES, *, shown: Path | None = None
+) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its stat (of the link's target for a symlink); messages name `shown` or `path`.
 
     Opened non-blocking so a FIFO cannot hang the caller, checked to be a regular file, and read
     up to `limit` bytes so a link to /dev/zero or a runaway file cannot exhaust memory.
@@ -38,30 +44,32 @@ def read_watchlist_bytes(path: Path, limit: int = MAX_BYTES) -> tuple[bytes, os.
         WatchlistMissing: there is no such file.
         WatchlistError: `PATH: why it cannot be read`, for every other problem.
     """
+    name = shown or path
+    size = _size(limit)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise WatchlistMissing(f"{path}: cannot read: No such file or directory") from None
+        raise WatchlistMissing(f"{name}: cannot read: No such file or directory") from None
     except OSError as exc:
-        raise WatchlistError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise WatchlistError(f"{name}: cannot read: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise WatchlistError(f"{path}: cannot read: {_kind(info.st_mode)}, not a watchlist file")
+            raise WatchlistError(f"{name}: cannot read: {_kind(info.st_mode)}, not a watchlist file")
         if info.st_size > limit:
-            raise WatchlistError(f"{path}: cannot read: larger than {limit // 1024} KiB")
+            raise WatchlistError(f"{name}: cannot read: larger than {size}")
         chunks: list[bytes] = []
-        size = 0
-        while size <= limit:  # the file may grow while it is read: the bound holds regardless
-            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+        got = 0
+        while got <= limit:  # the file may grow while it is read: the bound holds regardless
+            chunk = os.read(fd, min(1 << 16, limit + 1 - got))
             if not chunk:
                 break
             chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise WatchlistError(f"{path}: cannot read: larger than {limit // 1024} KiB")
+            got += len(chunk)
+        if got > limit:
+            raise WatchlistError(f"{name}: cannot read: larger than {size}")
         return b"".join(chunks), info
     except OSError as exc:
-        raise WatchlistError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise WatchlistError(f"{name}: cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)

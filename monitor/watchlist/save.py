@@ -21,7 +21,6 @@ from monitor.watchlist.changes import (
     SetActive,
     SetInterval,
     SetLayout,
-    apply_change,
 )
 from monitor.watchlist.doc import edit_text
 from monitor.watchlist.load import parse_watchlists
@@ -68,7 +67,7 @@ def save_changes(
     target = _target(path)
     for _ in range(_ATTEMPTS):
         try:
-            raw, info = read_watchlist_bytes(target)
+            raw, info = read_watchlist_bytes(target, shown=path)
         except WatchlistMissing:
             if template is None or not template.is_file():
                 if fallback is None:
@@ -77,15 +76,8 @@ def save_changes(
                 return Saved(fallback)
             raw, info = read_watchlist_bytes(template)[0], None
         current = _loaded(raw, path)
-        text = original = raw.decode("utf-8")
-        expected, dropped = current, []
-        for change in changes:
-            try:
-                changed = apply_change(expected, change)
-            except WatchlistError as exc:
-                dropped.append(str(exc))
-                continue
-            text, expected = edit_text(text, expected, change), changed
+        original = raw.decode("utf-8")
+        text, expected, dropped = edit_text(original, current, changes)
         if info is not None and text == original:
             return Saved(expected, tuple(dropped), written=False)
         _check(text, expected, path)
@@ -106,20 +98,18 @@ def save_watchlists(path: Path, watchlists: Watchlists) -> None:
     """
     target = _target(path)
     try:
-        raw, info = read_watchlist_bytes(target)
+        raw, info = read_watchlist_bytes(target, shown=path)
     except WatchlistMissing:
         _write_new(target, watchlists)
         return
     current = _loaded(raw, path)
     if current == watchlists:
         return
-    text = raw.decode("utf-8")
     try:
         changes = diff_changes(current, watchlists)
         if changes is None:
             raise WatchlistError("lists added or removed")
-        for change in changes:
-            text, current = edit_text(text, current, change), apply_change(current, change)
+        text, _, _ = edit_text(raw.decode("utf-8"), current, changes)
         _check(text, watchlists, path)
     except WatchlistError:
         # Lists added, removed or renamed: merged table by table (comments of kept lists stay).

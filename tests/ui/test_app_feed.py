@@ -11,7 +11,18 @@ from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.widgets import CandlePanel
-from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, RenderCounts, banner, fill, saved, settle, wait_for
+from tests.ui.uikit import (
+    MAIN,
+    SIZE,
+    WATCHLIST,
+    AppFactory,
+    RenderCounts,
+    banner,
+    fill,
+    saved,
+    settle,
+    wait_for,
+)
 
 
 def badges(app: object) -> list[str]:

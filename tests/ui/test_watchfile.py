@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ async def test_i_changes_one_value_and_keeps_the_entrys_comment(
         assert watchlist_file.read_text() == after_i.replace('"2m"', '"1m"')
 
 
-EDITS_ON_A_BROKEN_FILE = {
+EDITS_ON_A_BROKEN_FILE: dict[str, tuple[tuple[str, ...], Callable[[str], str]]] = {
     "i": (
         ("i",),
         lambda text: text.replace(SBER_LINE, '    { id = "SBER_TQBR", interval = "2m" },  # Sberbank\n'),

@@ -45,6 +45,7 @@ class WatchlistSaver:
         self._unsaved: tuple[Change, ...] = ()
         self._unsaved_notices: tuple[str, ...] = ()
         self._fallback: Watchlists | None = None
+        self._failure = ""
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -76,6 +77,13 @@ class WatchlistSaver:
         if self._unsaved and self._fallback is not None:
             self.request((), self._fallback)
 
+    def unsaved_report(self) -> str | None:
+        """What quitting now loses (edits whose save was refused, and why), or None."""
+        if not self._unsaved:
+            return None
+        count = len(self._unsaved)
+        return f"{count} watchlist edit{'s' * (count != 1)} not saved to {self.path}: {self._failure}"
+
     async def drain(self) -> None:
         """Waits until every requested save has been written (or has failed)."""
         await self._idle.wait()
@@ -106,12 +114,16 @@ class WatchlistSaver:
             kept = KEPT_BROKEN if isinstance(exc, WatchlistBroken) else KEPT
             kept = KEPT_READ_ONLY if isinstance(exc, WatchlistReadOnly) else kept
             reason = f"{exc.strerror} ({exc.filename})" if isinstance(exc, OSError) and exc.strerror else exc
-            self._unsaved, self._unsaved_notices = changes, notices
+            self._unsaved, self._unsaved_notices, self._failure = changes, notices, str(reason)
             self._report(WatchlistSaveFailed(self.path, f"{reason}\n{kept}" if changes else str(reason)))
         except Exception as exc:
             log.exception("watchlist_save_failed")
-            self._unsaved, self._unsaved_notices = changes, notices
-            self._report(WatchlistSaveFailed(self.path, f"{type(exc).__name__}: {exc}\n{KEPT}"))
+            self._unsaved, self._unsaved_notices, self._failure = (
+                changes,
+                notices,
+                f"{type(exc).__name__}: {exc}",
+            )
+            self._report(WatchlistSaveFailed(self.path, f"{self._failure}\n{KEPT}"))
         else:
             dropped = tuple(f"Not applied (the file changed): {why}" for why in saved.dropped)
             self._report(WatchlistSaved(self.path, saved.watchlists, notices + dropped))

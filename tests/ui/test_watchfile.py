@@ -174,10 +174,15 @@ async def test_a_read_only_file_is_respected_and_the_edit_kept(
         assert not any(m.startswith("Saved") for m in messages)
         assert app.model.current.entries[0].interval is Interval.M2
 
+        assert app.saver.unsaved_report() == (
+            f"1 watchlist edit not saved to {watchlist_file}: "
+            f"{watchlist_file}: the file is read-only; it is not overwritten"
+        )  # what the CLI prints when the user quits now
+
         watchlist_file.chmod(0o644)
         await pilot.press("s")
         await saved(pilot, app)
-        assert sber(watchlist_file) == "2m"
+        assert sber(watchlist_file) == "2m" and app.saver.unsaved_report() is None
 
 
 async def test_a_symlinked_watchlist_is_written_through(make: AppFactory, watchlist_file: Path) -> None:

@@ -357,7 +357,7 @@ class MonitorApp(App[int]):
     def on_watchlist_reloaded(self, message: WatchlistReloaded) -> None:
         # Edits whose save was refused (the file did not load) are replayed onto it and retried.
         self.model.reload(message.watchlists, self.saver.pending)
-        self.saver.retry()
+        self.saver.retry(self.model.file)
         self.show_model()
         self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
 

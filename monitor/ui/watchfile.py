@@ -44,7 +44,6 @@ class WatchlistSaver:
         self._in_flight: tuple[Change, ...] = ()
         self._unsaved: tuple[Change, ...] = ()
         self._unsaved_notices: tuple[str, ...] = ()
-        self._fallback: Watchlists | None = None
         self._failure = ""
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -72,10 +71,10 @@ class WatchlistSaver:
         self._idle.clear()
         self._wake.set()
 
-    def retry(self) -> None:
-        """Tries the kept changes again (the file changed on disk)."""
-        if self._unsaved and self._fallback is not None:
-            self.request((), self._fallback)
+    def retry(self, file: Watchlists) -> None:
+        """Tries the kept changes again (the file changed on disk); `file` as in `request`."""
+        if self._unsaved:
+            self.request((), file)
 
     def unsaved_report(self) -> str | None:
         """What quitting now loses (edits whose save was refused, and why), or None."""
@@ -98,9 +97,8 @@ class WatchlistSaver:
             batch, self._queue = self._queue, []
             changes = self._unsaved + tuple(change for item, _, _ in batch for change in item)
             notices = self._unsaved_notices + tuple(notice for _, _, notice in batch if notice)
-            self._fallback = batch[-1][1]
             self._in_flight, self._unsaved, self._unsaved_notices = changes, (), ()
-            await self._save(changes, notices, self._fallback)
+            await self._save(changes, notices, batch[-1][1])
             self._in_flight = ()
             if not self._queue:
                 self._idle.set()

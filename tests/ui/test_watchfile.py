@@ -199,3 +199,19 @@ async def test_a_symlinked_watchlist_is_written_through(make: AppFactory, watchl
     assert "# Sberbank" in target.read_text()
     assert sorted(p.name for p in target.parent.iterdir()) == ["watchlist.toml"]  # no temp file left
     assert sorted(p.name for p in watchlist_file.parent.iterdir()) == ["dotfiles", "watchlist.toml"]
+
+
+async def test_the_file_watcher_follows_a_symlink_into_another_directory(
+    make: AppFactory, watchlist_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Edits made in the dotfiles repo (where the link points) reload too, not only the link's folder."""
+    target = tmp_path_factory.mktemp("dotfiles") / "watchlist.toml"  # outside the link's folder tree
+    watchlist_file.rename(target)
+    watchlist_file.symlink_to(target)
+    app = make()
+    app.watch_file = True
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any(w.group == "watchlist-file" and w.is_running for w in app.workers))
+        await pilot.pause(0.2)  # let the watcher arm itself before the edit
+        target.write_text(target.read_text().replace('"YDEX_TQBR",', '"YDEX_TQBR",\n    "VTBR_TQBR",'))
+        await wait_for(pilot, lambda: WatchKey("VTBR_TQBR") in app.model.current.entries, rounds=500)

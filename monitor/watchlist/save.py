@@ -97,26 +97,34 @@ def save_watchlists(path: Path, watchlists: Watchlists) -> None:
         WatchlistBroken, WatchlistReadOnly, WatchlistError, OSError: as `save_changes`.
     """
     target = _target(path)
-    try:
-        raw, info = read_watchlist_bytes(target, shown=path)
-    except WatchlistMissing:
-        _write_new(target, watchlists)
-        return
-    current = _loaded(raw, path)
-    if current == watchlists:
-        return
-    try:
-        changes = diff_changes(current, watchlists)
-        if changes is None:
-            raise WatchlistError("lists added or removed")
-        text, _, _ = edit_text(raw.decode("utf-8"), current, changes)
-        _check(text, watchlists, path)
-    except WatchlistError:
-        # Lists added, removed or renamed: merged table by table (comments of kept lists stay).
-        doc = tomlkit.parse(raw.decode("utf-8"))
-        _apply(doc, watchlists)
-        text = doc.as_string()
-    _write(target, text, info)
+    for _ in range(_ATTEMPTS):
+        try:
+            raw, info = read_watchlist_bytes(target, shown=path)
+        except WatchlistMissing:
+            _write_new(target, watchlists)
+            return
+        current = _loaded(raw, path)
+        if current == watchlists or _write(
+            target, _merged(raw.decode("utf-8"), current, watchlists, path), info
+        ):
+            return
+    raise WatchlistError(f"{path}: not saved: the file kept changing while it was being saved")
+
+
+def _merged(text: str, current: Watchlists, watchlists: Watchlists, path: Path) -> str:
+    """`text` (holding `current`) changed to hold `watchlists`, as few bytes changed as can be."""
+    changes = diff_changes(current, watchlists)
+    if changes is not None:
+        try:
+            new, _, _ = edit_text(text, current, changes)
+            _check(new, watchlists, path)
+            return new
+        except WatchlistError:
+            pass
+    # Lists added, removed or renamed: merged table by table (comments of kept lists stay).
+    doc = tomlkit.parse(text)
+    _apply(doc, watchlists)
+    return doc.as_string()
 
 
 def diff_changes(old: Watchlists, new: Watchlists) -> list[Change] | None:

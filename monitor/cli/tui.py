@@ -102,4 +102,6 @@ async def _main(
             for sig in (*SIGNALS, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
     log.info("tui_exited", result=result, return_code=app.return_code)
+    if (lost := app.saver.unsaved_report()) is not None:
+        print(f"monitor: {lost}", file=sys.stderr)  # kept in memory until now: say what quitting lost
     return app.return_code or EXIT_OK

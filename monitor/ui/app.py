@@ -144,10 +144,10 @@ class MonitorApp(App[int]):
         self._show_focus()
         self.update_watch()
         self.refresh_now()
-        if edit is not None and edit.warning:
-            self.notify(edit.warning, severity="warning")
+        if edit is not None and (edit.warning or edit.info):
+            self.notify(edit.warning or edit.info, severity="warning" if edit.warning else "information")
         if edit is not None and edit.changed:
-            self.saver.request(self.model.watchlists, edit.notice)
+            self.saver.request(edit.changes, self.model.file, edit.notice)
 
     def _show_focus(self) -> None:
         for i, panel in enumerate(self.panel_widgets):
@@ -303,7 +303,7 @@ class MonitorApp(App[int]):
         self.show_model(self.model.switch(name))
 
     def action_save(self) -> None:
-        self.saver.request(self.model.watchlists, f"Saved {self.watchlist_path}")
+        self.saver.request(self.model.save_view(), self.model.file, f"Saved {self.watchlist_path}")
 
     def action_help(self) -> None:
         from monitor.ui.screens import HelpScreen
@@ -336,9 +336,12 @@ class MonitorApp(App[int]):
     def on_watchlist_saved(self, message: WatchlistSaved) -> None:
         for notice in message.notices:
             self.notify(notice)
+        if self.saver.idle and message.watchlists != self.model.file:
+            self.model.reload(message.watchlists, self.saver.pending)
+            self.show_model()
 
     def on_watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
-        # The edit stays in the model: the next save (any edit, or s) writes it.
+        # The edit stays in the model and the saver: the next save (an edit, s, a reload) writes it.
         self.notify(f"Not saved to {message.path}: {message.error}", severity="error", timeout=10)
 
     @work(exclusive=True, group=FILE_GROUP, exit_on_error=False, description="Watching the watchlist file")
@@ -347,12 +350,14 @@ class MonitorApp(App[int]):
 
     async def reload_watchlists(self) -> None:
         """Reads the file after it changed on disk; applies it unless it holds what runs."""
-        message = await reload(self.watchlist_path, self.model.watchlists, self.saver)
+        message = await reload(self.watchlist_path, self.model.file, self.saver)
         if message is not None:
             self.post_message(message)
 
     def on_watchlist_reloaded(self, message: WatchlistReloaded) -> None:
-        self.model.reload(message.watchlists)
+        # Edits whose save was refused (the file did not load) are replayed onto it and retried.
+        self.model.reload(message.watchlists, self.saver.pending)
+        self.saver.retry(self.model.file)
         self.show_model()
         self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import tzinfo
+from typing import cast
 
 from monitor.market import Instrument, Interval, WatchKey, ordered
 from monitor.ui.times import next_timezone, timezone_for
 from monitor.watchlist import (
     LAYOUTS,
+    AddEntry,
+    Change,
+    Layout,
+    RemoveEntry,
+    SetActive,
+    SetInterval,
+    SetLayout,
     Watchlist,
     WatchlistError,
     Watchlists,
-    add_entry,
-    remove_entry,
-    set_active,
-    set_entry_interval,
-    set_layout,
+    apply_change,
+    replay,
 )
 
 LAYOUT_PANELS: dict[str, int] = {"1": 1, "1x2": 2, "2x2": 4, "3x3": 9}
@@ -26,13 +31,23 @@ MAX_PANELS = max(LAYOUT_PANELS.values())
 
 @dataclass(frozen=True, slots=True)
 class Edit:
-    """What an edit did: whether the watchlists changed (and must be saved) and what to tell the user."""
+    """What an edit did: the changes the file must get (saved off the loop) and what to tell the user."""
 
-    changed: bool = False
+    changes: tuple[Change, ...] = ()
     notice: str = ""
     """Shown once the change is saved."""
     warning: str = ""
     """Why nothing changed."""
+    info: str = ""
+    """Shown at once (a change of this session's view, which is not saved)."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the file must be saved."""
+        return bool(self.changes)
+
+
+VIEW_HINT = "Layout and list are kept for this session; s saves them to the watchlist file"
 
 
 def next_layout(layout: str) -> str:
@@ -75,11 +90,20 @@ def watch_keys(entries: Sequence[WatchKey], panels: Sequence[WatchKey | None]) -
 class MonitorModel:
     """What the screen shows and how the keys change it, without Textual: the App draws from it.
 
-    Edits replace `watchlists` with a new value and return an Edit; saving it is the App's job.
+    Instrument edits change `file` (what the watchlist file holds) and return an Edit with the
+    changes to save; the layout and the active list are this session's view (`watchlists` =
+    `file` + the view) until `save_view` (s): two monitors on one file do not push their layout
+    on each other, and a hot reload keeps the view unless the file's own value changed.
     """
 
     def __init__(self, watchlists: Watchlists, timezone: str = "exchange") -> None:
+        self.file = watchlists
+        self.layouts: dict[str, str] = {}
+        """This session's layout per list, where it differs from the file's."""
+        self.active: str | None = None
+        """This session's list, when it differs from the file's `active`."""
         self.watchlists = watchlists
+        self._hinted = False
         self.timezone = timezone
         self.panels: list[WatchKey | None] = []
         self.selected = 0
@@ -165,28 +189,27 @@ class MonitorModel:
         if key is None:
             return Edit()
         new_key = WatchKey(key.id, step_interval(key.interval, step))
-        entries = list(self.current.entries)
         self.panels[self.focused_panel] = new_key
-        if key not in entries:
+        if key not in self.current.entries:
             return Edit()
         try:
-            edited = set_entry_interval(
-                self.watchlists, self.current.name, entries.index(key), new_key.interval
-            )
-        except WatchlistError:
             # The list already has this id at that interval: the panel just shows that series.
+            return self._commit(SetInterval(self.current.name, key, new_key.interval))
+        except WatchlistError:
             return Edit()
-        return self._commit(edited)
 
     def add(self, instrument: Instrument) -> Edit:
         """Appends `instrument` at the list's interval and selects it."""
         current = self.current
         try:
-            edited = add_entry(self.watchlists, current.name, WatchKey(instrument.symbol, current.interval))
+            edit = self._commit(
+                AddEntry(current.name, WatchKey(instrument.symbol, current.interval)),
+                notice=f"Added {instrument.symbol} ({instrument.name})",
+            )
         except WatchlistError as exc:
             return Edit(warning=str(exc))
         self.selected = len(current.entries)
-        return self._commit(edited, notice=f"Added {instrument.symbol} ({instrument.name})")
+        return edit
 
     def remove(self) -> Edit:
         """Removes the selected row (never the last one)."""
@@ -195,29 +218,77 @@ class MonitorModel:
             return Edit()
         removed = current.entries[self.selected]
         try:
-            edited = remove_entry(self.watchlists, current.name, self.selected)
+            return self._commit(RemoveEntry(current.name, removed), notice=f"Removed {removed.id}")
         except WatchlistError as exc:
             return Edit(warning=str(exc))
-        return self._commit(edited, notice=f"Removed {removed.id}")
 
     def cycle_layout(self) -> Edit:
-        current = self.current
-        return self._commit(set_layout(self.watchlists, current.name, next_layout(current.layout)))
+        """The next layout, for this session (s saves it)."""
+        name = self.current.name
+        self.layouts[name] = next_layout(self.current.layout)
+        if self.layouts[name] == self.file.get(name).layout:
+            del self.layouts[name]
+        self._show_view()
+        return self._hint()
 
     def switch(self, name: str | None) -> Edit:
-        """Shows list `name` from its first row and panel."""
+        """Shows list `name` from its first row and panel, for this session (s saves it)."""
         if name is None or name == self.current.name:
             return Edit()
+        self.file.get(name)
+        self.active = None if name == self.file.active_list.name else name
         self.selected = self.focused_panel = 0
-        return self._commit(set_active(self.watchlists, name), reset_panels=True)
+        self._show_view(reset_panels=True)
+        return self._hint()
 
-    def reload(self, watchlists: Watchlists) -> None:
-        """Takes a list that changed on disk; what is on screen stays unless the active list changed."""
-        changed_list = watchlists.active_list.name != self.current.name
-        self.watchlists = watchlists
-        self.apply(reset_panels=changed_list)
+    def save_view(self) -> list[Change]:
+        """The changes that write this session's layouts and list into the file (s)."""
+        changes: list[Change] = [SetLayout(name, layout) for name, layout in self.layouts.items()]
+        if self.active is not None:
+            changes.append(SetActive(self.active))
+        self.file, _dropped = replay(self.file, changes)
+        self.layouts, self.active = {}, None
+        self._show_view()
+        return changes
 
-    def _commit(self, watchlists: Watchlists, *, notice: str = "", reset_panels: bool = False) -> Edit:
-        self.watchlists = watchlists
-        self.apply(reset_panels=reset_panels)
-        return Edit(changed=True, notice=notice)
+    def reload(self, watchlists: Watchlists, pending: Iterable[Change] = ()) -> None:
+        """Takes what the file holds now (changed on disk, or after a save) plus the `pending` changes.
+
+        What is on screen stays unless the active list changed; this session's layout and list
+        stay unless the file's own value for them changed.
+        """
+        old = self.file
+        new, _dropped = replay(watchlists, pending)
+        names = {item.name for item in new.lists}
+        self.layouts = {
+            name: layout
+            for name, layout in self.layouts.items()
+            if name in names
+            and name in {w.name for w in old.lists}
+            and new.get(name).layout == old.get(name).layout
+        }
+        if self.active is not None and (self.active not in names or new.active != old.active):
+            self.active = None
+        self.file = new
+        self._show_view()
+
+    def _show_view(self, *, reset_panels: bool = False) -> None:
+        before = self.watchlists.active_list.name
+        lists = tuple(
+            replace(w, layout=cast(Layout, self.layouts[w.name])) if w.name in self.layouts else w
+            for w in self.file.lists
+        )
+        self.watchlists = replace(self.file, lists=lists, active=self.active or self.file.active)
+        self.apply(reset_panels=reset_panels or self.watchlists.active_list.name != before)
+
+    def _hint(self) -> Edit:
+        if self._hinted:
+            return Edit()
+        self._hinted = True
+        return Edit(info=VIEW_HINT)
+
+    def _commit(self, change: Change, *, notice: str = "") -> Edit:
+        """Makes an instrument change in the file's content; WatchlistError when it cannot be made."""
+        self.file = apply_change(self.file, change)
+        self._show_view()
+        return Edit(changes=(change,), notice=notice)

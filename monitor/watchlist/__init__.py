@@ -1,5 +1,15 @@
-"""Watchlists: TOML models, loading with file:line:field errors, comment-keeping atomic save."""
+"""Watchlists: TOML models, loading with file:line:field errors, changes saved byte-exactly and atomically."""
 
+from monitor.watchlist.changes import (
+    AddEntry,
+    Change,
+    RemoveEntry,
+    SetActive,
+    SetInterval,
+    SetLayout,
+    apply_change,
+    replay,
+)
 from monitor.watchlist.load import load_watchlists, parse_watchlists
 from monitor.watchlist.model import (
     DEFAULT_INTERVAL,
@@ -16,21 +26,44 @@ from monitor.watchlist.model import (
     set_entry_interval,
     set_layout,
 )
-from monitor.watchlist.save import save_watchlists
+from monitor.watchlist.readfile import MAX_BYTES, WatchlistMissing
+from monitor.watchlist.save import (
+    Saved,
+    WatchlistBroken,
+    WatchlistReadOnly,
+    diff_changes,
+    save_changes,
+    save_watchlists,
+)
 
 __all__ = [
     "DEFAULT_INTERVAL",
     "LAYOUTS",
+    "MAX_BYTES",
+    "AddEntry",
+    "Change",
     "IdKind",
     "Layout",
+    "RemoveEntry",
+    "Saved",
+    "SetActive",
+    "SetInterval",
+    "SetLayout",
     "Watchlist",
+    "WatchlistBroken",
     "WatchlistError",
+    "WatchlistMissing",
+    "WatchlistReadOnly",
     "Watchlists",
     "add_entry",
+    "apply_change",
     "classify_id",
+    "diff_changes",
     "load_watchlists",
     "parse_watchlists",
     "remove_entry",
+    "replay",
+    "save_changes",
     "save_watchlists",
     "set_active",
     "set_entry_interval",

@@ -19,6 +19,7 @@ from monitor.watchlist.model import (
     Watchlists,
     classify_id,
 )
+from monitor.watchlist.readfile import read_watchlist_bytes
 
 _TOP_KEYS = ("active", "lists")
 _LIST_KEYS = ("name", "layout", "interval", "instruments")
@@ -133,12 +134,10 @@ def load_watchlists(path: Path) -> Watchlists:
     """Reads and validates a watchlist file.
 
     Raises:
-        WatchlistError: with `FILE:LINE: FIELD: what is wrong` for any problem, never anything else.
+        WatchlistError: with `FILE:LINE: FIELD: what is wrong` for any problem, never anything else
+            (`FILE: cannot read: ...` for a missing, special or oversized file).
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WatchlistError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    raw, _info = read_watchlist_bytes(path)
     return parse_watchlists(raw, path)
 
 

@@ -1,35 +1,184 @@
-"""Saving a watchlist file: the edits merged into the parsed document (comments kept), atomically."""
+"""Saving a watchlist file: changes made inside the parsed text (comments kept), atomically, through links."""
 
 from __future__ import annotations
 
 import difflib
 import os
+import stat
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
 from tomlkit.items import AoT, Array, InlineTable, Table
 
 from monitor.market import Interval, WatchKey
-from monitor.watchlist.model import DEFAULT_INTERVAL, Watchlist, Watchlists
+from monitor.watchlist.changes import (
+    AddEntry,
+    Change,
+    RemoveEntry,
+    SetActive,
+    SetInterval,
+    SetLayout,
+)
+from monitor.watchlist.doc import edit_text
+from monitor.watchlist.load import parse_watchlists
+from monitor.watchlist.model import DEFAULT_INTERVAL, Watchlist, WatchlistError, Watchlists
+from monitor.watchlist.readfile import WatchlistMissing, read_watchlist_bytes
+
+_ATTEMPTS = 3
+"""Read-change-write rounds when the file changes under a save (an editor saving at that moment)."""
+
+
+class WatchlistBroken(WatchlistError):
+    """The file on disk does not load (the user is editing it): it is never written over."""
+
+
+class WatchlistReadOnly(WatchlistError):
+    """The file is read-only: it is never written over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What a save left on disk."""
+
+    watchlists: Watchlists
+    """What the file holds now (the disk's content with the changes made)."""
+    dropped: tuple[str, ...] = ()
+    """Why each change that no longer applied to the file was left out."""
+    written: bool = True
+    """False when the file already held everything."""
+
+
+def save_changes(
+    path: Path, changes: Sequence[Change], *, fallback: Watchlists | None = None, template: Path | None = None
+) -> Saved:
+    """Makes `changes` in the file as it is on disk now, touching only the edited values.
+
+    A symlink is written through (its target is replaced). A missing file starts from `template`,
+    else is written from `fallback`. Blocking: run it in a thread.
+
+    Raises:
+        WatchlistBroken: the file does not load; it is left as it is.
+        WatchlistReadOnly: the file is read-only; it is left as it is.
+        WatchlistError, OSError: the file could not be read or written.
+    """
+    target = _target(path)
+    for _ in range(_ATTEMPTS):
+        try:
+            raw, info = read_watchlist_bytes(target, shown=path)
+        except WatchlistMissing:
+            if template is None or not template.is_file():
+                if fallback is None:
+                    raise
+                _write_new(target, fallback)
+                return Saved(fallback)
+            raw, info = read_watchlist_bytes(template)[0], None
+        current = _loaded(raw, path)
+        original = raw.decode("utf-8")
+        text, expected, dropped = edit_text(original, current, changes)
+        if info is not None and text == original:
+            return Saved(expected, tuple(dropped), written=False)
+        _check(text, expected, path)
+        if _write(target, text, info):
+            return Saved(expected, tuple(dropped))
+    raise WatchlistError(f"{path}: not saved: the file kept changing while it was being saved")
 
 
 def save_watchlists(path: Path, watchlists: Watchlists) -> None:
     """Writes `watchlists` to `path`, keeping the file's comments and order, atomically.
 
-    The changes are applied into the parsed document (tomlkit) so untouched lines stay as written;
-    the new text goes to a temp file in the same directory, is fsynced and replaces the old one.
+    The difference from what the file holds is made as changes inside its text, so untouched
+    lines stay byte for byte; the new text goes to a temp file next to the (link's target) file,
+    is fsynced and replaces it.
+
+    Raises:
+        WatchlistBroken, WatchlistReadOnly, WatchlistError, OSError: as `save_changes`.
     """
-    try:
-        old = path.read_text(encoding="utf-8")
-        doc = tomlkit.parse(old)
-    except FileNotFoundError:
-        doc = tomlkit.document()
-    except (OSError, UnicodeDecodeError, tomlkit.exceptions.TOMLKitError):
-        # A broken file cannot be merged into; it is replaced by a clean one.
-        doc = tomlkit.document()
+    target = _target(path)
+    for _ in range(_ATTEMPTS):
+        try:
+            raw, info = read_watchlist_bytes(target, shown=path)
+        except WatchlistMissing:
+            _write_new(target, watchlists)
+            return
+        current = _loaded(raw, path)
+        if current == watchlists or _write(
+            target, _merged(raw.decode("utf-8"), current, watchlists, path), info
+        ):
+            return
+    raise WatchlistError(f"{path}: not saved: the file kept changing while it was being saved")
+
+
+def _merged(text: str, current: Watchlists, watchlists: Watchlists, path: Path) -> str:
+    """`text` (holding `current`) changed to hold `watchlists`, as few bytes changed as can be."""
+    changes = diff_changes(current, watchlists)
+    if changes is not None:
+        try:
+            new, _, _ = edit_text(text, current, changes)
+            _check(new, watchlists, path)
+            return new
+        except WatchlistError:
+            pass
+    # Lists added, removed or renamed: merged table by table (comments of kept lists stay).
+    doc = tomlkit.parse(text)
     _apply(doc, watchlists)
-    _atomic_write(path, doc.as_string())
+    return doc.as_string()
+
+
+def diff_changes(old: Watchlists, new: Watchlists) -> list[Change] | None:
+    """The changes that turn `old` into `new`, for the same lists; None when lists differ."""
+    if [w.name for w in old.lists] != [w.name for w in new.lists]:
+        return None
+    changes: list[Change] = []
+    for before, after in zip(old.lists, new.lists, strict=True):
+        if before.interval != after.interval:
+            return None
+        if before.layout != after.layout:
+            changes.append(SetLayout(after.name, after.layout))
+        matcher = difflib.SequenceMatcher(None, before.entries, after.entries, autojunk=False)
+        # From the end, so every index still points where it did in `before`.
+        for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
+            olds, news = before.entries[i1:i2], after.entries[j1:j2]
+            if tag == "equal":
+                continue
+            if tag == "replace" and [k.id for k in olds] == [k.id for k in news]:
+                changes += [SetInterval(after.name, a, b.interval) for a, b in zip(olds, news, strict=True)]
+                continue
+            changes += [RemoveEntry(after.name, key) for key in olds]
+            changes += [AddEntry(after.name, key, i1 + n) for n, key in enumerate(news)]
+    if old.active != new.active:
+        changes.append(SetActive(new.active))
+    return changes
+
+
+def _target(path: Path) -> Path:
+    """The file a save replaces: a symlink's final target (a dotfiles repo keeps getting the edits)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _loaded(raw: bytes, path: Path) -> Watchlists:
+    try:
+        return parse_watchlists(raw, path)
+    except WatchlistError as exc:
+        raise WatchlistBroken(f"{exc} (the file is not overwritten while it does not load)") from None
+
+
+def _check(text: str, expected: Watchlists, path: Path) -> None:
+    """The new text must load as exactly what was meant, or nothing is written."""
+    try:
+        ok = parse_watchlists(text.encode("utf-8"), path) == expected
+    except WatchlistError:
+        ok = False
+    if not ok:
+        raise WatchlistError(f"{path}: not saved: the change could not be made inside the file's text")
+
+
+def _write_new(path: Path, watchlists: Watchlists) -> None:
+    doc = tomlkit.document()
+    _apply(doc, watchlists)
+    _write(path, doc.as_string(), None)
 
 
 def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists) -> None:
@@ -110,12 +259,20 @@ def _lcs(old: list[WatchKey | None], new: list[WatchKey]) -> dict[int, int]:
     return {block.a + k: block.b + k for block in matcher.get_matching_blocks() for k in range(block.size)}
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, read: os.stat_result | None) -> bool:
+    """Atomically replaces `path` with `text`; False (nothing written) when it changed since `read`.
+
+    Raises:
+        WatchlistReadOnly: the file is read-only (for root too: the mode is the user's intent).
+    """
+    if read is not None:
+        writable = os.access(path, os.W_OK) and not (
+            read.st_uid == os.geteuid() and not read.st_mode & stat.S_IWUSR
+        )
+        if not writable:
+            raise WatchlistReadOnly(f"{path}: the file is read-only; it is not overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
+    mode = stat.S_IMODE(read.st_mode) if read is not None else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -123,7 +280,19 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        if read is not None and _changed_since(path, read):
+            Path(tmp).unlink(missing_ok=True)
+            return False
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
+
+
+def _changed_since(path: Path, read: os.stat_result) -> bool:
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    return (now.st_ino, now.st_size, now.st_mtime_ns) != (read.st_ino, read.st_size, read.st_mtime_ns)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from monitor.watchlist import load_watchlists
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,14 +33,23 @@ while True:
 """
 
 
-def test_sigkill_during_save_never_breaks_the_file(tmp_path: Path) -> None:
-    """20 saver processes killed at random moments: the file always loads, as old or new content."""
-    path = tmp_path / "watchlist.toml"
+@pytest.mark.parametrize("via_link", [False, True], ids=["file", "symlink"])
+def test_sigkill_during_save_never_breaks_the_file(tmp_path: Path, via_link: bool) -> None:
+    """20 saver processes killed at random moments: the file always loads, as old or new content.
+
+    Through a symlink the link stays a link and only its target's directory gets temp files.
+    """
+    path = target = tmp_path / "watchlist.toml"
+    if via_link:
+        target = tmp_path / "dotfiles" / "watchlist.toml"
+        target.parent.mkdir()
+        path = tmp_path / "link.toml"
+        path.symlink_to(target)
     rng = random.Random(5)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     outcomes = set()
     for _ in range(20):
-        path.write_text(OLD)
+        target.write_text(OLD)
         proc = subprocess.Popen(
             [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, env=env, text=True
         )
@@ -55,7 +66,10 @@ def test_sigkill_during_save_never_breaks_the_file(tmp_path: Path) -> None:
         ids = {e.id[0] for e in entries}
         assert ids in ({"O"}, {"N"}) and len(entries) == 300
         outcomes.add(ids.pop())
+    assert path.is_symlink() == via_link
     # Temp files are `.watchlist.toml.*.tmp`: hidden and not `*.toml`, so no loader picks them up.
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "watchlist.toml"]
+    leftovers = [p.name for p in target.parent.iterdir() if p.name != "watchlist.toml"]
+    if via_link:
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["dotfiles", "link.toml"]
     assert all(name.startswith(".watchlist.toml.") and name.endswith(".tmp") for name in leftovers)
     assert "N" in outcomes

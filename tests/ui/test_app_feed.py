@@ -11,7 +11,18 @@ from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, TradingPhase, WatchKey
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed
 from monitor.ui.widgets import CandlePanel
-from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, RenderCounts, banner, fill, settle, wait_for
+from tests.ui.uikit import (
+    MAIN,
+    SIZE,
+    WATCHLIST,
+    AppFactory,
+    RenderCounts,
+    banner,
+    fill,
+    saved,
+    settle,
+    wait_for,
+)
 
 
 def badges(app: object) -> list[str]:
@@ -162,8 +173,12 @@ async def test_file_edit_on_disk_changes_only_the_changed_subscriptions(
         assert f"{watchlist_file}:6: lists[0].layout" in failed.error
         assert len(app.model.watchlists.active_list.entries) == 5  # the running list is kept
 
+        watchlist_file.write_text(WATCHLIST)
+        await app.reload_watchlists()
+        await wait_for(pilot, lambda: len(app.model.watchlists.active_list.entries) == 4)
         reloads = sum(isinstance(m, WatchlistReloaded) for m in messages)
-        await pilot.press("l")  # our own save must not come back as a reload
+        await pilot.press("i")  # our own save must not come back as a reload
+        await saved(pilot, app)
         await app.reload_watchlists()
         await pilot.pause()
         assert sum(isinstance(m, WatchlistReloaded) for m in messages) == reloads

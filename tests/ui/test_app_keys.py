@@ -87,10 +87,12 @@ async def test_interval_keys_change_focused_panel_and_watch(
         assert app.model.panels[0] == SBER  # the other panels keep theirs
 
 
-async def test_layout_cycles_and_is_saved(make: AppFactory, watchlist_file: Path) -> None:
+async def test_layout_cycles_for_the_session_and_s_saves_it(make: AppFactory, watchlist_file: Path) -> None:
+    before = watchlist_file.read_bytes()
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l")
+        assert any("s saves them" in str(n.message) for n in app._notifications)  # said once, at once
         assert app.model.watchlists.active_list.layout == "3x3"
         assert sum(panel.display for panel in app.panel_widgets) == 9
         assert app.model.panels[4:] == [None] * 5  # four entries, nine panels
@@ -98,7 +100,10 @@ async def test_layout_cycles_and_is_saved(make: AppFactory, watchlist_file: Path
         assert str(app.model.watchlists.active_list.layout) == "1"
         assert sum(panel.display for panel in app.panel_widgets) == 1
         await saved(pilot, app)
-        assert 'layout = "1"' in watchlist_file.read_text()
+        assert watchlist_file.read_bytes() == before  # view state stays out of the shared file
+        await pilot.press("s")
+        await saved(pilot, app)
+        assert watchlist_file.read_bytes() == before.replace(b'layout = "2x2"', b'layout = "1"')
 
 
 async def test_pause_counts_pending_updates_and_resumes(make: AppFactory, feed: FakeFeed) -> None:
@@ -228,6 +233,9 @@ async def test_w_switches_watchlist(make: AppFactory, feed: FakeFeed, watchlist_
         assert app.model.watchlists.active_list.name == "second"
         assert app.model.panels == [WatchKey("GMKN_TQBR", Interval.H1), WatchKey("VTBR_TQBR", Interval.H1)]
         assert set(feed.watch_calls[-1]) == set(app.model.panels)
+        await saved(pilot, app)
+        assert 'active = "main"' in watchlist_file.read_text()  # for this session only
+        await pilot.press("s")
         await saved(pilot, app)
         assert 'active = "second"' in watchlist_file.read_text()
 

@@ -10,8 +10,16 @@ import pytest
 
 from monitor.feed.testing import demo_instrument
 from monitor.market import Interval, WatchKey
-from monitor.ui.model import Edit, MonitorModel, assign_panels, next_layout, step_interval, watch_keys
-from monitor.watchlist import parse_watchlists
+from monitor.ui.model import (
+    VIEW_HINT,
+    Edit,
+    MonitorModel,
+    assign_panels,
+    next_layout,
+    step_interval,
+    watch_keys,
+)
+from monitor.watchlist import AddEntry, RemoveEntry, SetInterval, SetLayout, parse_watchlists
 from tests.ui.uikit import WATCHLIST
 
 SBER, GAZP, LKOH, YDEX = (WatchKey(i) for i in ("SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR", "YDEX_TQBR"))
@@ -29,6 +37,10 @@ def paused(model: MonitorModel) -> bool:
 
 def layout(model: MonitorModel) -> str:
     return model.current.layout
+
+
+def file_layout(model: MonitorModel) -> str:
+    return model.file.active_list.layout
 
 
 def test_the_model_imports_no_textual() -> None:
@@ -118,7 +130,7 @@ def test_remove_refills_the_panel_and_refuses_the_last_row(model: MonitorModel) 
     model.cycle_layout()  # 3x3: more panels than rows
     model.jump(1)
     edit = model.remove()
-    assert edit == Edit(changed=True, notice="Removed GAZP_TQBR")
+    assert edit == Edit(changes=(RemoveEntry("main", GAZP),), notice="Removed GAZP_TQBR")
     assert GAZP not in model.panels and GAZP not in model.watch_keys()
     for _ in range(2):
         model.remove()
@@ -127,11 +139,15 @@ def test_remove_refills_the_panel_and_refuses_the_last_row(model: MonitorModel) 
     assert len(model.current.entries) == 1 and model.selected == 0
 
 
-def test_layout_cycles_and_sizes_the_panels(model: MonitorModel) -> None:
-    assert model.cycle_layout().changed
+def test_layout_cycles_and_sizes_the_panels_for_this_session(model: MonitorModel) -> None:
+    edit = model.cycle_layout()
+    assert not edit.changed and edit.info == VIEW_HINT  # the file is not touched
     assert model.current.layout == "3x3" and model.panels[4:] == [None] * 5
-    model.cycle_layout()
+    assert file_layout(model) == "2x2"
+    assert model.cycle_layout() == Edit()  # the hint is said once
     assert layout(model) == "1" and model.panels == [SBER]
+    assert model.save_view() == [SetLayout("main", "1")]
+    assert file_layout(model) == "1" and model.save_view() == []
 
 
 def test_switch_shows_the_other_list_from_the_start(model: MonitorModel) -> None:
@@ -139,7 +155,7 @@ def test_switch_shows_the_other_list_from_the_start(model: MonitorModel) -> None
     model.next_panel()
     assert model.switch("main") == Edit() and model.switch(None) == Edit()
     edit = model.switch("second")
-    assert edit.changed and model.watchlists.active == "second"
+    assert not edit.changed and model.watchlists.active == "second" and model.file.active == "main"
     assert model.panels == [WatchKey("GMKN_TQBR", Interval.H1), WatchKey("VTBR_TQBR", Interval.H1)]
     assert (model.selected, model.focused_panel) == (0, 0)
 
@@ -157,3 +173,30 @@ def test_pure_helpers() -> None:
     assert step_interval(Interval.M1, -1) is Interval.MN1
     assert assign_panels([YDEX, None], [SBER, YDEX], 3) == [YDEX, SBER, None]
     assert watch_keys([SBER, GAZP], [GAZP, None, LKOH]) == [SBER, GAZP, LKOH]
+
+
+def test_two_monitors_on_one_file_keep_their_own_layout_and_list(model: MonitorModel) -> None:
+    """A content edit by another monitor reloads here without taking this session's view."""
+    other = MonitorModel(model.file)
+    model.cycle_layout()  # 3x3, here only
+    model.switch("second")
+    model.switch("main")
+    assert other.add(demo_instrument("GMKN", "Nornickel")).changes == (
+        AddEntry("main", WatchKey("GMKN_TQBR")),
+    )
+    model.reload(other.file)  # the other monitor's save came back through the hot reload
+    assert WatchKey("GMKN_TQBR") in model.current.entries and layout(model) == "3x3"
+    assert other.current.layout == "2x2"
+
+    by_hand = parse_watchlists(WATCHLIST.replace('layout = "2x2"', 'layout = "1"').encode(), Path("w.toml"))
+    model.reload(by_hand)  # the file's own layout changed: that is what the user asked for
+    assert layout(model) == "1" and model.layouts == {}
+
+
+def test_reload_replays_the_changes_the_file_does_not_hold_yet(model: MonitorModel) -> None:
+    model.change_interval(1)  # SBER 2m, its save refused (the file did not load)
+    pending = (SetInterval("main", SBER, Interval.M2),)
+    grown = WATCHLIST.replace('"YDEX_TQBR",', '"YDEX_TQBR",\n    "VTBR_TQBR",')
+    model.reload(parse_watchlists(grown.encode(), Path("watchlist.toml")), pending)
+    assert model.current.entries[0] == WatchKey("SBER_TQBR", Interval.M2)
+    assert model.current.entries[-1] == WatchKey("VTBR_TQBR")

@@ -1,0 +1,154 @@
+"""A change made inside the TOML text (tomlkit): the edited value changes, every other byte stays."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import tomlkit
+from tomlkit import TOMLDocument
+from tomlkit.items import Array, InlineTable, Item, String, StringType, Table
+
+from monitor.market import Interval, WatchKey
+from monitor.watchlist.changes import AddEntry, Change, RemoveEntry, SetActive, SetLayout, apply_change
+from monitor.watchlist.model import WatchlistError, Watchlists
+
+
+def edit_text(text: str, current: Watchlists, changes: Sequence[Change]) -> tuple[str, Watchlists, list[str]]:
+    """`text` (which parses to `current`) with each change that applies made, parsed once.
+
+    Returns the new text, what it holds, and why each change that did not apply was dropped.
+    """
+    doc = tomlkit.parse(text)
+    dropped: list[str] = []
+    for change in changes:
+        try:
+            changed = apply_change(current, change)
+            doc = edit_document(doc, current, change)
+        except WatchlistError as exc:
+            dropped.append(str(exc))
+            continue
+        current = changed
+    return doc.as_string(), current, dropped
+
+
+def edit_document(doc: TOMLDocument, current: Watchlists, change: Change) -> TOMLDocument:
+    """Makes `change` inside `doc` (which holds `current`); WatchlistError when it does not apply."""
+    if isinstance(change, SetActive):
+        if "active" in doc:
+            doc["active"] = _like(doc["active"], change.name)
+            return doc
+        return tomlkit.parse(_insert_active(doc.as_string(), change.name))
+    names = [item.name for item in current.lists]
+    if change.list not in names:
+        raise WatchlistError(f"no watchlist named {change.list!r}")
+    index = names.index(change.list)
+    # The text parsed to `current`: `lists` is an array of tables (or of inline tables).
+    tables: Any = doc["lists"]
+    table: Any = tables[index]
+    watchlist = current.lists[index]
+    if isinstance(change, SetLayout):
+        _set_layout(table, change.layout)
+        return doc
+    array = table["instruments"]
+    if not isinstance(array, Array):
+        raise WatchlistError(f"list {change.list!r}: instruments is not an array")
+    if isinstance(change, AddEntry):
+        item = _entry_item(change.key, watchlist.interval)
+        if change.index is None or change.index >= len(array):
+            array.append(item)
+        else:
+            array.insert(change.index, item)
+        return doc
+    if change.key not in watchlist.entries:
+        raise WatchlistError(f"{change.key.id} at {change.key.interval.code} is no longer in {change.list!r}")
+    position = watchlist.entries.index(change.key)
+    if isinstance(change, RemoveEntry):
+        del array[position]
+    else:
+        _set_interval(array, position, change.interval)
+    return doc
+
+
+def _like(old: object, value: str) -> String:
+    """`value` as a string written the way `old` was (a 'literal' stays literal)."""
+    literal = isinstance(old, String) and old.type in (StringType.SLL, StringType.MLL)
+    return tomlkit.string(value, literal=literal)
+
+
+def _parse_value(source: str) -> Item:
+    item = tomlkit.parse(f"v = {source}\n")["v"]
+    assert isinstance(item, Item)
+    return item
+
+
+def _entry_item(key: WatchKey, default: Interval) -> str | Item:
+    """A new entry written as the README and the shipped example write them."""
+    if key.interval == default:
+        return key.id
+    return _parse_value(f"{{ id = {_quoted(key.id)}, interval = {_quoted(key.interval.code)} }}")
+
+
+def _quoted(value: str) -> str:
+    return tomlkit.string(value).as_string()
+
+
+def _set_interval(array: Array, position: int, interval: Interval) -> None:
+    item = array[position]
+    if isinstance(item, InlineTable):
+        if "interval" in item:
+            # In place: the table's spacing, the key order and the line's comment stay.
+            item["interval"] = _like(item["interval"], interval.code)
+            return
+        # `{ id = "X" }` gains `, interval = "5m"` just before its closing brace, spacing kept.
+        source = item.as_string()
+        match = re.search(r"\s*\}\s*$", source)
+        cut = match.start() if match else len(source)
+        new = _parse_value(f"{source[:cut]}, interval = {_quoted(interval.code)}{source[cut:]}")
+    else:
+        new = _parse_value(f"{{ id = {item.as_string()}, interval = {_quoted(interval.code)} }}")
+    _replace_keeping_comment_column(array, position, item.as_string(), new)
+
+
+def _replace_keeping_comment_column(array: Array, position: int, old_source: str, new: Item) -> None:
+    """Replaces element `position`; the line's comment stays where it was when there is room."""
+    array[position] = new
+    groups: list[Any] = [g for g in getattr(array, "_value", []) if getattr(g, "value", None) is new]
+    comment = groups[0].comment if groups else None
+    trivia = getattr(comment, "trivia", None)
+    indent = getattr(trivia, "indent", None)
+    if trivia is None or not isinstance(indent, str):
+        return
+    grown = len(new.as_string()) - len(old_source)
+    if grown > 0 and indent.strip(" ") == "":
+        # Padding absorbs the growth; without room the comment keeps two spaces, as written by hand.
+        trivia.indent = " " * max(len(indent) - grown, min(len(indent), 2))
+
+
+def _set_layout(table: Table | InlineTable, layout: str) -> None:
+    if "layout" in table:
+        table["layout"] = _like(table["layout"], layout)
+        return
+    container = table.value
+    insert_after = getattr(container, "_insert_after", None)
+    if insert_after is not None and "name" in table:
+        # Next to `name`: appended at the table's end it would sit after the blank line and the
+        # comments that belong to the next table.
+        insert_after("name", "layout", layout)
+    else:
+        table["layout"] = layout
+
+
+_LISTS_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*lists[ \t]*\]\]", re.MULTILINE)
+
+
+def _insert_active(text: str, name: str) -> str:
+    """A new top-level key goes above the first [[lists]] and the comment lines that introduce it."""
+    header = _LISTS_HEADER.search(text)
+    lines = text[: header.start() if header else 0].splitlines(keepends=True)
+    cut = len(lines)
+    while cut > 0 and lines[cut - 1].lstrip().startswith("#"):
+        cut -= 1
+    at = sum(len(line) for line in lines[:cut])
+    return f"{text[:at]}active = {_quoted(name)}\n\n{text[at:]}"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from monitor.cli.stream import Outbox, Printer, stream
+from monitor.cli.stream import HOLD_LIVE_S, Outbox, Printer, stream
 from monitor.clock import ScaledClock
 from monitor.feed import ConnectionState, Feed, FeedConfig, Health, HealthEvent, WatchState, WatchView
 from monitor.market import Candle, CandleBook, Instrument, Interval, Origin, SeriesKey, WatchKey
@@ -170,16 +170,12 @@ async def test_history_is_printed_before_the_live_lines_that_came_first() -> Non
     assert len(lines) == 1  # flowing from now on
 
 
-async def test_live_lines_are_not_held_for_ever_when_history_never_comes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import monitor.cli.stream as stream_module
-
+def test_live_lines_are_not_held_for_ever_when_history_never_comes(monkeypatch: pytest.MonkeyPatch) -> None:
     printer = json_printer(StubFeed(), loaded=False)
     now = [1000.0]
-    monkeypatch.setattr(stream_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])  # no event loop runs in this test
     assert printer.render([(KEY, candle(0, closed=False))])[0] == []
-    now[0] += stream_module.HOLD_LIVE_S
+    now[0] += HOLD_LIVE_S
     lines, _ = printer.render([(KEY, candle(0, 100.1, closed=False))])
     assert [json.loads(line)["close"] for line in lines] == [100.0, 100.1]  # held first, in order
 

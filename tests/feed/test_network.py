@@ -62,6 +62,13 @@ async def whole(net: Rig) -> None:
         assert no_duplicates(net.series(key)), key
 
 
+def outage_states(net: Rig, since: float) -> list[str]:
+    """The connection states from `since` on, LAGGING left out: once it exists, a silent link may
+    say LAGGING on its way to STALE (its lag grows), which these tests do not pin down."""
+    states = [s for s in net.timeline.states(since) if s != "LAGGING"]
+    return [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+
+
 def record_outage(net: Rig, record: RecordProperty, start: float, end: float, start_clock: float) -> int:
     """Records the outage's connections (count and per wall minute) beside the feed's attempts."""
     count = connections_between(net.proxy, start, end)
@@ -129,7 +136,7 @@ async def test_blackhole_is_stale_then_live_after_restore(record_property: Recor
         end = time.monotonic()
         net.proxy.restore()
         await net.run.live()
-        states = net.timeline.states(start)
+        states = outage_states(net, start)
         assert states[:3] == ["LIVE", "STALE", "RECONNECTING"] and states[-1] == "LIVE", states
         count = record_outage(net, record_property, start, end, start_clock)
         assert at_most_channel_pace(count, start, end)
@@ -165,7 +172,7 @@ async def test_refused_from_the_start_then_restored(record_property: RecordPrope
         assert net.timeline.now != "LIVE" and net.proxy.open_connections == 0
         net.proxy.restore()
         await net.run.live()
-        states = net.timeline.states(start)
+        states = outage_states(net, start)
         assert states[0] == "CONNECTING" and "RECONNECTING" in states and states[-1] == "LIVE", states
         count = record_outage(net, record_property, start, end, start_clock)
         if counted:
@@ -188,7 +195,7 @@ async def test_drop_and_restore_fills_the_gap(record_property: RecordProperty) -
         end = time.monotonic()
         net.proxy.restore()
         await net.run.live()
-        states = net.timeline.states(start)
+        states = outage_states(net, start)
         assert states[:2] == ["LIVE", "RECONNECTING"] and states[-1] == "LIVE", states
         count = record_outage(net, record_property, start, end, start_clock)
         assert at_most_channel_pace(count, start, end)

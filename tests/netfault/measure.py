@@ -100,6 +100,23 @@ class CloseLog:
         return out
 
 
+def server_corrections(sim: Any, key: SeriesKey, periods: Iterable[int], settle_s: float = 0.001) -> set[int]:
+    """The periods the simulator itself changed after they closed (its late-trade corrections).
+
+    A period's candle as the sim knew it `settle_s` after the period ended, against today's: what
+    differs is a correction the server made, the one kind of change a closed candle may still
+    show once "closed" means final (`CloseLog.changed_after_close` ⊆ this set).
+    """
+    now, step = sim.clock.now(), key.interval.seconds
+    out: set[int] = set()
+    for t in periods:
+        first = sim.history(key.uid, key.interval, t, t + 1, as_of=t + step + settle_s)
+        final = sim.history(key.uid, key.interval, t, t + 1, as_of=now)
+        if first != final:
+            out.add(t)
+    return out
+
+
 def closed_lines_per_period(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], int]:
     """`monitor stream --json` records: how many closed lines each (instrument, period) got.
 

@@ -1,4 +1,4 @@
-"""The measurement helpers: the backoff schedule's allowance and the closed-lines count."""
+"""The measurement helpers: the backoff schedule's allowance, closed lines, server corrections."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from itertools import accumulate, islice
 
 import pytest
 
+from monitor.clock import ScaledClock
 from monitor.feed.backoff import backoff
-from tests.netfault.measure import closed_lines_per_period, schedule_attempts
+from monitor.market import Interval, SeriesKey
+from monitor.sim import SimConfig, SimServer
+from tests.netfault.measure import closed_lines_per_period, schedule_attempts, server_corrections
+from tests.sim.helpers import SBER_UID
 
 
 class _Lowest(random.Random):
@@ -44,3 +48,16 @@ def test_closed_lines_per_period_counts_each_closed_line() -> None:
         ("GAZP_TQBR", "t1"): 1,
         ("SBER_TQBR", "t2"): 1,
     }
+
+
+def test_server_corrections_are_the_periods_the_sim_changed_after_closing() -> None:
+    sim = SimServer(SimConfig(seed=1), clock=ScaledClock(speed=1.0))
+    key = SeriesKey(SBER_UID, Interval.M1)
+    start = Interval.M1.start_of(int(sim.clock.now())) - 3 * 3600
+    periods = range(start, start + 120 * 60, 60)
+    corrected = server_corrections(sim, key, periods)
+    # The sim corrects some closed candles (late trades), far from all.
+    assert corrected and len(corrected) < len(periods) / 2
+    for t in corrected:
+        first = sim.history(key.uid, key.interval, t, t + 1, as_of=t + 60.001)
+        assert first != sim.history(key.uid, key.interval, t, t + 1)

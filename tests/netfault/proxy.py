@@ -196,7 +196,7 @@ class FaultProxy:
     def refuse(self, on: bool = True, counted: bool = True) -> None:
         """New connections fail: accepted and RST at once (`counted`), or refused by the kernel
         (the listener closed, ECONNREFUSED; reopened on the same port when turned off)."""
-        self._call(lambda: self._set_refuse(counted if on else None))
+        self._await(self._set_refuse(counted if on else None))
 
     def restore(self) -> None:
         """Every fault off: no latency, no limit, no blackhole, accepting."""
@@ -268,17 +268,21 @@ class FaultProxy:
         self._listener = sock
         self._accepting = asyncio.get_running_loop().create_task(self._accept(sock))
 
-    def _close_listener(self) -> None:
-        if self._accepting is not None:
-            self._accepting.cancel()
-        if self._listener is not None:
-            self._listener.close()
+    async def _close_listener(self) -> None:
+        """Stops accepting, then closes the socket (not before: its fd is still being watched)."""
+        accepting, listener = self._accepting, self._listener
         self._listener = self._accepting = None
+        if accepting is not None:
+            accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await accepting
+        if listener is not None:
+            listener.close()
 
-    def _set_refuse(self, mode: bool | None) -> None:
+    async def _set_refuse(self, mode: bool | None) -> None:
         self._refuse = mode
         if mode is False:
-            self._close_listener()
+            await self._close_listener()
         elif self._listener is None:
             self._open()
 
@@ -288,7 +292,7 @@ class FaultProxy:
         return cancelled
 
     async def _shutdown(self) -> None:
-        self._close_listener()
+        await self._close_listener()
         cancelled = self._reset_all()
         if cancelled:
             await asyncio.wait(cancelled, timeout=2)

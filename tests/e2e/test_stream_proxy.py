@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from monitor.market import Interval
+from monitor.market import Interval, SeriesKey
 from monitor.sim import SimConfig, SimServer
 from tests.e2e.test_stream_restart import SBER_UID, Lines, _epoch, free_port, processes, start
 from tests.netfault import FaultProxy
-from tests.netfault.measure import closed_lines_per_period
+from tests.netfault.measure import closed_lines_per_period, server_corrections
 
 __all__ = ["processes"]  # the fixture, shared with the restart test
 
@@ -119,6 +119,11 @@ def test_stream_through_latency_reset_and_blackhole_matches_the_sim(
         assert got == (candle.open, candle.high, candle.low, candle.close, candle.volume), record
     firsts = [r["time"] for r in closed if not r.get("correction")]
     assert len(firsts) == len(set(firsts)), "a period was printed closed twice without being a correction"
-    # PENDING (closed is final): every count 1 but for the server's own corrections; today the
-    # early close by the local clock and its corrections make several per period under latency.
-    record_property("closed_lines_per_period_max", max(closed_lines_per_period(closed).values()))
+    # Closed is final: a period printed closed more than once is one the server itself corrected.
+    counts = closed_lines_per_period(closed)
+    again = {_epoch(when) for (_, when), count in counts.items() if count > 1}
+    corrected = server_corrections(truth, SeriesKey(SBER_UID, Interval.M1), again)
+    assert again <= corrected, (
+        f"printed closed again without a server correction: {sorted(again - corrected)}"
+    )
+    record_property("closed_lines_per_period_max", max(counts.values()))

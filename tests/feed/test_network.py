@@ -6,11 +6,11 @@ candle lost or duplicated against the simulator's history, the health states in 
 bound on the TCP connections the proxy saw. The figures (connections per minute of outage,
 detection and recovery times) go to the test's `record_property` and to tests/perf/bench_faults.py.
 
+Closed is final (asserted by `whole`, so by every test): a closed candle's values change after
+its close only where the server itself corrected the period (`server_corrections`).
+
 PENDING (issue 11, after the helpers' branches are merged; the read-outs already exist, in
 tests/netfault/measure.py, and each test says where its assertion goes):
-- closed is final: `set(net.closes.changed_after_close(key)) <= server_corrections(net.sim, key,
-  periods)`, i.e. `net.closes.per_period(key)` 1 a period plus the server's own corrections
-  (today: 2 a period on plain loopback, ~16-20 under 0.3 s of latency);
 - LAGGING: the throttled link says LAGGING within its bound (`net.timeline.first(...)`);
 - one backoff: `connections_between(net.proxy, start, end) <= feed_attempts(...) + 3` in each
   outage (recorded today by `record_outage`).
@@ -26,7 +26,12 @@ import pytest
 
 from monitor.market import CandleSeries
 from tests.feed.feedkit import WATCH, book_matches, wait_for
-from tests.netfault.measure import connections_between, connections_per_outage_minute, feed_attempts
+from tests.netfault.measure import (
+    connections_between,
+    connections_per_outage_minute,
+    feed_attempts,
+    server_corrections,
+)
 from tests.netfault.rig import Rig, rig
 
 SPEED = 120.0
@@ -63,6 +68,12 @@ async def whole(net: Rig) -> None:
         await wait_for(lambda k=key: net.closed_behind(k) <= 1, 10, f"{key.id} closed up to date")  # type: ignore[misc]
         await book_matches(net.run, net.sim, key.id, timeout=10)
         assert no_duplicates(net.series(key)), key
+        series_key = net.key(key)
+        changed = set(net.closes.changed_after_close(series_key))
+        corrected = server_corrections(net.sim, series_key, changed)
+        assert changed <= corrected, (
+            f"{key.id}: closed, then changed without a server correction: {changed - corrected}"
+        )
 
 
 def outage_states(net: Rig, since: float) -> list[str]:
@@ -105,7 +116,6 @@ async def test_latency_keeps_the_stream_live_and_the_book_whole(record_property:
         assert set(net.timeline.states(since)) <= {"LIVE", "LAGGING"}
         assert net.feed.health.reconnects == 0 and net.proxy.connections == 1
         key = net.key(WATCH[0])
-        # PENDING (closed is final): changed_after_close(key) ⊆ server_corrections(sim, key, …).
         record_property("closes_per_period_max", max(net.closes.per_period(key).values()))
 
 

@@ -69,14 +69,60 @@ class Interval(Enum):
 
     def periods(self, start: int, end: int) -> list[int]:
         """Starts of every period that begins in [start, end), with start aligned first."""
-        result: list[int] = []
-        at = self.start_of(start)
-        if at < start:
-            at = self.next_start(at)
-        while at < end:
-            result.append(at)
-            at = self.next_start(at)
-        return result
+        return _periods(self, start, end)
+
+
+class SecondsInterval(Enum):
+    """A GetCandles-only interval (CandleInterval 14-16). The stream's SubscriptionInterval has no
+    seconds values, so these are kept apart from `Interval`: nothing that subscribes can name one."""
+
+    S5 = 14
+    S10 = 15
+    S30 = 16
+
+    @property
+    def code(self) -> str:
+        """The short name: 5s, 10s, 30s."""
+        return f"{self.seconds}s"
+
+    @property
+    def seconds(self) -> int:
+        """Length in seconds (exact: these periods divide a minute)."""
+        return _SECONDS_SHORT[self]
+
+    def start_of(self, ts: int) -> int:
+        """The start (UTC epoch seconds) of the period that contains `ts`."""
+        return ts - ts % self.seconds
+
+    def next_start(self, start: int) -> int:
+        """The start of the period after the one that starts at `start`."""
+        return start + self.seconds
+
+    def periods(self, start: int, end: int) -> list[int]:
+        """Starts of every period that begins in [start, end), with start aligned first."""
+        return _periods(self, start, end)
+
+
+HistoryInterval = Interval | SecondsInterval
+"""Any CandleInterval GetCandles serves: the stream's intervals plus the seconds ones."""
+
+
+def _periods(interval: HistoryInterval, start: int, end: int) -> list[int]:
+    result: list[int] = []
+    at = interval.start_of(start)
+    if at < start:
+        at = interval.next_start(at)
+    while at < end:
+        result.append(at)
+        at = interval.next_start(at)
+    return result
+
+
+_SECONDS_SHORT: dict[SecondsInterval, int] = {
+    SecondsInterval.S5: 5,
+    SecondsInterval.S10: 10,
+    SecondsInterval.S30: 30,
+}
 
 
 _SECONDS: dict[Interval, int] = {

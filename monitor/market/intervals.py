@@ -11,7 +11,8 @@ _WEEK_EPOCH_MONDAY = 4 * 86_400  # 1970-01-01 was a Thursday; 1970-01-05 00:00 U
 
 class Interval(Enum):
     """A candle interval. The value is the API number, shared by SubscriptionInterval 1-13 and
-    CandleInterval 1-13 (the contract lines them up one to one)."""
+    CandleInterval 1-13 (the contract lines them up one to one; CandleInterval 14-16 are
+    `SecondsInterval`)."""
 
     M1 = 1
     M5 = 2
@@ -79,11 +80,6 @@ class SecondsInterval(Enum):
     S5 = 14
     S10 = 15
     S30 = 16
-
-    @property
-    def code(self) -> str:
-        """The short name: 5s, 10s, 30s."""
-        return f"{self.seconds}s"
 
     @property
     def seconds(self) -> int:

@@ -233,8 +233,11 @@ class HistoryClient:
         return [candles[t] for t in sorted(candles)[-count:]]
 
     async def _chunk(self, uid: str, interval: Interval, start: int, end: int) -> list[Candle]:
+        # The API returns nothing for a window shorter than one period (and for day candles, for a
+        # window within one day), so a chunk ending off a boundary asks up to its last period's end;
+        # the callers drop the candles starting at or after `end`. The plan keeps that in the window.
         request = marketdata_pb2.GetCandlesRequest(
-            to=seconds_to_timestamp(end),
+            to=seconds_to_timestamp(_first_period(interval, end)),
             interval=interval.value,  # type: ignore[arg-type]  # CandleInterval numbers = Interval values
             instrument_id=uid,
             limit=LIMIT_CAP[interval],

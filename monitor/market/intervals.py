@@ -11,7 +11,8 @@ _WEEK_EPOCH_MONDAY = 4 * 86_400  # 1970-01-01 was a Thursday; 1970-01-05 00:00 U
 
 class Interval(Enum):
     """A candle interval. The value is the API number, shared by SubscriptionInterval 1-13 and
-    CandleInterval 1-13 (the contract lines them up one to one)."""
+    CandleInterval 1-13 (the contract lines them up one to one; CandleInterval 14-16 are
+    `SecondsInterval`)."""
 
     M1 = 1
     M5 = 2
@@ -69,14 +70,55 @@ class Interval(Enum):
 
     def periods(self, start: int, end: int) -> list[int]:
         """Starts of every period that begins in [start, end), with start aligned first."""
-        result: list[int] = []
-        at = self.start_of(start)
-        if at < start:
-            at = self.next_start(at)
-        while at < end:
-            result.append(at)
-            at = self.next_start(at)
-        return result
+        return _periods(self, start, end)
+
+
+class SecondsInterval(Enum):
+    """A GetCandles-only interval (CandleInterval 14-16). The stream's SubscriptionInterval has no
+    seconds values, so these are kept apart from `Interval`: nothing that subscribes can name one."""
+
+    S5 = 14
+    S10 = 15
+    S30 = 16
+
+    @property
+    def seconds(self) -> int:
+        """Length in seconds (exact: these periods divide a minute)."""
+        return _SECONDS_SHORT[self]
+
+    def start_of(self, ts: int) -> int:
+        """The start (UTC epoch seconds) of the period that contains `ts`."""
+        return ts - ts % self.seconds
+
+    def next_start(self, start: int) -> int:
+        """The start of the period after the one that starts at `start`."""
+        return start + self.seconds
+
+    def periods(self, start: int, end: int) -> list[int]:
+        """Starts of every period that begins in [start, end), with start aligned first."""
+        return _periods(self, start, end)
+
+
+HistoryInterval = Interval | SecondsInterval
+"""Any CandleInterval GetCandles serves: the stream's intervals plus the seconds ones."""
+
+
+def _periods(interval: HistoryInterval, start: int, end: int) -> list[int]:
+    result: list[int] = []
+    at = interval.start_of(start)
+    if at < start:
+        at = interval.next_start(at)
+    while at < end:
+        result.append(at)
+        at = interval.next_start(at)
+    return result
+
+
+_SECONDS_SHORT: dict[SecondsInterval, int] = {
+    SecondsInterval.S5: 5,
+    SecondsInterval.S10: 10,
+    SecondsInterval.S30: 30,
+}
 
 
 _SECONDS: dict[Interval, int] = {

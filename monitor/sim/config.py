@@ -23,7 +23,8 @@ class SimConfig:
     sessions: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
-    unary_limit_per_minute: int = 600
+    unary_limit_per_minute: int = 600  # MarketDataService's unary calls
+    instruments_limit_per_minute: int = 200  # InstrumentsService's
     subscription_requests_per_minute: int = 100
     max_subscriptions_per_stream: int = 300
     idle_stream_seconds: float = 120.0  # a stream with no subscriptions this long ends with 80004

@@ -1,7 +1,8 @@
-"""API errors as the real service encodes them: status code, numeric details, `message` trailer."""
+"""API errors as the real service encodes them: status code, numeric details, trailers-only metadata."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, NoReturn
 
 import grpc
@@ -28,11 +29,27 @@ ERRORS: dict[str, tuple[grpc.StatusCode, str]] = {
 }  # fmt: skip
 
 
+class ApiError(Exception):
+    """Raised by a unary handler to end its call with API error `code` (see `gate.unary`)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 async def abort(
     context: grpc.aio.ServicerContext[Any, Any],
     code: str,
-    extra: tuple[tuple[str, str], ...] = (),
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> NoReturn:
-    """Ends the call with API error `code` (details = the code, `message` trailer = its text)."""
+    """Ends the call with API error `code`: details = the code; `message`, x-tracking-id and the
+    call's other `headers` (x-ratelimit-*) all in the trailers.
+
+    Callers send no initial metadata before an error, so a unary error is a trailers-only answer
+    like the real API's: a client that reads error metadata from the headers when there are any,
+    else from the trailers (invest-python), finds all of it either way.
+    """
     status, message = ERRORS[code]
-    await context.abort(status, code, (("message", message), *extra))
+    if not any(key == "x-tracking-id" for key, _ in headers):
+        headers = (("x-tracking-id", uuid.uuid4().hex), *headers)  # 32 hex digits, as the real ids
+    await context.abort(status, code, (*headers, ("message", message)))

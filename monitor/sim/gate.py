@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import math
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import grpc.aio
 
 from monitor.clock import Clock
 from monitor.sim.convert import tracking_id
-from monitor.sim.errors import abort
+from monitor.sim.errors import ApiError, abort
+from monitor.sim.limits import RateWindow
 from monitor.sim.state import SimState
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Headers = tuple[tuple[str, str], ...]
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+
+MARKET_DATA, INSTRUMENTS = "MarketDataService", "InstrumentsService"
 
 
 async def wait_sim(clock: Clock, seconds: float) -> None:
@@ -22,14 +30,17 @@ async def wait_sim(clock: Clock, seconds: float) -> None:
 
 
 class Gate:
-    """Authentication like the real API, plus the unary request window of one sim minute."""
+    """Authentication like the real API, plus each service's unary request window of one sim minute."""
 
     def __init__(self, state: SimState) -> None:
         self.state = state
-        self._window = -1
-        self._used = 0
+        config = state.config
+        self._limits = {
+            MARKET_DATA: RateWindow(config.unary_limit_per_minute),
+            INSTRUMENTS: RateWindow(config.instruments_limit_per_minute),
+        }
 
-    def _authorized(self, context: grpc.aio.ServicerContext[Any, Any]) -> bool:
+    def _authorized(self, context: Context) -> bool:
         if self.state.faults.rejecting_tokens:
             return False
         tokens = self.state.config.tokens
@@ -41,7 +52,7 @@ class Gate:
                 return scheme.lower() == "bearer" and token.strip() in tokens
         return False
 
-    async def admit_stream(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def admit_stream(self, context: Context) -> None:
         self.state.stats.stream_calls += 1
         if not self._authorized(context):
             await abort(context, "40003")
@@ -50,28 +61,41 @@ class Gate:
         if self.state.faults.delay_seconds:
             await wait_sim(self.state.clock, self.state.faults.delay_seconds)
 
-    async def admit_unary(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        """Checks the token and the rate window; sends x-tracking-id and x-ratelimit-* headers."""
+    async def admit_unary(self, context: Context, service: str) -> Headers:
+        """Checks the token and `service`'s rate window; returns the call's x-tracking-id and
+        x-ratelimit-* headers, which go out with its answer (initial metadata) or its error (trailers)."""
         self.state.stats.unary_calls += 1
+        tracking = (("x-tracking-id", tracking_id()),)
         if not self._authorized(context):
-            await abort(context, "40003")
-        now = self.state.clock.now()
-        window = int(now // 60)
-        if window != self._window:
-            self._window, self._used = window, 0
-        limit = self.state.config.unary_limit_per_minute
-        reset = max(1, math.ceil((window + 1) * 60 - now))
-        allowed = self._used < limit
-        if allowed:
-            self._used += 1
-        headers = (
-            ("x-tracking-id", tracking_id()),
-            ("x-ratelimit-limit", f"{limit}, {limit};w=60"),
-            ("x-ratelimit-remaining", str(limit - self._used)),
-            ("x-ratelimit-reset", str(reset)),
-        )
+            await abort(context, "40003", tracking)
+        allowed, limits = self._limits[service].take(self.state.clock.now())
+        headers = tracking + limits
         if not allowed:
             await abort(context, "80002", headers)
         if self.state.faults.delay_seconds:
             await wait_sim(self.state.clock, self.state.faults.delay_seconds)
-        await context.send_initial_metadata(headers)
+        return headers
+
+
+def unary(service: str) -> Callable[[Handler], Handler]:
+    """Serves a unary method of `service` (its servicer has `self.gate`) through the gate.
+
+    The headers go out only once the answer is ready: a handler's ApiError then ends the call
+    trailers-only, with every header in the trailers (`errors.abort`).
+    """
+
+    def wrap(method: Handler) -> Handler:
+        @functools.wraps(method)
+        async def call(self: Any, request: Any, context: Context) -> Any:
+            gate: Gate = self.gate
+            headers = await gate.admit_unary(context, service)
+            try:
+                response = await method(self, request, context)
+            except ApiError as error:
+                await abort(context, error.code, headers)
+            await context.send_initial_metadata(headers)
+            return response
+
+        return cast(Handler, call)
+
+    return wrap

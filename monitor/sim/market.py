@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from functools import lru_cache
 
-from monitor.market import Candle, Interval, Origin
+from monitor.market import Candle, HistoryInterval, Interval, Origin, SecondsInterval
 from monitor.sim.catalogue import Catalogue, SimInstrument
 from monitor.sim.prices import Bar, Correction, DayMinutes, PriceModel, merge
 from monitor.sim.sessions import NORMAL, Sessions
@@ -63,11 +63,15 @@ class Market:
             at = day_end
         return merge(bars)
 
-    def candle(self, uid: str, interval: Interval, start: int, as_of: float) -> tuple[Bar, bool] | None:
+    def candle(
+        self, uid: str, interval: HistoryInterval, start: int, as_of: float
+    ) -> tuple[Bar, bool] | None:
         """The candle of the period starting at `start` as of `as_of`: (bar, closed), or None if none yet."""
-        end = interval.next_start(start)
         if as_of < start:
             return None
+        if isinstance(interval, SecondsInterval):
+            return self._seconds_candle(uid, interval, start, as_of)
+        end = interval.next_start(start)
         if as_of >= end:
             bar = self._range(uid, start, end)
             if bar is None:
@@ -86,6 +90,24 @@ class Market:
         bars = [b for b in (closed, partial) if b is not None]
         merged = merge(bars)
         return (merged, False) if merged is not None else None
+
+    def _seconds_candle(
+        self, uid: str, interval: SecondsInterval, start: int, as_of: float
+    ) -> tuple[Bar, bool] | None:
+        """A piece of the minute it falls in, cut from that minute's price path (DayMinutes.span), so
+        pieces that tile a minute aggregate to its final candle. A piece without trades has no candle;
+        pieces are final at once (the preliminary close of a corrected minute is not modelled here)."""
+        minute = start // 60 * 60
+        day = minute // DAY
+        minutes = self.day_minutes(uid, day)
+        p = minutes.position.get((minute - day * DAY) // 60)
+        if p is None:
+            return None
+        end = start + interval.seconds
+        closed = as_of >= end
+        upto = end if closed else as_of
+        bar = minutes.span(p, (start - minute) / 60, (upto - minute) / 60, end - 1.0 if closed else as_of)
+        return (bar, closed) if bar.volume > 0 else None
 
     def correction_time(self, uid: str, interval: Interval, start: int) -> float | None:
         """When the period's closing candle gets corrected, if it does."""
@@ -120,12 +142,12 @@ class Market:
                 return minutes.close[p - 1], minutes.base + minutes.index[p - 1] * 60 + 59.0
         return None
 
-    def periods(self, interval: Interval, start: int, end: int) -> list[int]:
+    def periods(self, interval: HistoryInterval, start: int, end: int) -> list[int]:
         """Starts of the periods from the one containing `start` up to those starting before `end`."""
         return interval.periods(interval.start_of(start), end)
 
     def history(
-        self, item: SimInstrument, interval: Interval, start: int, end: int, as_of: float
+        self, item: SimInstrument, interval: HistoryInterval, start: int, end: int, as_of: float
     ) -> list[Candle]:
         """Closed candles of periods starting in [start_of(start), end), as known at `as_of`."""
         result = []

@@ -114,24 +114,39 @@ class DayMinutes:
             self.base + self.index[hi - 1] * 60 + 59.0,
         )
 
+    def _turns(self, p: int) -> tuple[tuple[float, int], tuple[float, int]]:
+        """Where (fraction of the minute) and at what price position p's path turns: high and low."""
+        f1, f2, high_first = self.shape[p]
+        x1, x2 = (self.high[p], self.low[p]) if high_first else (self.low[p], self.high[p])
+        return (f1, x1), (f2, x2)
+
+    def _price(self, p: int, fraction: float) -> float:
+        """Position p's price `fraction` (0..1) of the way through its minute (open → x1 → x2 → close)."""
+        (f1, x1), (f2, x2) = self._turns(p)
+        o, c = self.open[p], self.close[p]
+        if fraction < f1:
+            return o + (x1 - o) * fraction / f1
+        if fraction < f2:
+            return x1 + (x2 - x1) * (fraction - f1) / (f2 - f1)
+        return x2 + (c - x2) * (fraction - f2) / (1.0 - f2)
+
     def partial(self, minute: int, fraction: float, at: float) -> Bar | None:
         """Minute `minute` of the day as seen `fraction` (0..1) of the way through it."""
         p = self.position.get(minute)
-        if p is None:
-            return None
-        f1, f2, high_first = self.shape[p]
-        o, h, lo, c = self.open[p], self.high[p], self.low[p], self.close[p]
-        x1, x2 = (h, lo) if high_first else (lo, h)
-        if fraction < f1:
-            price, seen = o + (x1 - o) * fraction / f1, [o]
-        elif fraction < f2:
-            price, seen = x1 + (x2 - x1) * (fraction - f1) / (f2 - f1), [o, x1]
-        else:
-            price, seen = x2 + (c - x2) * (fraction - f2) / (1.0 - f2), [o, x1, x2]
-        now = round(price)
-        seen.append(now)
-        return Bar(o, max(seen), min(seen), now, int(self.volume[p] * fraction),
-                   int(self.volume_buy[p] * fraction), at)  # fmt: skip
+        return None if p is None else self.span(p, 0.0, fraction, at)
+
+    def span(self, p: int, lo: float, hi: float, last_trade: float) -> Bar:
+        """Position p's trading over fractions [lo, hi] of its minute as one bar.
+
+        Prices follow the minute's path and its turns inside the span; volumes are the minute's
+        cumulative share at `hi` less that at `lo`, so spans that tile the minute sum to it exactly,
+        and [0, f] is the forming minute at f.
+        """
+        o, c = round(self._price(p, lo)), round(self._price(p, hi))
+        seen = [o, c] + [x for f, x in self._turns(p) if lo <= f <= hi]
+        volume, buy = self.volume[p], self.volume_buy[p]
+        return Bar(o, max(seen), min(seen), c, int(volume * hi) - int(volume * lo),
+                   int(buy * hi) - int(buy * lo), last_trade)  # fmt: skip
 
 
 class PriceModel:

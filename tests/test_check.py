@@ -187,7 +187,9 @@ def test_unreachable_port_names_the_tcp_stage(
     out = capsys.readouterr().out
     assert "TCP connect     FAILED" in out
     assert "DNS             ok" in out
-    assert "try: behind a proxy?" in out
+    # A refused loopback port is a simulator that is not running: no proxy or port-443 advice.
+    assert f"try: nothing listens there: start a simulator with `monitor sim --port {port}`" in out
+    assert "proxy" not in out and "443" not in out
 
 
 async def test_check_against_the_simulator(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +30,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, require_loopback, split_endpoint
-from monitor.settings_origin import describe_errors, describe_source_error
+from monitor.settings_origin import describe_errors, describe_source_error, env_name
 from monitor.settings_read import SettingsError as SettingsError
 from monitor.settings_read import clean_token, read_config_text, read_token_file, token_file_notices
 from monitor.uinames import THEMES, color_error, key_errors
@@ -321,6 +321,21 @@ def user_watchlist_path() -> Path:
     return user_config_dir() / "watchlist.toml"
 
 
+def _json_env_vars() -> set[str]:
+    """The MONITOR_* variables that must hold JSON: each section, and each dict inside one."""
+    names = set()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names.add(env_name((section,)))
+            names.update(
+                env_name((section, key))
+                for key, sub in model.model_fields.items()
+                if get_origin(sub.annotation) is dict
+            )
+    return names
+
+
 def _config_path(config_file: Path | None) -> tuple[Path, str | None]:
     """The settings file and, when it was named explicitly, by what (a missing one is then an error)."""
     if config_file is not None:
@@ -358,7 +373,7 @@ def load_settings(
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc, path, text, overrides)) from None
     except SourceError as exc:  # an environment value that is not JSON (MONITOR_UI=notjson)
-        raise SettingsError(describe_source_error(exc)) from None
+        raise SettingsError(describe_source_error(exc, _json_env_vars())) from None
     finally:
         _TOML_DATA.reset(toml_data)
     notices.extend(token_file_notices(settings.connection.token_file))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +33,25 @@ def describe_errors(exc: ValidationError, path: Path, text: str | None, override
     return "; ".join(lines)
 
 
-def describe_source_error(exc: Exception) -> str:
+def describe_source_error(exc: Exception, json_vars: Collection[str]) -> str:
     """pydantic-settings' own error for an environment value it cannot parse, as one safe line.
 
-    Its message names the field, and its cause is the JSON error (a position, never the value:
-    the value may hold the token).
+    Its message names only the top field ("ui"), so the variable at fault is found again among
+    `json_vars` (those that must hold JSON: MONITOR_UI, MONITOR_UI__KEYS…). The reason is the
+    JSON error's position, never the value: it may hold the token.
     """
     match = re.search(r'field "([^"]+)"', str(exc))
-    name = env_name((match[1],)) if match else f"a {ENV_PREFIX}* variable"
-    cause = exc.__cause__
-    reason = f" ({cause.msg} at column {cause.colno})" if isinstance(cause, json.JSONDecodeError) else ""
-    return f"environment {name}: not valid JSON{reason}; set one value with {name}__FIELD=VALUE instead"
+    section = env_name((match[1],)) if match else ENV_PREFIX.rstrip("_")
+    for name in sorted(n for n in json_vars if n == section or n.startswith(section + "__")):
+        if name in os.environ:
+            try:
+                json.loads(os.environ[name])
+            except json.JSONDecodeError as error:
+                return (
+                    f"environment {name}: not valid JSON ({error.msg} at column {error.colno}); "
+                    f"set one value with {name}__KEY=VALUE instead"
+                )
+    return f"environment {section}: not valid JSON; set one value with {section}__KEY=VALUE instead"
 
 
 def _key_text(part: str | int) -> str:

@@ -22,7 +22,7 @@ import monitor.cli as cli
 from monitor.cli.check import check, check_endpoint
 from monitor.feed import FeedConfig
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
-from monitor.settings import Settings
+from monitor.settings import Settings, SettingsError
 
 GOOD = "t." + "good-token-" * 4 + "0123"  # token-shaped, built at run time
 BAD = "t." + "wrong-token-" * 4 + "99"
@@ -296,3 +296,11 @@ def test_check_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(write)
     assert run.returncode == 0
     assert run.stderr == ""
+
+
+async def test_check_called_directly_never_swaps_an_endpoint_for_the_demo() -> None:
+    settings = Settings(connection={"endpoint": "127.0.0.1:49999", "plaintext": True})  # type: ignore[arg-type]
+    out = io.StringIO()
+    with pytest.raises(SettingsError, match=r"^no token for 127\.0\.0\.1:49999"):
+        await check(settings, ["SBER_TQBR"], out)
+    assert out.getvalue() == ""

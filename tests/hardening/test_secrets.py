@@ -184,8 +184,13 @@ def _monitor(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("MONITOR_CONNECTION", f'{{"token": "{TOKEN}", '), ("MONITOR_UI", "notjson"), ("MONITOR_FEED", "[1,")],
-    ids=["connection-token", "ui", "feed"],
+    [
+        ("MONITOR_CONNECTION", f'{{"token": "{TOKEN}", '),
+        ("MONITOR_UI", "notjson"),
+        ("MONITOR_FEED", "[1,"),
+        ("MONITOR_UI__KEYS", "notjson"),
+    ],
+    ids=["connection-token", "ui", "feed", "ui-keys"],
 )
 @pytest.mark.parametrize("command", [["check"], ["stream", "SBER_TQBR"], ["tui"]])
 def test_malformed_env_json_is_one_line_without_the_token(

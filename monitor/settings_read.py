@@ -33,7 +33,8 @@ def read_config_text(path: Path, named_by: str | None) -> str | None:
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {reason(exc)}") from None
     try:
-        text = raw.decode("utf-8")
+        # Some editors start a UTF-8 file with a BOM, which TOML does not allow: drop it.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise SettingsError(f"{path}:{line}: the file is not valid UTF-8") from None

@@ -214,3 +214,12 @@ async def test_settings_and_channel_share_one_plaintext_rule(host: str, loopback
         assert f"not {host}" in str(exc)
         channel_ok = False
     assert settings_ok is channel_ok is loopback
+
+
+def test_a_settings_file_saved_with_a_bom_loads(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_bytes(b'\xef\xbb\xbf[ui]\ntheme = "nord"\nrefresh_hz = 0\n')
+    with pytest.raises(SettingsError, match=rf"^{re.escape(str(path))}:3: ui.refresh_hz: "):
+        load_settings(config_file=path)
+    path.write_bytes(b'\xef\xbb\xbf[ui]\ntheme = "nord"\n')
+    assert load_settings(config_file=path)[0].ui.theme == "nord"

@@ -7,7 +7,9 @@ import re
 
 PROD_ENDPOINT = "invest-public-api.tbank.ru:443"
 SANDBOX_ENDPOINT = "sandbox-invest-public-api.tbank.ru:443"
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+LOOPBACK_NAME = "localhost"
+LOOPBACK_RULE = "localhost, 127.0.0.0/8, ::1"
+"""The loopback rule in words, for every message that states it."""
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int]:
@@ -33,14 +35,24 @@ def split_host(endpoint: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts plaintext may talk to.
+    """True for `localhost`, 127.0.0.0/8 and ::1 (also IPv4-mapped): the only hosts plaintext may talk to.
 
-    Settings check `--plaintext` with it when they load and the channel again when it opens, so
-    the rule is this one function.
+    Only names every resolver must map to loopback count (RFC 6761: localhost). `ip6-localhost`
+    or `localhost.` live in some /etc/hosts only: the settings accepted them, then the channel
+    could not resolve them. Settings check `--plaintext` with it when they load and the channel
+    again when it opens (`require_loopback`), so the rule is this one function.
     """
-    if host.lower() in _LOOPBACK_NAMES:
+    if host.lower() == LOOPBACK_NAME:
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def require_loopback(host: str) -> None:
+    """Raises ValueError (one line naming `host`) unless plaintext may talk to it."""
+    if not is_loopback(host):
+        raise ValueError(f"plaintext is only allowed for loopback endpoints ({LOOPBACK_RULE}), not {host}")

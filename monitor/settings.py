@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,15 +20,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
-from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, is_loopback, split_endpoint
-from monitor.tomlpos import find_line
+from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, require_loopback, split_endpoint
+from monitor.settings_origin import describe_errors, describe_source_error, env_name
+from monitor.settings_read import SettingsError as SettingsError
+from monitor.settings_read import clean_token, read_config_text, read_token_file, token_file_notices
+from monitor.uinames import THEMES, color_error, key_errors
 
 TOKEN_ENV = "TINKOFF_TOKEN_STRING"
 SANDBOX_TOKEN_ENV = "SANDBOX_TOKEN_STRING"
@@ -40,12 +45,9 @@ _SANDBOX_TWINS = {
     "invest-public-api.tinkoff.ru:443": "sandbox-invest-public-api.tinkoff.ru:443",
 }
 
-# The TOML file for the Settings being built; a ContextVar so concurrent loads cannot mix paths.
-_TOML_FILE: ContextVar[Path | None] = ContextVar("monitor_settings_toml_file", default=None)
-
-
-class SettingsError(Exception):
-    """The settings cannot be loaded; the message is one line fit for the terminal."""
+# The parsed TOML file for the Settings being built (read once, bounded, by load_settings); a
+# ContextVar so concurrent loads cannot mix files.
+_TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("monitor_settings_toml_data", default={})  # noqa: B039
 
 
 def user_config_dir() -> Path:
@@ -74,6 +76,16 @@ def _usable_path(value: Path | None) -> Path | None:
     return value.expanduser()
 
 
+def _check_colour(value: str) -> str:
+    if (error := color_error(value)) is not None:
+        raise ValueError(error)
+    return value
+
+
+Colour = Annotated[str, AfterValidator(_check_colour)]
+"""A colour the panels and the sidebar can draw; checked at load, not 4 s into the TUI."""
+
+
 class ConnectionSettings(BaseModel):
     """How to reach the T-Invest API (or the simulator)."""
 
@@ -87,21 +99,21 @@ class ConnectionSettings(BaseModel):
     token: SecretStr | None = Field(default=None)
     """API token; prefer TINKOFF_TOKEN_STRING / SANDBOX_TOKEN_STRING or token_file over writing it here."""
     token_file: Path | None = Field(default=None)
-    """A file holding the token (first line); should be readable by its owner only."""
+    """A file holding the token alone (one line); should be readable by its owner only."""
     ca_file: Path | None = Field(default=None)
     """Extra root CA PEM trusted on top of the system roots (e.g. Russian Trusted Root CA)."""
     plaintext: bool = Field(default=False)
     """Connect without TLS; only allowed for loopback endpoints (the local simulator)."""
     app_name: str = Field(default="monitor")
     """Sent as the x-app-name header for the API's usage statistics."""
-    keepalive_time_ms: int = Field(default=60_000, gt=0)
-    """HTTP/2 keepalive ping interval (grpc.keepalive_time_ms)."""
-    keepalive_timeout_ms: int = Field(default=20_000, gt=0)
-    """How long to wait for a keepalive ack before the connection is considered dead."""
+    keepalive_time_ms: int = Field(default=60_000, ge=1_000, le=3_600_000)
+    """HTTP/2 keepalive ping interval (grpc.keepalive_time_ms), 1 s..1 h; below 60 s counts as 60 s."""
+    keepalive_timeout_ms: int = Field(default=20_000, ge=1_000, le=600_000)
+    """How long to wait for a keepalive ack before the connection is considered dead, 1 s..10 min."""
     ping_delay_ms: int = Field(default=15_000, ge=5_000, le=180_000)
     """Application ping interval asked of the stream (PingDelaySettings), 5 s..180 s."""
-    connect_timeout_s: float = Field(default=20.0, gt=0)
-    """How long to wait for a connection or the first response."""
+    connect_timeout_s: float = Field(default=20.0, ge=0.5, le=600, allow_inf_nan=False)
+    """How long to wait for a connection or the first response, 0.5..600 s."""
 
     @field_validator("endpoint")
     @classmethod
@@ -119,10 +131,8 @@ class ConnectionSettings(BaseModel):
         if self.sandbox:
             self.endpoint = _SANDBOX_TWINS.get(self.endpoint, self.endpoint)
         host, _ = split_endpoint(self.endpoint)
-        if self.plaintext and not is_loopback(host):
-            raise ValueError(
-                f"plaintext is only allowed for loopback endpoints (localhost, 127.0.0.0/8, ::1), not {host}"
-            )
+        if self.plaintext:
+            require_loopback(host)
         return self
 
 
@@ -137,10 +147,10 @@ class FeedSettings(BaseModel):
     """Most MarketDataStream calls opened at once (each carries up to 300 subscriptions)."""
     subscriptions_per_stream: int = Field(default=300, ge=1, le=300)
     """Candle subscriptions put on one stream before the next is opened (the API allows 300)."""
-    reconcile_interval_s: float = Field(default=60.0, gt=0)
-    """How often desired vs confirmed subscriptions are compared."""
-    stale_after_s: float | None = Field(default=None, gt=0)
-    """Silence after which a stream is considered dead; None means 3 x the ping delay."""
+    reconcile_interval_s: float = Field(default=60.0, ge=1, le=3_600, allow_inf_nan=False)
+    """How often desired vs confirmed subscriptions are compared, 1..3600 s."""
+    stale_after_s: float | None = Field(default=None, ge=1, le=3_600, allow_inf_nan=False)
+    """Silence after which a stream is considered dead, 1..3600 s; None means 3 x the ping delay."""
 
 
 class UISettings(BaseModel):
@@ -151,17 +161,37 @@ class UISettings(BaseModel):
     renderer: Literal["native", "plotext"] = Field(default="native")
     """Candle renderer for live panels: the fast native one or plotext."""
     theme: str = Field(default="textual-dark")
-    """Textual theme name."""
-    up_color: str = Field(default="green")
+    """Textual theme name (one of monitor.uinames.THEMES)."""
+    up_color: Colour = Field(default="green")
     """Colour of rising candles."""
-    down_color: str = Field(default="red")
+    down_color: Colour = Field(default="red")
     """Colour of falling candles."""
     timezone: Literal["exchange", "local", "utc"] = Field(default="exchange")
     """Time axis: exchange time (Moscow for MOEX), the local zone or UTC."""
-    refresh_hz: float = Field(default=10.0, gt=0, le=60)
-    """Most redraws per second."""
+    refresh_hz: float = Field(default=10.0, ge=1, le=60, allow_inf_nan=False)
+    """Most redraws per second, 1..60."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Action name -> key(s) (comma separated), overriding the default bindings."""
+
+    @field_validator("theme")
+    @classmethod
+    def _check_theme(cls, value: str) -> str:
+        if value not in THEMES:
+            raise ValueError(f"unknown theme {value!r}; the themes are: {', '.join(THEMES)}")
+        return value
+
+    @field_validator("keys")
+    @classmethod
+    def _check_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        errors = key_errors(value)
+        if errors:
+            # One error per action, located at its own key (FILE:LINE of `pause = "q"`).
+            line_errors: list[InitErrorDetails] = [
+                {"type": PydanticCustomError("key_binding", message), "loc": (action,), "input": None}
+                for action, message in errors.items()
+            ]
+            raise ValidationError.from_exception_data("keys", line_errors)
+        return value
 
 
 class LogSettings(BaseModel):
@@ -178,6 +208,13 @@ class LogSettings(BaseModel):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return _usable_path(value) or value
+
+
+class SettingsFileSource(InitSettingsSource):
+    """The settings file's values, parsed once by `load_settings` from a bounded read.
+
+    Not pydantic-settings' TomlConfigSettingsSource: that one opens the file again, unbounded.
+    """
 
 
 class Settings(BaseSettings):
@@ -222,33 +259,49 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE.get()),
+            SettingsFileSource(settings_cls, init_kwargs=_TOML_DATA.get()),
         )
 
     def resolved_token(self) -> SecretStr | None:
         """The token to send: connection.token, else token_file, else the env var for the mode.
 
-        Raises SettingsError when token_file is set but cannot be read.
+        A UTF-8 BOM and surrounding whitespace are dropped (editors and `echo` add them).
+
+        Raises SettingsError when token_file cannot be read, or a token holds a character a gRPC
+        header cannot carry (a line break, a space, a non-ASCII letter).
         """
         conn = self.connection
-        if conn.token is not None and conn.token.get_secret_value().strip():
-            return SecretStr(conn.token.get_secret_value().strip())
+        if conn.token is not None:
+            token = clean_token(conn.token.get_secret_value(), "in connection.token")
+            if token is not None:
+                return SecretStr(token)
         if conn.token_file is not None:
-            try:
-                text = conn.token_file.expanduser().read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SettingsError(f"cannot read token file {conn.token_file}: {_reason(exc)}") from None
-            lines = text.strip().splitlines()
-            if not lines or not lines[0].strip():
-                raise SettingsError(f"token file {conn.token_file} is empty")
-            return SecretStr(lines[0].strip())
-        value = os.environ.get(SANDBOX_TOKEN_ENV if conn.sandbox else TOKEN_ENV, "").strip()
-        return SecretStr(value) if value else None
+            return SecretStr(read_token_file(conn.token_file))
+        env = SANDBOX_TOKEN_ENV if conn.sandbox else TOKEN_ENV
+        token = clean_token(os.environ.get(env, ""), f"in {env}")
+        return SecretStr(token) if token is not None else None
 
     @property
     def demo(self) -> bool:
-        """True when no token is available: run against the built-in simulator."""
-        return self.resolved_token() is None
+        """True when there is no token and neither an endpoint nor the sandbox was asked for."""
+        return self.resolved_token() is None and self.missing_token() is None
+
+    def missing_token(self) -> str | None:
+        """Why the connection asked for cannot be made: no token, yet an endpoint or the sandbox was
+        set (an explicit endpoint is never swapped for the built-in simulator); None otherwise."""
+        if self.resolved_token() is not None:
+            return None
+        conn = self.connection
+        if conn.sandbox:
+            return (
+                f"--sandbox needs a sandbox token: {SANDBOX_TOKEN_ENV} is not set (or use --token-file FILE)"
+            )
+        if "endpoint" in conn.model_fields_set:
+            return (
+                f"no token for {conn.endpoint}: set {TOKEN_ENV} or use --token-file FILE (for a `monitor "
+                "sim`, the token it printed); `monitor` with no endpoint runs the built-in demo"
+            )
+        return None
 
     def watchlist_path(self) -> Path:
         """The watchlist file to load: --watchlist, else the user's, else the shipped example."""
@@ -268,61 +321,29 @@ def user_watchlist_path() -> Path:
     return user_config_dir() / "watchlist.toml"
 
 
-def _reason(exc: BaseException) -> str:
-    """A short reason for an OS/decoding error without the noise of its repr."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc)
+def _json_env_vars() -> set[str]:
+    """The MONITOR_* variables that must hold JSON: each section, and each dict inside one."""
+    names = set()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names.add(env_name((section,)))
+            names.update(
+                env_name((section, key))
+                for key, sub in model.model_fields.items()
+                if get_origin(sub.annotation) is dict
+            )
+    return names
 
 
-def _config_path(config_file: Path | None) -> Path:
+def _config_path(config_file: Path | None) -> tuple[Path, str | None]:
+    """The settings file and, when it was named explicitly, by what (a missing one is then an error)."""
     if config_file is not None:
-        return config_file.expanduser()
+        return config_file.expanduser(), "--config"
     env = os.environ.get(CONFIG_FILE_ENV)
-    return Path(env).expanduser() if env else user_config_dir() / "monitor.toml"
-
-
-def _env_name(loc: tuple[str | int, ...]) -> str:
-    return "MONITOR_" + "__".join(str(part).upper() for part in loc)
-
-
-def _describe_errors(exc: ValidationError, path: Path, text: str | None, overrides: Mapping[str, Any]) -> str:
-    """One line per error naming where the bad value came from: CLI flag, env var or file:line."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        loc = tuple(error["loc"])
-        # An odd key (a newline, a space) is quoted so the message stays one line.
-        field = ".".join(_key_text(part) for part in loc) or "settings"
-        where = _origin(loc, path, text, overrides)
-        lines.append(f"{where}: {field}: {error['msg']}")
-    return "; ".join(lines)
-
-
-def _key_text(part: str | int) -> str:
-    text = str(part)
-    return text if re.fullmatch(r"[A-Za-z0-9_\-]+", text) else repr(text)
-
-
-def _origin(loc: tuple[str | int, ...], path: Path, text: str | None, overrides: Mapping[str, Any]) -> str:
-    if _has(overrides, loc):
-        return "command line"
-    # A model-level error (loc = ("connection",)) may come from any source; env first, as it wins.
-    for env in (os.environ.get(_env_name(loc[:n])) for n in range(len(loc), 0, -1)):
-        if env is not None:
-            return f"environment {_env_name(loc)}"
-    if text is not None:
-        line = find_line(text, loc)
-        return f"{path}:{line}" if line else str(path)
-    return "settings"
-
-
-def _has(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> bool:
-    current: Any = data
-    for part in loc:
-        if not isinstance(current, Mapping) or part not in current:
-            return False
-        current = current[part]
-    return True
+    if env:
+        return Path(env).expanduser(), CONFIG_FILE_ENV
+    return user_config_dir() / "monitor.toml", None
 
 
 def load_settings(
@@ -342,50 +363,19 @@ def load_settings(
     """
     overrides = dict(cli_overrides or {})
     notices: list[str] = []
-    path = _config_path(config_file)
-    text: str | None = None
-    if path.is_file():
-        text = _read_config_text(path)
-    else:
+    path, named_by = _config_path(config_file)
+    text = read_config_text(path, named_by)
+    if text is None:
         notices.append(f"no settings file at {path}; using defaults")
-    toml_file = _TOML_FILE.set(path if text is not None else None)
+    toml_data = _TOML_DATA.set(tomllib.loads(text) if text is not None else {})
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe_errors(exc, path, text, overrides)) from None
+        raise SettingsError(describe_errors(exc, path, text, overrides)) from None
+    except SourceError as exc:  # an environment value that is not JSON (MONITOR_UI=notjson)
+        raise SettingsError(describe_source_error(exc, _json_env_vars())) from None
     finally:
-        _TOML_FILE.reset(toml_file)
-    notices.extend(_token_file_notices(settings))
+        _TOML_DATA.reset(toml_data)
+    notices.extend(token_file_notices(settings.connection.token_file))
     settings.resolved_token()  # surfaces an unreadable token file now, not at connect time
     return settings, notices
-
-
-def _read_config_text(path: Path) -> str:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise SettingsError(f"{path}:{line}: the file is not valid UTF-8") from None
-    except OSError as exc:
-        raise SettingsError(f"cannot read settings file {path}: {_reason(exc)}") from None
-    try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11's TOMLDecodeError has no lineno attribute; the message ends "(at line L, column C)".
-        match = re.search(r"at line (\d+)", str(exc))
-        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc))
-        raise SettingsError(f"{path}:{match[1] if match else 1}: invalid TOML: {reason}") from None
-    return text
-
-
-def _token_file_notices(settings: Settings) -> list[str]:
-    token_file = settings.connection.token_file
-    if token_file is None:
-        return []
-    try:
-        mode = token_file.expanduser().stat().st_mode
-    except OSError:
-        return []
-    if mode & 0o077:
-        return [f"warning: token file {token_file} is readable by group/others; run: chmod 600 {token_file}"]
-    return []

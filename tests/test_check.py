@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -16,9 +19,10 @@ import pytest
 import structlog
 
 import monitor.cli as cli
-from monitor.cli.check import check
+from monitor.cli.check import check, check_endpoint
+from monitor.feed import FeedConfig
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
-from monitor.settings import Settings
+from monitor.settings import Settings, SettingsError
 
 GOOD = "t." + "good-token-" * 4 + "0123"  # token-shaped, built at run time
 BAD = "t." + "wrong-token-" * 4 + "99"
@@ -187,7 +191,9 @@ def test_unreachable_port_names_the_tcp_stage(
     out = capsys.readouterr().out
     assert "TCP connect     FAILED" in out
     assert "DNS             ok" in out
-    assert "try: behind a proxy?" in out
+    # A refused loopback port is a simulator that is not running: no proxy or port-443 advice.
+    assert f"try: nothing listens there: start a simulator with `monitor sim --port {port}`" in out
+    assert "proxy" not in out and "443" not in out
 
 
 async def test_check_against_the_simulator(tmp_path: Path) -> None:
@@ -223,3 +229,78 @@ async def test_simulator_good_and_wrong_token(tmp_path: Path) -> None:
             assert ("token accepted" if expected == 0 else "token rejected") in out.getvalue()
     finally:
         await sim.stop()
+
+
+def test_endpoint_without_a_token_is_an_error_not_the_demo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to check the built-in simulator instead and print "all instruments found"."""
+    assert run_main(tmp_path, "127.0.0.1:49999", "SBER_TQBR") == 2
+    captured = capsys.readouterr()
+    assert "DEMO" not in captured.out and "all instruments found" not in captured.out
+    assert captured.err.startswith("monitor: error: no token for 127.0.0.1:49999: set TINKOFF_TOKEN_STRING")
+
+
+def test_sandbox_without_its_token_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", GOOD)  # the production token is not the sandbox's
+    assert cli.main(["check", "--sandbox", "--log-file", str(tmp_path / "log.jsonl")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "monitor: error: --sandbox needs a sandbox token: SANDBOX_TOKEN_STRING is not set "
+        "(or use --token-file FILE)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "hint"),
+    [
+        (
+            "SANDBOX",
+            "--endpoint sandbox-invest-public-api.tinkoff.ru:443 (or sandbox-invest-public-api.tbank.ru:443)",
+        ),
+        ("LIVE API", "--endpoint invest-public-api.tinkoff.ru:443 (or .tbank.ru:443)"),
+    ],
+)
+async def test_dns_advice_names_the_hosts_of_the_mode(
+    monkeypatch: pytest.MonkeyPatch, mode: str, hint: str
+) -> None:
+    async def no_such_host(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    # No real DNS in tests: the resolver answers "no such name" for any host.
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", no_such_host)
+    out = io.StringIO()
+    config = FeedConfig(endpoint="sandbox-invest-public-api.tbank.ru:443", token=GOOD, mode=mode)
+    assert await check_endpoint(config, ["SBER_TQBR"], out) == 1
+    assert f"  try: the other {'sandbox ' if mode == 'SANDBOX' else ''}host name: {hint}\n" in out.getvalue()
+    assert ("sandbox-" in out.getvalue().split("try:", 1)[1]) is (mode == "SANDBOX")
+
+
+@pytest.mark.timeout(60)
+def test_check_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`monitor check | head -1`: the reader is gone before the first line (a BrokenPipeError before)."""
+    read, write = os.pipe()
+    os.close(read)  # every write now fails with EPIPE, as after `head -1` exits
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and "TOKEN" not in k}
+    environment.update(XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_STATE_HOME=str(tmp_path / "state"))
+    environment["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "monitor", "check"], stdout=write, stderr=subprocess.PIPE, text=True,
+            env=environment, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert run.returncode == 0
+    assert run.stderr == ""
+
+
+async def test_check_called_directly_never_swaps_an_endpoint_for_the_demo() -> None:
+    settings = Settings(connection={"endpoint": "127.0.0.1:49999", "plaintext": True})  # type: ignore[arg-type]
+    out = io.StringIO()
+    with pytest.raises(SettingsError, match=r"^no token for 127\.0\.0\.1:49999"):
+        await check(settings, ["SBER_TQBR"], out)
+    assert out.getvalue() == ""

@@ -80,9 +80,12 @@ def commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         del sys.modules[name]
 
 
-def test_default_command_is_tui(commands: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_command_is_tui(
+    commands: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli.main([]) == 0
     assert capsys.readouterr().out == "tui ran None\n"
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", "t.token")
     assert cli.main(["--endpoint", "127.0.0.1:1"]) == 0
     assert capsys.readouterr().out == "tui ran 127.0.0.1:1\n"
 
@@ -128,7 +131,8 @@ def test_real_parser_has_check() -> None:
     assert "check" in available
 
 
-def test_cli_overrides_and_cached_settings(tmp_path: Path) -> None:
+def test_cli_overrides_and_cached_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINKOFF_TOKEN_STRING", "t.token")
     parser = argparse.ArgumentParser()
     add_connection_arguments(parser)
     args = parser.parse_args(

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
-from pydantic_settings import EnvSettingsSource, InitSettingsSource, TomlConfigSettingsSource
+from pydantic_settings import EnvSettingsSource, InitSettingsSource
 
 from monitor.endpoints import SANDBOX_ENDPOINT, split_endpoint
 from monitor.settings import (
     ConnectionSettings,
     Settings,
     SettingsError,
+    SettingsFileSource,
     load_settings,
     shipped_watchlist,
 )
@@ -80,7 +81,7 @@ def test_source_tuple_order_is_init_env_toml() -> None:
         EnvSettingsSource(Settings),
         EnvSettingsSource(Settings),
     )
-    assert [type(s) for s in sources] == [InitSettingsSource, EnvSettingsSource, TomlConfigSettingsSource]
+    assert [type(s) for s in sources] == [InitSettingsSource, EnvSettingsSource, SettingsFileSource]
 
 
 def test_config_file_from_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

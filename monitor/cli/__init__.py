@@ -75,18 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # nothing a user can type may end in a traceback
+        print(f"monitor: error: {Redactor().redact(_one_line(exc))}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _run(args: argparse.Namespace) -> int:
     """Loads settings, starts logging, runs the command; turns every failure into one line."""
     redactor = Redactor()
-    log_file = None
+    log_file = None  # set once logging writes to it: before that, structlog would print to stdout
     try:
         settings, notices = settings_from_args(args)
         token = settings.resolved_token()
         redactor = Redactor(token.get_secret_value() if token else None)
-        log_file = settings.log.file
         _start_logging(settings, redactor.token)
+        log_file = settings.log.file
         log = structlog.get_logger("monitor.cli")
         for notice in notices:
             log.info("settings_notice", notice=notice)
@@ -99,12 +102,18 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except Exception as exc:
-        structlog.get_logger("monitor.cli").exception("command_failed", command=args.command)
+    except Exception as exc:  # one line on the terminal, the traceback in the log (once it is set up)
+        if log_file is not None:
+            structlog.get_logger("monitor.cli").exception("command_failed", command=args.command)
         where = f" (details in {log_file})" if log_file else ""
-        message = redactor.redact(f"{type(exc).__name__}: {exc}")
-        print(f"monitor: error: {message}{where}", file=sys.stderr)
+        print(f"monitor: error: {redactor.redact(_one_line(exc))}{where}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    """`Type: message` on one line (a MemoryError has no message; some carry newlines)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _start_logging(settings: Settings, token: str | None) -> None:

@@ -8,7 +8,7 @@ import datetime
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.cli import demo
@@ -23,13 +23,24 @@ if TYPE_CHECKING:
 NOT_A_TTY_SIZE = (100, 30)
 """Width and height when stdout is not a terminal (pipes, files, tests)."""
 MIN_SIZE = (20, 5)
+MAX_SIZE = (2_000, 1_000)
+MAX_COUNT = 5_000
+"""Most candles one chart fetches (the settings' history_candles limit)."""
 
 
-def _size(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive number")
-    return value
+def _bounded(limit: int) -> Callable[[str], int]:
+    """An argparse `type`: a whole number in 1..limit (a huge --width would allocate a huge chart)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be 1..{limit}, not {value}")
+        return value
+
+    return parse
 
 
 def add_parser(subparsers: Any) -> None:
@@ -44,9 +55,15 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--interval", type=interval_arg, default=Interval.H1, metavar="INTERVAL", help="1h (default), 1d…"
     )
-    parser.add_argument("--width", type=_size, metavar="W", help="columns (default: the terminal's)")
-    parser.add_argument("--height", type=_size, metavar="H", help="rows (default: the terminal's)")
-    parser.add_argument("--count", type=_size, metavar="N", help="candles to fetch (default: what fits)")
+    parser.add_argument(
+        "--width", type=_bounded(MAX_SIZE[0]), metavar="W", help="columns (default: the terminal's)"
+    )
+    parser.add_argument(
+        "--height", type=_bounded(MAX_SIZE[1]), metavar="H", help="rows (default: the terminal's)"
+    )
+    parser.add_argument(
+        "--count", type=_bounded(MAX_COUNT), metavar="N", help="candles to fetch (default: what fits)"
+    )
     add_connection_arguments(parser)
     parser.set_defaults(func=run)
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.cli import demo
-from monitor.cli.common import add_connection_arguments, settings_from_args
-from monitor.endpoints import split_endpoint
+from monitor.cli.common import add_connection_arguments, settings_from_args, silence
+from monitor.endpoints import is_loopback, split_endpoint
 from monitor.exits import EXIT_FAILED, EXIT_OK
 from monitor.feed import FeedConfig
 from monitor.logging import Redactor
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 _PROXY_VARS = ("grpc_proxy", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY")
 _HINT_HOST = "the other host name: --endpoint invest-public-api.tinkoff.ru:443 (or .tbank.ru:443)"
+_HINT_SANDBOX_HOST = (
+    "the other sandbox host name: --endpoint sandbox-invest-public-api.tinkoff.ru:443 "
+    "(or sandbox-invest-public-api.tbank.ru:443)"
+)
 _HINT_PROXY = "behind a proxy? set https_proxy (or grpc_proxy); check firewalls for outbound port 443"
 _HINT_CA = (
     "certificate errors: pass the issuing root CA with --ca-file FILE "
@@ -55,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     settings, _ = settings_from_args(args)
     watchlists = load_watchlists(settings.watchlist_path())
     ids = [entry.id for entry in watchlists.active_list.entries]
-    return asyncio.run(check(settings, list(dict.fromkeys(ids)), sys.stdout))
+    try:
+        return asyncio.run(check(settings, list(dict.fromkeys(ids)), sys.stdout))
+    except BrokenPipeError:
+        silence(sys.stdout)  # `monitor check | head -1` closed the pipe early: not an error
+        return EXIT_OK
 
 
 class Report:
@@ -102,6 +110,9 @@ async def check_endpoint(config: FeedConfig, ids: Sequence[str], out: TextIO) ->
 
     report = Report(out, config.token)
     (host, port), timeout = split_endpoint(config.endpoint), config.connect_timeout_s
+    host_hint = _HINT_SANDBOX_HOST if config.mode == "SANDBOX" else _HINT_HOST
+    # A local endpoint is a simulator: proxies and other API hosts are no help there.
+    local = is_loopback(host)
     if not config.plaintext and (proxy := next((v for v in _PROXY_VARS if os.environ.get(v)), None)):
         report.line(f"note: gRPC will use the proxy in {proxy}; the DNS/TCP/TLS steps test the direct route")
 
@@ -111,7 +122,8 @@ async def check_endpoint(config: FeedConfig, ids: Sequence[str], out: TextIO) ->
             asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
         )
     except (OSError, TimeoutError) as exc:
-        return report.failed("DNS", started, f"cannot resolve {host}: {_why(exc)}", [_HINT_HOST, _HINT_PROXY])
+        hints = [] if local else [host_hint, _HINT_PROXY]
+        return report.failed("DNS", started, f"cannot resolve {host}: {_why(exc)}", hints)
     addresses = ", ".join(sorted({str(info[4][0]) for info in infos}))
     report.stage("DNS", started, f"ok: {host} -> {addresses}")
 
@@ -119,7 +131,8 @@ async def check_endpoint(config: FeedConfig, ids: Sequence[str], out: TextIO) ->
     try:
         await _open_and_close(host, port, None, timeout)
     except (OSError, TimeoutError) as exc:
-        return report.failed("TCP connect", started, f"{host}:{port}: {_why(exc)}", [_HINT_PROXY, _HINT_HOST])
+        hints = [_hint_simulator(port)] if local else [_HINT_PROXY, host_hint]
+        return report.failed("TCP connect", started, f"{host}:{port}: {_why(exc)}", hints)
     report.stage("TCP connect", started, "ok")
 
     started = time.perf_counter()
@@ -130,20 +143,20 @@ async def check_endpoint(config: FeedConfig, ids: Sequence[str], out: TextIO) ->
             await _open_and_close(host, port, _ssl_context(config.ca_file), timeout)
         except ssl.SSLCertVerificationError as exc:
             reason = f"certificate verify failed: {exc.verify_message or exc}"
-            return report.failed("TLS handshake", started, reason, [_HINT_CA, _HINT_HOST])
+            return report.failed("TLS handshake", started, reason, [_HINT_CA, host_hint])
         except (OSError, TimeoutError) as exc:
             return report.failed("TLS handshake", started, _why(exc), [_HINT_CA, _HINT_PROXY])
         report.stage("TLS handshake", started, "ok (certificate verified)")
 
     channel = open_channel(config)
     try:
-        return await _resolve_all(channel, config, ids, report)
+        return await _resolve_all(channel, config, ids, report, [] if local else [_HINT_PROXY, host_hint])
     finally:
         await channel.close()
 
 
 async def _resolve_all(
-    channel: grpc.aio.Channel, config: FeedConfig, ids: Sequence[str], report: Report
+    channel: grpc.aio.Channel, config: FeedConfig, ids: Sequence[str], report: Report, route_hints: list[str]
 ) -> int:
     import grpc
 
@@ -172,7 +185,7 @@ async def _resolve_all(
                 status = EXIT_FAILED
                 continue
             if index == 0:
-                hints = [_HINT_PROXY, _HINT_HOST] if code is not grpc.StatusCode.UNIMPLEMENTED else []
+                hints = route_hints if code is not grpc.StatusCode.UNIMPLEMENTED else []
                 return report.failed("first response", started, f"{code.name} {details}".strip(), hints)
             report.line(f"ERROR  {ident}  {code.name} {details}".rstrip())
             status = EXIT_FAILED
@@ -183,6 +196,12 @@ async def _resolve_all(
         report.line(f"OK  {ident}  {instrument.name}  lot {instrument.lot}")
     report.line("all instruments found" if status == EXIT_OK else "some instruments were not found")
     return status
+
+
+def _hint_simulator(port: int) -> str:
+    return (
+        f"nothing listens there: start a simulator with `monitor sim --port {port}` (it says how to connect)"
+    )
 
 
 def _first_response(report: Report, started: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import time
 from collections.abc import Coroutine
@@ -22,6 +23,8 @@ _CACHE = "_monitor_settings"
 """Attribute of the argparse namespace that caches settings_from_args."""
 SIM_SPEED = "--sim-speed"
 DAY_S = 86_400
+MAX_SPEED = 100_000.0
+"""Fastest simulated clock: a day per second is plenty, and larger values only overflow timers."""
 
 log = structlog.get_logger("monitor.cli")
 
@@ -43,11 +46,22 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--log-file", type=Path, metavar="FILE", help="log file (JSON lines)")
     group.add_argument(
         SIM_SPEED,
-        type=float,
+        type=speed_arg,
         default=None,
         metavar="N",
         help="run the client's clock like `monitor sim --speed N` (testing against a fast simulator)",
     )
+
+
+def speed_arg(text: str) -> float:
+    """A clock speed (`--sim-speed`, `monitor sim --speed`): a finite number in (0, MAX_SPEED]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_SPEED):
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_SPEED:g}, not {text}")
+    return value
 
 
 def interval_arg(text: str) -> Interval:
@@ -79,12 +93,15 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Settings, list[str]]:
     A command without connection flags gets the settings of the files and the environment.
 
     Raises:
-        SettingsError: the settings are invalid (one line, fit for stderr).
+        SettingsError: the settings are invalid (one line, fit for stderr), or a connecting command
+            names an endpoint or the sandbox but has no token.
     """
     cached: tuple[Settings, list[str]] | None = getattr(args, _CACHE, None)
     if cached is None:
         if hasattr(args, "token_file"):  # the command was built with add_connection_arguments
             cached = load_settings(cli_overrides=cli_overrides(args), config_file=args.config)
+            if (missing := cached[0].missing_token()) is not None:
+                raise SettingsError(missing)
         else:
             cached = load_settings()
         setattr(args, _CACHE, cached)
@@ -98,14 +115,11 @@ def clock_from_args(args: argparse.Namespace) -> Clock:
     running N times faster it needs the sim's clock: N times wall time from 00:00 UTC today (the
     sim's default origin: a pure function of wall time and the flags, like the sim's own clock).
 
-    Raises:
-        SettingsError: --sim-speed is not positive.
+    --sim-speed was checked when the flags were parsed (`speed_arg`).
     """
     speed: float | None = getattr(args, "sim_speed", None)
     if speed is None:
         return SystemClock()
-    if not speed > 0:  # also rejects nan
-        raise SettingsError(f"{SIM_SPEED} must be positive")
     now = time.time()
     return ScaledClock(speed=speed, origin=now - now % DAY_S)
 

@@ -11,7 +11,7 @@ import structlog
 from monitor.cli.common import bounded
 from monitor.clock import Clock, ScaledClock
 from monitor.feed import FeedConfig
-from monitor.settings import Settings
+from monitor.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from monitor.sim import SimServer
@@ -40,7 +40,12 @@ async def feed_config(settings: Settings, clock: Clock | None = None) -> AsyncIt
     """The settings' feed config; with no token, the embedded simulator's, stopped on exit.
 
     A DEMO config (`config.mode == "DEMO"`) names the simulator's address as its endpoint.
+
+    Raises:
+        SettingsError: an endpoint or the sandbox was asked for without a token (never DEMO then).
     """
+    if (missing := settings.missing_token()) is not None:
+        raise SettingsError(missing)
     if not settings.demo:
         yield FeedConfig.from_settings(settings)
         return

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import math
 import secrets
+import shlex
 import signal
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from monitor.exits import EXIT_OK, EXIT_USAGE
+from monitor.cli.common import speed_arg
+from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from monitor.settings import TOKEN_ENV
 
 if TYPE_CHECKING:
     from monitor.sim import SimConfig, SimServer
@@ -56,9 +60,34 @@ def parse_fault(text: str) -> FaultPlan:
         duration = float(duration_text) if duration_text else 10.0
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"bad fault timing in {text!r}") from error
-    if period <= 0 or duration < 0:
-        raise argparse.ArgumentTypeError(f"fault times must be positive in {text!r}")
+    if not (math.isfinite(period) and math.isfinite(duration) and period > 0 and duration >= 0):
+        raise argparse.ArgumentTypeError(f"fault times must be finite and positive in {text!r}")
     return FaultPlan(kind, period, duration)
+
+
+def port_arg(text: str) -> int:
+    """A --port value: 0 (any free port) or 1..65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..65535")
+    return value
+
+
+def connect_command(address: str, token: str, tls_cert: str | None) -> str:
+    """The shell command that points `monitor` at a simulator listening on `address`.
+
+    With TLS, the simulator's certificate is named as the CA to trust (right for a self-signed one).
+    """
+    host, _, port = address.rpartition(":")
+    # A simulator on every interface is reached on loopback; an IPv6 host needs brackets.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    flags = f"--ca-file {shlex.quote(tls_cert)}" if tls_cert else "--plaintext"
+    return f"{TOKEN_ENV}={token} monitor --endpoint {host}:{port} {flags}"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -70,9 +99,11 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
+    parser.add_argument("--port", type=port_arg, default=0, help="port; 0 picks a free one (default 0)")
     parser.add_argument("--token", help="the accepted Bearer token (default: a generated one, printed)")
-    parser.add_argument("--speed", type=float, default=1.0, help="sim seconds per wall second (default 1)")
+    parser.add_argument(
+        "--speed", type=speed_arg, default=1.0, help="sim seconds per wall second (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="market seed (default 1)")
     parser.add_argument("--sessions", action="store_true", help="MOEX-like trading hours and statuses")
     parser.add_argument("--tls-cert", metavar="F", help="PEM certificate chain (with --tls-key)")
@@ -82,7 +113,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serves until SIGINT or SIGTERM; returns the exit code."""
+    """Serves until SIGINT (exit 130, as Ctrl+C) or SIGTERM (0); 1 when the port cannot be bound."""
     if bool(args.tls_cert) != bool(args.tls_key):
         print("monitor sim: --tls-cert and --tls-key go together")
         return EXIT_USAGE
@@ -94,25 +125,43 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, tokens=(token,), seed=args.seed, speed=args.speed,
         sessions=args.sessions, tls_cert=args.tls_cert, tls_key=args.tls_key,
     )  # fmt: skip
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config, list(args.fault)))
-    return EXIT_OK
+    try:
+        return asyncio.run(_serve(config, list(args.fault)))
+    except KeyboardInterrupt:  # before the signal handlers were in place
+        return EXIT_INTERRUPTED
 
 
-async def _serve(config: SimConfig, faults: list[FaultPlan]) -> None:
+async def _serve(config: SimConfig, faults: list[FaultPlan]) -> int:
     from monitor.sim import SimServer
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with SimServer(config) as sim:
+    stopped: asyncio.Future[int] = loop.create_future()
+
+    def stop(exit_code: int) -> None:
+        if not stopped.done():
+            stopped.set_result(exit_code)
+
+    for sig, exit_code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_OK)):
+        loop.add_signal_handler(sig, stop, exit_code)
+    sim = SimServer(config)
+    try:
+        await sim.start()
+    except RuntimeError:  # grpc's "Failed to bind to address"
+        await sim.stop()
+        where = f"{config.host}:{config.port}"
+        print(f"monitor sim: cannot listen on {where} (in use, or not an address here)", file=sys.stderr)
+        return EXIT_FAILED
+    try:
         print(f"monitor sim listening on {sim.address} token {sim.token}", flush=True)
+        print(f"connect with: {connect_command(sim.address, sim.token, config.tls_cert)}", flush=True)
         tasks = [asyncio.create_task(_inject(sim, plan)) for plan in faults]
-        await stop.wait()
+        code = await stopped
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await sim.stop()
+    return code
 
 
 async def _inject(sim: SimServer, plan: FaultPlan) -> None:

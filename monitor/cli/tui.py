@@ -16,7 +16,7 @@ import structlog
 from monitor.cli import demo
 from monitor.cli.common import add_connection_arguments, bounded, clock_from_args, settings_from_args
 from monitor.clock import Clock
-from monitor.exits import EXIT_FAILED, EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_OK
+from monitor.exits import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistError, Watchlists, load_watchlists
 
@@ -50,12 +50,12 @@ def load_watchlist_or_exit(settings: Settings) -> tuple[Watchlists, Path, Path |
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the monitor until the user quits; 0 on a clean exit, 1 when the watchlist is broken."""
+    """Runs the monitor until the user quits; 0 on a clean exit, 2 (usage) when the watchlist is broken."""
     settings, _notices = settings_from_args(args)
     clock = clock_from_args(args)
     loaded = load_watchlist_or_exit(settings)
     if loaded is None:
-        return EXIT_FAILED
+        return EXIT_USAGE
     return asyncio.run(_main(settings, *loaded, clock=clock))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import grpc
 
-from monitor.endpoints import is_loopback, split_host
+from monitor.endpoints import require_loopback, split_host
 from monitor.feed.config import FeedConfig
 
 MAX_RECEIVE_BYTES = 10 * 1024 * 1024
@@ -62,11 +62,7 @@ def open_channel(config: FeedConfig) -> grpc.aio.Channel:
     """
     options = channel_options(config)
     if config.plaintext:
-        host = split_host(config.endpoint)
-        if not is_loopback(host):
-            raise ValueError(
-                f"plaintext is only allowed for loopback endpoints (localhost, 127.0.0.0/8, ::1), not {host}"
-            )
+        require_loopback(split_host(config.endpoint))
         return grpc.aio.insecure_channel(config.endpoint, options=options)
     credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates(config.ca_file))
     return grpc.aio.secure_channel(config.endpoint, credentials, options=options)

@@ -104,7 +104,9 @@ class SimServer:
         await self.stop()
 
     async def _serve(self) -> None:
-        server = grpc.aio.server()
+        # No SO_REUSEPORT (gRPC's default on Linux): a second simulator on a held port must fail to
+        # bind, not silently take half of the new connections.
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         marketdata_pb2_grpc.add_MarketDataServiceServicer_to_server(
             MarketDataService(self.state, self._gate), server
         )

@@ -1,47 +1,14 @@
-"""The key map: every action with its default key(s) and description, overridable by `ui.keys`."""
+"""The key map: Textual bindings for the actions of monitor.uinames, overridable by `ui.keys`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
+from monitor.uinames import KEY_ACTIONS
 
-@dataclass(frozen=True, slots=True)
-class KeyAction:
-    """One bindable action; `id` is the name used in `settings.ui.keys`."""
-
-    id: str
-    keys: str
-    action: str
-    description: str
-    key_display: str | None = None
-
-
-KEY_ACTIONS: tuple[KeyAction, ...] = (
-    KeyAction("move_down", "down,j", "move(1)", "Next instrument in the watchlist", "↓/j"),
-    KeyAction("move_up", "up,k", "move(-1)", "Previous instrument in the watchlist", "↑/k"),
-    KeyAction("show", "enter", "show_selected", "Show the selected instrument in the focused panel"),
-    *(
-        KeyAction(f"jump_{n}", str(n), f"jump({n - 1})", f"Jump to row {n}", "1–9" if n == 1 else None)
-        for n in range(1, 10)
-    ),
-    KeyAction("next_panel", "tab", "next_panel", "Focus the next panel"),
-    KeyAction("next_interval", "i", "interval(1)", "Next interval of the focused panel"),
-    KeyAction("previous_interval", "I", "interval(-1)", "Previous interval of the focused panel"),
-    KeyAction("add", "a", "add", "Search and add an instrument (saved)"),
-    KeyAction("remove", "x", "remove", "Remove the selected instrument (saved)"),
-    KeyAction("save", "s", "save", "Save the watchlist file"),
-    KeyAction("switch", "w", "switch", "Switch watchlist"),
-    KeyAction("layout", "l", "layout", "Cycle the panel layout 1 / 1x2 / 2x2 / 3x3"),
-    KeyAction("pause", "p", "pause", "Pause or resume drawing (data keeps flowing)"),
-    KeyAction("reconnect", "r", "reconnect", "Reconnect now (restarts a stopped feed)"),
-    KeyAction("timezone", "t", "timezone", "Time zone: exchange → local → UTC"),
-    KeyAction("help", "question_mark", "help", "Help", "?"),
-    KeyAction("quit", "q", "quit", "Quit"),
-    KeyAction("interrupt", "ctrl+c", "interrupt", "Quit from any screen (exit status 130)", "Ctrl+C"),
-)
+__all__ = ["KEY_ACTIONS", "bindings", "key_help"]
 
 
 def bindings() -> list[BindingType]:

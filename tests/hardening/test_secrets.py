@@ -7,6 +7,8 @@ import io
 import logging
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +162,79 @@ def test_snapshots_hold_no_token_shaped_string() -> None:
     assert snapshots
     for svg in snapshots:
         assert not SHAPE.search(svg.read_text(encoding="utf-8")), svg
+
+
+def _monitor(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MONITOR_") and not k.endswith("_TOKEN_STRING")
+    }
+    base.update(
+        XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(REPO)
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MONITOR_CONNECTION", f'{{"token": "{TOKEN}", '),
+        ("MONITOR_UI", "notjson"),
+        ("MONITOR_FEED", "[1,"),
+        ("MONITOR_UI__KEYS", "notjson"),
+    ],
+    ids=["connection-token", "ui", "feed", "ui-keys"],
+)
+@pytest.mark.parametrize("command", [["check"], ["stream", "SBER_TQBR"], ["tui"]])
+def test_malformed_env_json_is_one_line_without_the_token(
+    tmp_path: Path, variable: str, value: str, command: list[str]
+) -> None:
+    """Raised before logging is set up, it used to reach structlog's default: a traceback with locals."""
+    run = _monitor(command, {variable: value, "TINKOFF_TOKEN_STRING": TOKEN}, tmp_path)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr.startswith(f"monitor: error: environment {variable}: not valid JSON")
+    assert run.stderr.count("\n") == 1
+    assert TOKEN not in run.stdout + run.stderr and "Traceback" not in run.stderr
+
+
+def test_memory_error_before_logging_is_one_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def out_of_memory(args: object) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "settings_from_args", out_of_memory)
+    assert cli.main(["check"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "monitor: error: MemoryError\n"
+
+
+def test_error_outside_any_command_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken() -> object:
+        raise MemoryError(f"while holding {TOKEN}")
+
+    monkeypatch.setattr(cli, "build_parser", broken)
+    assert cli.main(["check"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "monitor: error: MemoryError: while holding ***\n"
+
+
+def test_a_token_with_a_bad_character_is_named_not_shown(tmp_path: Path) -> None:
+    bad = TOKEN[:20] + "\u00e9" + TOKEN[20:]
+    run = _monitor(["check"], {"TINKOFF_TOKEN_STRING": bad}, tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr == (
+        "monitor: error: the token in TINKOFF_TOKEN_STRING has a non-ASCII character at position 21: "
+        "a token is ASCII letters, digits and punctuation (copy it again)\n"
+    )
+    assert TOKEN[:20] not in run.stdout + run.stderr

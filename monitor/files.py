@@ -1,0 +1,70 @@
+"""Bounded reads of the user's files: regular files only, up to a size cap, never a FIFO or a device."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+KIB = 1024
+
+
+class UnreadableFile(OSError):
+    """The path is not a regular file or is larger than the cap; `strerror` says which, in words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(errno.EINVAL, reason)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def read_bytes_bounded(path: Path, cap: int) -> bytes:
+    """The bytes of the regular file `path`, at most `cap` of them.
+
+    A symlink to /dev/zero would read until memory runs out and a FIFO would block for ever: the
+    file is opened without blocking (a FIFO with no writer opens at once) and checked before any
+    byte is read.
+
+    Raises:
+        UnreadableFile: not a regular file (a directory, a FIFO, a device), or larger than `cap`.
+        OSError: the file cannot be opened (missing, no permission).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnreadableFile(f"not a regular file ({_kind(mode)})")
+        chunks: list[bytes] = []
+        size = 0
+        # Read up to one byte past the cap: a file that grew after fstat is caught too.
+        while size <= cap and (chunk := os.read(fd, cap + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise UnreadableFile(f"larger than {_size(cap)}")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text_bounded(path: Path, cap: int) -> str:
+    """`read_bytes_bounded` decoded as UTF-8 (raises UnicodeDecodeError on bad bytes)."""
+    return read_bytes_bounded(path, cap).decode("utf-8")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _size(cap: int) -> str:
+    return f"{cap // KIB} KiB" if cap >= KIB else f"{cap} bytes"

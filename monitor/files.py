@@ -21,7 +21,12 @@ class UnreadableFile(OSError):
 
 
 def read_bytes_bounded(path: Path, cap: int) -> bytes:
-    """The bytes of the regular file `path`, at most `cap` of them.
+    """The bytes of the regular file `path`, at most `cap` of them (see `read_with_stat`)."""
+    return read_with_stat(path, cap)[0]
+
+
+def read_with_stat(path: Path, cap: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file `path` (at most `cap`) and its stat (a link's target's).
 
     A symlink to /dev/zero would read until memory runs out and a FIFO would block for ever: the
     file is opened without blocking (a FIFO with no writer opens at once) and checked before any
@@ -33,18 +38,20 @@ def read_bytes_bounded(path: Path, cap: int) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise UnreadableFile(f"not a regular file ({_kind(mode)})")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile(f"not a regular file ({kind_of(info.st_mode)})")
+        if info.st_size > cap:
+            raise UnreadableFile(f"larger than {size_text(cap)}")
         chunks: list[bytes] = []
         size = 0
         # Read up to one byte past the cap: a file that grew after fstat is caught too.
-        while size <= cap and (chunk := os.read(fd, cap + 1 - size)):
+        while size <= cap and (chunk := os.read(fd, min(1 << 16, cap + 1 - size))):
             chunks.append(chunk)
             size += len(chunk)
         if size > cap:
-            raise UnreadableFile(f"larger than {_size(cap)}")
-        return b"".join(chunks)
+            raise UnreadableFile(f"larger than {size_text(cap)}")
+        return b"".join(chunks), info
     finally:
         os.close(fd)
 
@@ -54,7 +61,8 @@ def read_text_bounded(path: Path, cap: int) -> str:
     return read_bytes_bounded(path, cap).decode("utf-8")
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a file that is not a regular one is, in words (\"a FIFO\")."""
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISFIFO(mode):
@@ -66,5 +74,6 @@ def _kind(mode: int) -> str:
     return "a special file"
 
 
-def _size(cap: int) -> str:
+def size_text(cap: int) -> str:
+    """A size cap in words (\"1024 KiB\")."""
     return f"{cap // KIB} KiB" if cap >= KIB else f"{cap} bytes"

@@ -11,6 +11,11 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
+STALE_MIN_WALL_S = 5.0
+"""Wall seconds of silence below which a stream is never called stale: well above a scheduling pause
+of the loop (a slow render or a GC, under a second), well below the 45 s of three missed pings."""
+
+
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
     """Everything the feed needs to connect, subscribe and watch its streams.
@@ -42,6 +47,18 @@ class FeedConfig:
         if self.stale_after_s is not None:
             return self.stale_after_s
         return 3 * self.ping_delay_ms / 1000
+
+    def stale_bound(self, speed: float = 1.0) -> float:
+        """The watchdog's silence bound in clock seconds on a clock `speed` times wall time.
+
+        Silence is about the network and our own scheduling, which run on wall time: a simulator
+        at 600x pings every 25 ms of wall time, and a 75 ms pause of the loop (a render, a GC)
+        must not read as a dead stream. So the derived bound (3 pings) is at least
+        STALE_MIN_WALL_S of wall time; an explicit `stale_after_s` is taken as given.
+        """
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        return max(self.stale_after, STALE_MIN_WALL_S * speed)
 
     @classmethod
     def from_settings(

@@ -229,17 +229,18 @@ class StreamSession:
 
     async def _watchdog(self) -> None:
         clock, config = self._clock, self._config
-        # Bounds about the network are wall time: a fast simulator clock must not turn a scheduling
-        # pause into a stall (config.stale_bound), nor 20 s to connect into 33 ms at 600x.
+        # Bounds about the network have a floor in wall time: a fast simulator clock must not turn
+        # a scheduling pause into a stall, nor 20 s to connect into 33 ms at 600x.
         stale_after = config.stale_bound(self._speed)
-        open_deadline = self.opened_at + config.connect_timeout_s * self._speed
+        open_bound = config.open_bound(self._speed)
+        open_deadline = self.opened_at + open_bound
         while True:
             now = clock.now()
             # A slot nothing needs any more is open once the server spoke (it will be let go).
             needed = self._registry.streams_needed() > self.stream
             opened = self.confirmed_at is not None or (self.messages > 0 and not needed)
             if not opened and now >= open_deadline:
-                self.cancel(f"no confirmation within {config.connect_timeout_s:g}s")
+                self.cancel(f"no confirmation within {open_bound / self._speed:g}s")  # wall seconds
                 return
             last = self.last_message_at if self.last_message_at is not None else self.opened_at
             if self.messages and now - last >= stale_after:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import grpc
 
-from monitor.feed.config import STALE_MIN_WALL_S, FeedConfig
+from monitor.feed.config import WALL_FLOOR_S, FeedConfig
 from monitor.feed.health import Health
 from monitor.feed.session import StreamSession
 from monitor.feed.subscriptions import Subscriptions
@@ -36,8 +36,10 @@ def watched_session(
 def test_the_derived_bound_is_at_least_a_few_wall_seconds() -> None:
     config = FeedConfig(ping_delay_ms=15_000)
     assert config.stale_bound(1.0) == 45.0  # real speed: three missed pings, unchanged
-    assert config.stale_bound(600.0) == STALE_MIN_WALL_S * 600  # 5 wall s, not 75 ms
+    assert config.stale_bound(600.0) == WALL_FLOOR_S * 600  # 5 wall s, not 75 ms
     assert FeedConfig(stale_after_s=7.0).stale_bound(600.0) == 7.0  # an explicit bound is the user's
+    assert FeedConfig(connect_timeout_s=20.0).open_bound(1.0) == 20.0
+    assert FeedConfig(connect_timeout_s=20.0).open_bound(600.0) == WALL_FLOOR_S * 600
 
 
 async def test_a_pause_of_the_loop_at_600x_is_no_stall_but_silence_is() -> None:
@@ -54,29 +56,29 @@ async def test_a_pause_of_the_loop_at_600x_is_no_stall_but_silence_is() -> None:
         clock.advance(0.5 * 600)  # half a wall second of silence: 20 missed sim pings, still no stall
         await wait_for(lambda: clock.sleepers == 1, what="the watchdog to wait again")
         assert stale == [] and not watchdog.done()
-        clock.advance(STALE_MIN_WALL_S * 600)
+        clock.advance(WALL_FLOOR_S * 600)
         await wait_for(watchdog.done, what="the watchdog to call the stream stale")
-        assert stale and stale[0] >= STALE_MIN_WALL_S * 600
+        assert stale and stale[0] >= WALL_FLOOR_S * 600
     finally:
         watchdog.cancel()
         await channel.close()
 
 
 async def test_the_open_deadline_is_wall_seconds_at_600x() -> None:
-    """`connect_timeout_s = 20` is 20 s to connect and be confirmed, not 20 sim seconds (33 ms at
-    600x, which reconnected every demo start: "no confirmation within 20s")."""
+    """`connect_timeout_s = 20` of sim time is 33 ms at 600x, which reconnected every demo start
+    ("no confirmation within 20s"): a stream gets at least WALL_FLOOR_S of wall time."""
     clock = FastManualClock(speed=600.0)
     config = FeedConfig(connect_timeout_s=20.0)
     channel, session = watched_session(clock, config, lambda silent_for: None)
     watchdog = asyncio.create_task(session._watchdog())
     try:
         await wait_for(lambda: clock.sleepers == 1, what="the watchdog to wait")
-        clock.advance(19.0 * 600)
+        clock.advance(1.0 * 600)  # a second of wall time: 30 times the configured 20 sim seconds
         await wait_for(lambda: clock.sleepers == 1, what="the watchdog to wait again")
         assert not watchdog.done()
-        clock.advance(1.5 * 600)
+        clock.advance(WALL_FLOOR_S * 600)
         await wait_for(watchdog.done, what="the open deadline")
-        assert session._cancel_reason == "no confirmation within 20s"
+        assert session._cancel_reason == f"no confirmation within {WALL_FLOOR_S:g}s"
     finally:
         watchdog.cancel()
         await channel.close()

@@ -54,6 +54,11 @@ class ScaledClock:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
 
+def speed_of(clock: Clock) -> float:
+    """Clock seconds per wall second: a ScaledClock's speed, 1 for every other clock."""
+    return float(getattr(clock, "speed", 1.0))
+
+
 async def wait_any(clock: Clock, event: asyncio.Event, seconds: float | None) -> None:
     """Waits until `event` is set or `seconds` of clock time passed (None: only the event)."""
     if seconds is None:

@@ -376,13 +376,15 @@ class Printer:
     def health_line(self, event: HealthEvent, next_retry_at: float | None) -> str:
         """One stderr line for a connection transition."""
         when = datetime.fromtimestamp(event.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        parts = [f"monitor: {when} {event.state.name}"]
+        parts = [f"monitor: {when} {event.label}"]  # LAGGING while a stream's data arrives late
         if event.reason:
             parts.append(f"reason={json.dumps(event.reason, ensure_ascii=False)}")
         if event.code:
             parts.append(f"code={event.code}")
         if event.attempt:
             parts.append(f"attempt={event.attempt}")
+        if event.lagging is not None:
+            parts.append(f"lag={event.lag:.1f}s")
         if event.state is ConnectionState.RECONNECTING and next_retry_at is not None:
             parts.append(f"next_retry_in={max(0.0, next_retry_at - event.at):.1f}s")
         return " ".join(parts) + "\n"

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
+WALL_FLOOR_S = 5.0
+"""Wall seconds under which the watchdog never gives up on a stream (stale, or not confirmed): well
+above a scheduling pause of the loop (a slow render or a GC, under a second), well below the 45 s
+of three missed pings and the 20 s connect timeout."""
+
+
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
     """Everything the feed needs to connect, subscribe and watch its streams.
@@ -42,6 +48,23 @@ class FeedConfig:
         if self.stale_after_s is not None:
             return self.stale_after_s
         return 3 * self.ping_delay_ms / 1000
+
+    def stale_bound(self, speed: float = 1.0) -> float:
+        """The watchdog's silence bound in clock seconds on a clock `speed` times wall time.
+
+        Silence is about the network and our own scheduling, which run on wall time: a simulator
+        at 600x pings every 25 ms of wall time, and a 75 ms pause of the loop (a render, a GC)
+        must not read as a dead stream. So the derived bound (3 pings) is at least
+        WALL_FLOOR_S of wall time; an explicit `stale_after_s` is taken as given.
+        """
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        return max(self.stale_after, WALL_FLOOR_S * speed)
+
+    def open_bound(self, speed: float = 1.0) -> float:
+        """Clock seconds a new stream gets to be confirmed: `connect_timeout_s`, and at least
+        WALL_FLOOR_S of wall time (20 sim seconds are 33 ms at 600x: every demo start timed out)."""
+        return max(self.connect_timeout_s, WALL_FLOOR_S * speed)
 
     @classmethod
     def from_settings(

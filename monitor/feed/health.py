@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from monitor.feed.lag import CAUGHT_UP_S, LAG_BOUND_S
 from monitor.market import CandleSeries, TradingPhase, WatchKey
 
 
@@ -61,13 +62,23 @@ class WatchHealth:
 
 @dataclass(frozen=True, slots=True)
 class HealthEvent:
-    """One connection transition, with the reason and the API's numeric code when there is one."""
+    """One connection transition, with the reason and the API's numeric code when there is one;
+    or a stream entering or leaving LAGGING (`lagging` set, `state` the connection's meanwhile)."""
 
     at: float
     state: ConnectionState
     reason: str = ""
     code: str | None = None
     attempt: int = 0
+    lagging: bool | None = None
+    """True: a stream's data started to arrive late; False: it caught up; None: not a lag event."""
+    lag: float = 0.0
+    """The lag of a lag event, in wall seconds."""
+
+    @property
+    def label(self) -> str:
+        """What the event is called on screen: the state's name, or LAGGING when a lag began."""
+        return "LAGGING" if self.lagging else self.state.name
 
 
 SKEW_RESOLUTION_S = 0.5
@@ -98,7 +109,10 @@ class Health:
     last_code: str | None = None
     clock_skew: float | None = None
     """Wall seconds our clock is ahead of the server's (behind when negative), from the newest
-    ping's send time; the network delay is in it, so it reads a little ahead."""
+    stamps' minimum-filtered offset (feed/lag.py), so a lagging link does not read as a skewed
+    clock; the minimum network delay is in it, so it reads a little ahead."""
+    lag: dict[int, float] = field(default_factory=dict)
+    """Per stream slot whose data arrives late (LAGGING), its lag in wall seconds; others absent."""
     bad_messages: int = 0
     """Malformed or hostile stream messages skipped (counted, never applied to the book)."""
     last_bad_reason: str = ""
@@ -174,6 +188,44 @@ class Health:
         old, self.clock_skew = self.clock_skew, skew
         if old is None or abs(old - skew) >= SKEW_RESOLUTION_S:
             self.version += 1
+
+    def note_lag(self, stream: int, lag: float | None, at: float) -> HealthEvent | None:
+        """Records stream `stream`'s measured lag (None: nothing fresh to measure it by).
+
+        Above LAG_BOUND_S the stream enters LAGGING, under CAUGHT_UP_S it leaves it; each crossing
+        is a HealthEvent (returned). The version moves on a crossing and when the lag shown (whole
+        seconds) moved, not on every sample.
+        """
+        if lag is None:
+            return None
+        was = self.lag.get(stream)
+        if was is None and lag < LAG_BOUND_S:
+            return None
+        if was is not None and lag >= CAUGHT_UP_S:
+            self.lag[stream] = lag
+            if round(was) != round(lag):
+                self.version += 1
+            return None
+        if was is None:
+            self.lag[stream] = lag
+            reason = f"data {lag:.0f}s behind on stream {stream}"
+            event = HealthEvent(at, self.state, reason, lagging=True, lag=lag)
+        else:
+            del self.lag[stream]
+            event = HealthEvent(at, self.state, f"caught up on stream {stream}", lagging=False, lag=lag)
+        self.events.append(event)
+        self.version += 1
+        return event
+
+    def forget_lag(self, stream: int) -> None:
+        """Stream `stream` ended: its lag ends with it (the connection's transition says why)."""
+        if self.lag.pop(stream, None) is not None:
+            self.version += 1
+
+    @property
+    def lagging(self) -> float | None:
+        """The largest lag of a LAGGING stream, or None while none lags."""
+        return max(self.lag.values(), default=None)
 
     def message_rate(self, now: float) -> float:
         """Messages per second over the last few seconds (sampled on read, never on receive)."""

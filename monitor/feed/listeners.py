@@ -9,7 +9,7 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.feed.api import CandleListener, EventListener, Listener
-from monitor.feed.health import ConnectionState, Health, HealthEvent
+from monitor.feed.health import CLOCK_SKEW_WARN_S, ConnectionState, Health, HealthEvent
 from monitor.market import Candle, SeriesKey
 
 log = structlog.get_logger()
@@ -84,6 +84,20 @@ class Announcer:
             return
         log.info("feed_state", state=state.value, reason=reason, code=code, attempt=attempt)
         self._listeners.emit_event(event)
+
+    def timing(self, stream: int, skew: float | None, lag: float | None) -> None:
+        """A stream's newest skew and lag estimates (feed/lag.py): the skew goes to Health (warned
+        about once), a lag crossing its bound is announced like a transition."""
+        health = self._health
+        if skew is not None:
+            warned = health.clock_skew is not None and abs(health.clock_skew) >= CLOCK_SKEW_WARN_S
+            health.note_server_time(skew)
+            if abs(skew) >= CLOCK_SKEW_WARN_S and not warned:
+                log.warning("clock_skew", seconds=round(skew, 3), hint="synchronise the system clock (NTP)")
+        event = health.note_lag(stream, lag, self._clock.now())
+        if event is not None:
+            log.info("feed_lag", stream=stream, lagging=event.lagging, lag=round(event.lag, 1))
+            self._listeners.emit_event(event)
 
 
 class ListenerHost:

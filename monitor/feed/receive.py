@@ -8,13 +8,11 @@ import structlog
 
 from monitor.feed.api import CandleListener
 from monitor.feed.convert import checked_candle, checked_last_price, checked_trading_status, interval_of
-from monitor.feed.health import CLOCK_SKEW_WARN_S, Health
+from monitor.feed.health import Health
 from monitor.feed.registry import SubKey, SubKind
 from monitor.feed.subscriptions import Subscriptions
 from monitor.market import CandleBook, CandleSeries, Interval, SeriesKey, phase_of
-from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
-from monitor.wire import NANO
 
 log = structlog.get_logger()
 
@@ -53,7 +51,6 @@ class Receiver:
         emit: called after every message (listeners), except...
         emit_candle: ...a candle that changed the book, which is announced by this call alone
             (so it is expected to tell the change listeners too).
-        clock_speed: how many clock seconds pass per wall second (1 but against a fast simulator).
     """
 
     def __init__(
@@ -64,7 +61,6 @@ class Receiver:
         subscriptions: Subscriptions,
         emit: Callable[[], None],
         emit_candle: CandleListener,
-        clock_speed: float = 1.0,
     ) -> None:
         self._book = book
         self._health = health
@@ -72,8 +68,6 @@ class Receiver:
         self._registry = subscriptions.registry
         self._emit = emit
         self._emit_candle = emit_candle
-        self._clock_speed = clock_speed
-        """Clock seconds per wall second (a simulator run faster): skews are reported in wall time."""
         self._routes: dict[tuple[str, int], _Route] = {}
         self._carried: dict[tuple[str, int], int] = {}
         """`_Route.last` of still-watched series across a rebuild of the routes."""
@@ -106,8 +100,6 @@ class Receiver:
             self._last_price(response.last_price, now)
         elif payload == "trading_status":
             self._trading_status(response.trading_status)
-        elif payload == "ping":
-            self._ping_time(response.ping, now)
         elif payload is None:
             # A oneof member newer than our proto (kept as an unknown field), or an empty message.
             self.bad("unknown message kind")
@@ -141,18 +133,6 @@ class Receiver:
                     self._emit_candle(route.key, candle)
                     return
         self._emit()
-
-    def _ping_time(self, ping: common_pb2.Ping, now: float) -> None:
-        """Compares our clock with the server's send time of a ping (closed-or-forming and data
-        ages are decided on our clock, so a skewed one mislabels candles near period ends)."""
-        if not ping.HasField("time"):
-            return
-        skew = (now - (ping.time.seconds + ping.time.nanos / NANO)) / self._clock_speed
-        health = self._health
-        warned = health.clock_skew is not None and abs(health.clock_skew) >= CLOCK_SKEW_WARN_S
-        health.note_server_time(skew)
-        if abs(skew) >= CLOCK_SKEW_WARN_S and not warned:
-            log.warning("clock_skew", seconds=round(skew, 3), hint="synchronise the system clock (NTP)")
 
     def _last_price(self, msg: md.LastPrice, now: float) -> None:
         checked = checked_last_price(msg, now)

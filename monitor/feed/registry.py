@@ -147,6 +147,11 @@ class Registry:
         """Whether the key is desired, or still held on (or being removed from) the server."""
         return key in self._entries
 
+    def stream_of(self, key: SubKey) -> int | None:
+        """The stream slot that holds (or will hold) `key`, or None when it is not wanted."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.stream
+
     def confirmed(self, stream: int | None = None) -> set[SubKey]:
         """Keys the server confirmed (on one stream, or on any)."""
         return {k for k, e in self._entries.items() if e.confirmed and (stream is None or e.stream == stream)}

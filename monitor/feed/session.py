@@ -8,15 +8,18 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from monitor.clock import Clock, wait_any
+from monitor.clock import Clock, speed_of, wait_any
 from monitor.feed.classify import Ending
 from monitor.feed.codes import api_code
 from monitor.feed.config import FeedConfig
+from monitor.feed.lag import SAMPLE_EVERY_S, LagMeter
 from monitor.feed.receive import Receiver
 from monitor.feed.registry import Outcome, Outcomes, Registry
 from monitor.pb import common_pb2, marketdata_pb2_grpc
 from monitor.pb import marketdata_pb2 as md
+from monitor.wire import NANO
 
 log = structlog.get_logger()
 
@@ -42,6 +45,7 @@ class StreamSession:
         receiver: Receiver,
         on_outcomes: Callable[[Outcomes], None],
         on_stale: Callable[[float], None],
+        on_timing: Callable[[int, float | None, float | None], None] = lambda stream, skew, lag: None,
     ) -> None:
         """
         Args:
@@ -54,6 +58,8 @@ class StreamSession:
             receiver: applies the market data to the book and the health.
             on_outcomes: told what each subscription answer meant (after the registry read it).
             on_stale: told when the stream went silent beyond the watchdog's bound.
+            on_timing: told (stream, skew, lag) after each stamp sampled (feed/lag.py), a few
+                times a second.
         """
         self.stream = stream
         self._stub = marketdata_pb2_grpc.MarketDataStreamServiceStub(channel)
@@ -64,6 +70,9 @@ class StreamSession:
         self._receiver = receiver
         self._on_outcomes = on_outcomes
         self._on_stale = on_stale
+        self._on_timing = on_timing
+        self._speed = speed_of(clock)
+        self._meter = LagMeter()
         self._wake = asyncio.Event()
         self._call: Any = None
         self._cancel_reason: str | None = None
@@ -114,6 +123,7 @@ class StreamSession:
         receiver, registry, stream = self._receiver, self._registry, self.stream
         now_of, subscribe_payloads = self._clock.now, _SUBSCRIBE_PAYLOADS
         on_candle, on_message = receiver.on_candle, receiver.on_message
+        sample, sample_at = self._sample, 0.0
         # `async for` rather than `await call.read()` per message: read() re-checks the call state
         # and the API style on every message, the iterator goes straight to the core's receive.
         # A non-OK end raises AioRpcError from the iterator; a clean EOF just ends the loop.
@@ -127,6 +137,8 @@ class StreamSession:
                     payload = response.WhichOneof("payload")
                     if payload == "candle":
                         on_candle(response.candle, now)  # the hot path: straight to the receiver
+                        if now >= sample_at:  # the lag is sampled a few times a second, not per candle
+                            sample_at = sample(response.candle.last_trade_ts, now)
                         continue
                     if payload in subscribe_payloads:
                         outcomes = registry.on_response(stream, response)
@@ -136,14 +148,19 @@ class StreamSession:
                         self._on_outcomes(outcomes)
                         self._wake.set()  # retries and moves change what the writer should send
                         continue
-                    if payload == "ping" and response.ping.stream_id != self.stream_id:
-                        stream_id = response.ping.stream_id
-                        if len(stream_id) > MAX_STREAM_ID:
-                            receiver.bad("oversized ping stream_id", f"{len(stream_id)} characters")
-                            continue
-                        self.stream_id = stream_id
-                        self._log = self._log.bind(stream_id=stream_id)
-                        self._log.info("stream_ping", stream_id=stream_id)
+                    if payload == "ping":
+                        ping = response.ping
+                        if ping.stream_id != self.stream_id:
+                            if len(ping.stream_id) > MAX_STREAM_ID:
+                                receiver.bad("oversized ping stream_id", f"{len(ping.stream_id)} characters")
+                                continue
+                            self.stream_id = ping.stream_id
+                            self._log = self._log.bind(stream_id=ping.stream_id)
+                            self._log.info("stream_ping", stream_id=ping.stream_id)
+                        if ping.HasField("time"):  # every ping: its stamp is fresh by definition
+                            sample_at = sample(ping.time, now, fresh=True)
+                    elif payload == "last_price" and now >= sample_at:
+                        sample_at = sample(response.last_price.time, now)
                     on_message(response, payload, now)
                 except Exception as exc:
                     receiver.bad("message handling failed", repr(exc))
@@ -156,6 +173,15 @@ class StreamSession:
                 raise
             return self._ending(grpc.StatusCode.CANCELLED, "cancelled by the client")
         return self._ending(None, "")
+
+    def _sample(self, stamp: Timestamp, now: float, *, fresh: bool = False) -> float:
+        """Feeds one server stamp to the lag meter and reports; returns when to sample next."""
+        if stamp.seconds > 0:  # unset (0) or nonsense: nothing to compare
+            speed, meter = self._speed, self._meter
+            at = now / speed  # the meter works in wall seconds: the network's time, not the market's
+            meter.sample(at, (stamp.seconds + stamp.nanos / NANO) / speed, fresh=fresh)
+            self._on_timing(self.stream, meter.skew, meter.lag(at))
+        return now + SAMPLE_EVERY_S * self._speed
 
     def _ending(
         self, status: grpc.StatusCode | None, details: str, trailing: tuple[tuple[str, str], ...] = ()
@@ -203,14 +229,18 @@ class StreamSession:
 
     async def _watchdog(self) -> None:
         clock, config = self._clock, self._config
-        stale_after, open_deadline = config.stale_after, self.opened_at + config.connect_timeout_s
+        # Bounds about the network have a floor in wall time: a fast simulator clock must not turn
+        # a scheduling pause into a stall, nor 20 s to connect into 33 ms at 600x.
+        stale_after = config.stale_bound(self._speed)
+        open_bound = config.open_bound(self._speed)
+        open_deadline = self.opened_at + open_bound
         while True:
             now = clock.now()
             # A slot nothing needs any more is open once the server spoke (it will be let go).
             needed = self._registry.streams_needed() > self.stream
             opened = self.confirmed_at is not None or (self.messages > 0 and not needed)
             if not opened and now >= open_deadline:
-                self.cancel(f"no confirmation within {config.connect_timeout_s:g}s")
+                self.cancel(f"no confirmation within {open_bound / self._speed:g}s")  # wall seconds
                 return
             last = self.last_message_at if self.last_message_at is not None else self.opened_at
             if self.messages and now - last >= stale_after:

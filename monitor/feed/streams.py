@@ -203,6 +203,7 @@ class StreamSupervisor:
             receiver=self._receiver,
             on_outcomes=self._outcomes,
             on_stale=self._stale,
+            on_timing=self._announce.timing,
         )
         self._sessions[stream] = session
         self._health.count_from(session)
@@ -211,6 +212,7 @@ class StreamSupervisor:
             return await session.run()
         finally:
             self._health.stop_counting(session)
+            self._health.forget_lag(stream)
             self._sessions.pop(stream, None)
             self._subscriptions.stream_lost(stream)
             # Every watched series, not only the confirmed ones: a reconciliation may have unconfirmed

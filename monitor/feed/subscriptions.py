@@ -106,6 +106,13 @@ class Subscriptions:
 
     # -- questions -----------------------------------------------------------------------------
 
+    def stream_of(self, key: WatchKey) -> int | None:
+        """The stream slot that carries `key`'s candles, once it is resolved and wanted."""
+        inst = self.instrument(key.id)
+        if inst is None:
+            return None
+        return self.registry.stream_of(SubKey(SubKind.CANDLES, inst.uid, key.interval))
+
     def instrument(self, watch_id: str) -> Instrument | None:
         """The resolved instrument of a watch id, once resolved."""
         return self._resolved.get(watch_id)

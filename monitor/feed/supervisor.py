@@ -76,7 +76,6 @@ class Feed(ListenerHost):
             subscriptions=self._subscriptions,
             emit=self._listen.emit,
             emit_candle=self._listen.emit_stream_candle,
-            clock_speed=float(getattr(self.clock, "speed", 1.0)),
         )
         self._backfill = Backfiller(
             book=self.book,
@@ -126,7 +125,8 @@ class Feed(ListenerHost):
 
     def view(self, key: WatchKey) -> WatchView:
         instrument = self._subscriptions.instrument(key.id)
-        return watch_view(key, health=self.health, book=self.book, instrument=instrument)
+        stream = self._subscriptions.stream_of(key)
+        return watch_view(key, health=self.health, book=self.book, instrument=instrument, stream=stream)
 
     def instrument(self, watch_id: str) -> Instrument | None:
         return self._subscriptions.instrument(watch_id)

@@ -151,7 +151,10 @@ class FakeFeed(ListenerHost):
         self.notify()
 
     def view(self, key: WatchKey) -> WatchView:
-        return watch_view(key, health=self.health, book=self.book, instrument=self.instrument(key.id))
+        # One stream carries every fake series: a test lags them all with health.note_lag(0, ...).
+        return watch_view(
+            key, health=self.health, book=self.book, instrument=self.instrument(key.id), stream=0
+        )
 
     def instrument(self, watch_id: str) -> Instrument | None:
         for item in self.catalogue:

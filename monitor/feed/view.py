@@ -26,6 +26,8 @@ class WatchView:
     """Trading phase of the instrument (from the info subscription)."""
     last_data_at: float | None = None
     """Clock time of the newest streamed candle of the series."""
+    lag: float | None = None
+    """Wall seconds the series' stream is behind, while that stream is LAGGING (None otherwise)."""
 
     def age(self, now: float) -> float | None:
         """Seconds since the newest streamed candle, when one has arrived."""
@@ -33,9 +35,15 @@ class WatchView:
 
 
 def watch_view(
-    key: WatchKey, *, health: Health, book: CandleBook, instrument: Instrument | None
+    key: WatchKey,
+    *,
+    health: Health,
+    book: CandleBook,
+    instrument: Instrument | None,
+    stream: int | None = None,
 ) -> WatchView:
-    """The view of `key` from the feed's owners (an unknown key is RESOLVING with nothing else)."""
+    """The view of `key` from the feed's owners (an unknown key is RESOLVING with nothing else);
+    `stream` is the slot its candles come on (whose lag is the key's)."""
     entry = health.watch.get(key)
     uid = (entry.uid if entry is not None else None) or (instrument.uid if instrument is not None else None)
     if uid is None:
@@ -51,4 +59,5 @@ def watch_view(
         quote=book.quotes.get(uid),
         phase=health.trading.get(uid),
         last_data_at=series.received_at if series is not None else None,
+        lag=health.lag.get(stream) if stream is not None else None,
     )

@@ -56,6 +56,8 @@ class Faults:
         self.refusing_streams = False
         self.rejecting_tokens = False
         self.delay_seconds = 0.0
+        self.late_seconds = 0.0
+        self.late_seconds = 0.0
         self.restored = asyncio.Event()
         self.restored.set()
 
@@ -93,6 +95,12 @@ class Faults:
         """Delays every unary response and the start of every stream by `seconds` (0 clears)."""
         self.delay_seconds = max(0.0, seconds)
 
+    def late(self, seconds: float) -> None:
+        """Every stream message reaches the wire `seconds` after the server stamped it, as behind a
+        slow link's queue: pings and data keep coming, all of it late (0 clears; a message already
+        held finishes its wait)."""
+        self.late_seconds = max(0.0, seconds)
+
     async def refuse_connections(self, seconds: float) -> None:
         """Stops the gRPC server (open calls fail, new connections are refused) and restarts it on
         the same port after `seconds`; returns once it has stopped. `restored` is set when back."""
@@ -108,3 +116,4 @@ class Faults:
         self.refusing_streams = False
         self.rejecting_tokens = False
         self.delay_seconds = 0.0
+        self.late_seconds = 0.0

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from monitor.market import Candle, HistoryInterval, Interval, Origin, SecondsInterval
 from monitor.sim.catalogue import Catalogue, SimInstrument
-from monitor.sim.prices import Bar, Correction, DayMinutes, PriceModel, merge
+from monitor.sim.prices import LAST_TRADE_S, Bar, Correction, DayMinutes, PriceModel, merge
 from monitor.sim.sessions import NORMAL, Sessions
 
 DAY = 86_400
@@ -139,7 +139,7 @@ class Market:
             limit = (minute - (day - back) * DAY) // 60 if back == 0 else 1440
             p = _position(minutes, limit)
             if p > 0:
-                return minutes.close[p - 1], minutes.base + minutes.index[p - 1] * 60 + 59.0
+                return minutes.close[p - 1], minutes.base + minutes.index[p - 1] * 60 + LAST_TRADE_S
         return None
 
     def periods(self, interval: HistoryInterval, start: int, end: int) -> list[int]:

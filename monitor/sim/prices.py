@@ -22,6 +22,10 @@ MINUTES = 1440
 _DAY_SCALES = (1, 4, 16, 64, 256)  # days between knots of each inter-day layer
 _MINUTE_SCALES = (1, 5, 15, 60, 240)  # minutes between knots; each divides a day, so knots meet at 00:00
 _U32 = float(1 << 32)
+LAST_TRADE_S = 60.0 - 0.001
+"""Seconds into a trading minute of its last trade: the model trades continuously, so the last trade
+of a finished minute is at its very end (a forming candle sent at :59.8 said :59.8, so the closed
+candle's `last_trade_ts` must not say an earlier :59); the feed measures lag from these stamps."""
 
 
 def _digest(*parts: object) -> bytes:
@@ -111,7 +115,7 @@ class DayMinutes:
             self.close[hi - 1],
             sum(self.volume[lo:hi]),
             sum(self.volume_buy[lo:hi]),
-            self.base + self.index[hi - 1] * 60 + 59.0,
+            self.base + self.index[hi - 1] * 60 + LAST_TRADE_S,
         )
 
     def _turns(self, p: int) -> tuple[tuple[float, int], tuple[float, int]]:
@@ -180,7 +184,7 @@ class PriceModel:
         low = max(1, min(o, c) - 1 - int(spread * (0.15 + 0.6 * u[1])))
         volume = max(20 * MINUTES, int(self.day_volume * (0.5 + u[2])))
         volume_buy = int(volume * (0.4 + 0.2 * u[3]))
-        return Bar(o, high, low, c, volume, volume_buy, day * 86_400 + 86_399.0)
+        return Bar(o, high, low, c, volume, volume_buy, day * 86_400 + 86_340 + LAST_TRADE_S)
 
     def minutes(self, day: int, trading: list[int] | None) -> DayMinutes:
         """Every minute candle of `day`; only `trading` minutes kept when given."""

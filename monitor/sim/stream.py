@@ -37,6 +37,9 @@ class StreamSession:
         self.state = state
         self.stream_id = stream_id
         self.out: asyncio.Queue[Response | None] = asyncio.Queue()
+        self.emitted_at: deque[float] = deque()
+        """Sim time each queued response was emitted (stamped), oldest first: the `late` fault
+        holds each one until its time plus the lateness."""
         self.ending: StreamEnd | str | None = None  # a StreamEnd, or an API error code such as "80004"
         self.candles: dict[tuple[str, Interval], CandleSub] = {}
         self.infos: dict[str, PlainSub] = {}
@@ -60,8 +63,9 @@ class StreamSession:
     def emit(self, response: Response) -> None:
         if self.state.faults.stalled or self.ending is not None:
             return  # a stalled stream sends nothing at all, pings included
-        self.out.put_nowait(response)
         self.last_sent = self.state.clock.now()
+        self.emitted_at.append(self.last_sent)
+        self.out.put_nowait(response)
 
     def send_hostile(self, kind: HostileKind) -> bool:
         """Emits the hostile message of `kind`; False when this stream has nothing it could target."""

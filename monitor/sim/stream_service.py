@@ -56,6 +56,10 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
                     await context.abort(code, details, (("message", details),))
                 await abort(context, _CODES[how] if isinstance(how, StreamEnd) else how)
             if item is not None:
+                emitted = session.emitted_at.popleft()
+                late = self.state.faults.late_seconds
+                if late > 0:
+                    await self.state.clock.sleep(emitted + late - self.state.clock.now())
                 yield item
 
     async def MarketDataStream(

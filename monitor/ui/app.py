@@ -240,7 +240,10 @@ class MonitorApp(App[int]):
         current, health = self.model.current, self.feed.health
         down = self.model.feed_down is not None
         known = views or {}
-        rows = tuple(row_of(known.get(key) or self.feed.view(key), health, down) for key in current.entries)
+        now = self.clock.now()
+        rows = tuple(
+            row_of(known.get(key) or self.feed.view(key), health, now, down) for key in current.entries
+        )
         self.sidebar.show(f"{current.name} ({len(current.entries)})", rows, self.model.selected)
 
     def refresh_now(self) -> None:

@@ -43,8 +43,9 @@ def panel_badge(view: WatchView, health: Health, now: float, feed_down: str | No
 
     Connection trouble comes first (every panel shares it), then the entry's own failure, then
     the market phase: a closed market reads CLOSED, never STALE or NO DATA, because silence is
-    expected. A series silent beyond NO_DATA_AFTER_S while its market trades (or its phase is not
-    known yet) reads NO DATA with the silence, never LIVE.
+    expected. A series whose stream delivers late reads LAGGING with the lag; one silent beyond
+    NO_DATA_AFTER_S while its market trades (or its phase is not known yet) reads NO DATA with the
+    silence, never LIVE.
     """
     age = view.age(now)
     aged = format_age(age) if age is not None else ""
@@ -66,15 +67,24 @@ def panel_badge(view: WatchView, health: Health, now: float, feed_down: str | No
         return Badge("PENDING", "", WARN)
     if view.state is WatchState.RETRYING:
         return Badge("RETRYING", view.reason or "", WARN)
+    if view.lag is not None:
+        return Badge("LAGGING", format_age(view.lag), WARN)
     if age is None:
         return Badge("LIVE", "no trades yet", OK)
-    if age > NO_DATA_AFTER_S and view.phase not in QUIET_PHASES:
+    if no_data(view, now):
         return Badge("NO DATA", aged, WARN)
     return Badge("LIVE", aged, OK)
 
 
-def row_level(view: WatchView, health: Health, feed_down: bool = False) -> str:
-    """The colour of a row's health dot: ok (live), warn (pending/retrying), error, muted (closed)."""
+def no_data(view: WatchView, now: float) -> bool:
+    """Whether the series has been silent beyond NO_DATA_AFTER_S while its market may trade."""
+    age = view.age(now)
+    return age is not None and age > NO_DATA_AFTER_S and view.phase not in QUIET_PHASES
+
+
+def row_level(view: WatchView, health: Health, now: float, feed_down: bool = False) -> str:
+    """The colour of a row's health dot: ok (live), warn (pending, retrying, lagging, no data),
+    error, muted (closed); it agrees with the panel's badge (panel_badge) on each of these."""
     if view.state is WatchState.FAILED:
         return ERROR
     if feed_down or health.state in (ConnectionState.DOWN, ConnectionState.AUTH_FAILED):
@@ -82,5 +92,7 @@ def row_level(view: WatchView, health: Health, feed_down: bool = False) -> str:
     if view.phase is TradingPhase.CLOSED:
         return MUTED
     if view.state is not WatchState.ACTIVE or health.state is not ConnectionState.LIVE:
+        return WARN
+    if view.lag is not None or no_data(view, now):
         return WARN
     return OK

@@ -45,7 +45,7 @@ class PanelView:
     """Shown instead of the chart when there is nothing to draw (the reason of a failure)."""
 
 
-def row_of(view: WatchView, health: Health, feed_down: bool) -> Row:
+def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
     """The sidebar row of one watchlist entry."""
     instrument, quote = view.instrument, view.quote
     step = float(instrument.price_step) if instrument else None
@@ -57,7 +57,7 @@ def row_of(view: WatchView, health: Health, feed_down: bool) -> Row:
         price=format_price(price, decimals_for(step, 0.0), grouped=True),
         change=quote.change if quote else None,
         phase=PHASE_LABELS.get(view.phase, "") if view.phase else "",
-        level=row_level(view, health, feed_down),
+        level=row_level(view, health, now, feed_down),
     )
 
 

@@ -11,11 +11,20 @@ import pytest
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import ConnectionState, HealthEvent
 from monitor.feed.supervisor import Feed
+from monitor.feed.testing import ManualClock
 from monitor.market import Interval, SeriesKey, WatchKey
 
 SPEED = 300.0
 """Sim seconds per wall second: a minute candle closes every 0.2 s."""
 WATCH = (WatchKey("SBER_TQBR", Interval.M1), WatchKey("GAZP_TQBR", Interval.M1))
+
+
+class FastManualClock(ManualClock):
+    """A stepped clock that claims to run `speed` times wall time, as a ScaledClock would."""
+
+    def __init__(self, speed: float, start: float = 1_764_000_000.0) -> None:
+        super().__init__(start)
+        self.speed = speed
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

@@ -224,6 +224,34 @@ def test_human_and_health_lines() -> None:
     assert health.split()[2:] == [*expected, "next_retry_in=1.6s"]
 
 
+def test_lag_lines_name_lagging_and_the_lag() -> None:
+    """Entering LAGGING and catching up are health lines on stderr, with the lag."""
+    printer = Printer(StubFeed(), ["SBER_TQBR"], as_json=False)
+    health = Health()
+    health.transition(ConnectionState.LIVE, T)
+    entered, left = health.note_lag(0, 14.25, T + 1), health.note_lag(0, 0.5, T + 9)
+    assert entered is not None and left is not None
+    assert printer.health_line(entered, None).split()[2:] == [
+        "LAGGING",
+        'reason="data',
+        "14s",
+        "behind",
+        "on",
+        "stream",
+        '0"',
+        "lag=14.2s",
+    ]
+    assert printer.health_line(left, None).split()[2:] == [
+        "LIVE",
+        'reason="caught',
+        "up",
+        "on",
+        "stream",
+        '0"',
+        "lag=0.5s",
+    ]
+
+
 # --- stream() ----------------------------------------------------------------------------------
 
 

@@ -48,12 +48,12 @@ class Probe:
         self.client: list[float] = []  # arrival → frame out, seconds
         self.keys: list[float] = []
 
-    def install(self, feed: Feed) -> None:
+    def install(self, feed: Feed, clock: PerfClock) -> None:
         receiver = feed._receiver
         sink = receiver.on_candle
 
         def probe(candle: md.Candle, now: float) -> None:
-            self.sent_at = candle.last_trade_ts.ToNanoseconds() / 1e9
+            self.sent_at = clock.wall(candle.last_trade_ts.ToNanoseconds() / 1e9)
             sink(candle, now)
 
         # An instance attribute: each stream session binds `receiver.on_candle` once, as the
@@ -203,7 +203,7 @@ async def main_async(args: argparse.Namespace) -> None:
     feed = Feed(config=config, clock=clock)
     probe = Probe() if args.latency else None
     if probe is not None:
-        probe.install(feed)
+        probe.install(feed, clock)
     app = make_app(settings, load_watchlists(path), path, feed, clock, watch_file=False)
     width, height = (int(n) for n in args.size.split("x"))
     driver = asyncio.create_task(drive(app, feed, args, probe))

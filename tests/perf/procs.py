@@ -40,6 +40,10 @@ class PerfClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
+    def wall(self, at: float) -> float:
+        """The wall time at which this clock reads `at`."""
+        return self.origin + (at - self.offset - self.origin) / self.speed
+
 
 def quiet_logs() -> None:
     """Drops the feed's info logs: they go to stdout by default and would bury the figures."""

@@ -37,16 +37,18 @@ PERIOD_EVERY = 20
 
 
 def stamp_sends() -> None:
-    """Overwrites `last_trade_ts` of every streamed candle with the wall time it is handed to gRPC.
+    """Overwrites `last_trade_ts` of every streamed candle with the sim time it is handed to gRPC.
 
-    The feed and the UI never read `last_trade_ts`, so the client can read it as the send time.
+    Sim time, not wall time: the feed reads `last_trade_ts` for its lag estimate, on the sim's
+    clock (a wall stamp at speed 8 would read as a lag growing 7 s a second). The client turns it
+    back into wall time (`PerfClock.wall`) to read it as the send time.
     """
     original = StreamService._drain
 
     async def drain(self: StreamService, session: StreamSession, context: Any) -> AsyncIterator[Any]:
         async for item in original(self, session, context):
             if item.HasField("candle"):
-                item.candle.last_trade_ts.FromNanoseconds(time.time_ns())
+                item.candle.last_trade_ts.FromNanoseconds(round(self.state.clock.now() * 1e9))
             yield item
 
     StreamService._drain = drain  # type: ignore[method-assign]

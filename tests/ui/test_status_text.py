@@ -8,7 +8,7 @@ import pytest
 
 from monitor.feed import ConnectionState, Health, WatchState, WatchView
 from monitor.market import Interval, TradingPhase, WatchKey
-from monitor.ui.badge import NO_DATA_AFTER_S, Badge, panel_badge
+from monitor.ui.badge import NO_DATA_AFTER_S, Badge, panel_badge, row_level
 from monitor.ui.widgets.status_bar import StatusInfo, attempt_text, banner_text, status_text
 
 KEY = WatchKey("SBER_TQBR", Interval.M1)
@@ -110,3 +110,39 @@ def test_connection_trouble_comes_before_no_data() -> None:
     assert panel_badge(view(50.0, TradingPhase.TRADING), health, 1000.0).label == "STALE"
     health.transition(ConnectionState.RECONNECTING, at=2.0, attempt=1, next_retry_at=3.0)
     assert panel_badge(view(50.0, TradingPhase.TRADING), health, 1000.0).text == "RECONNECTING 50s"
+
+
+def lagging_view(lag: float, age: float = 1.0) -> WatchView:
+    return WatchView(KEY, WatchState.ACTIVE, phase=TradingPhase.TRADING, last_data_at=1000.0 - age, lag=lag)
+
+
+def test_a_lagging_stream_reads_lagging_with_its_lag_on_the_bar_and_its_panels() -> None:
+    """Distinct from LIVE (on time) and STALE (silence): messages arrive, but late."""
+    health = live_health()
+    health.note_lag(0, 14.2, at=5.0)
+    line = status_text(health, StatusInfo(), 1000.0, UTC).plain
+    assert line.startswith(" ● LAGGING 14s") and "LIVE" not in line.split("  ")[0]
+    assert panel_badge(lagging_view(14.2), health, 1000.0) == Badge("LAGGING", "14s", "warn")
+    # A panel on another stream, on time, stays LIVE; the bar speaks for the worst stream.
+    assert panel_badge(view(1.0, TradingPhase.TRADING), health, 1000.0).label == "LIVE"
+
+
+def test_connection_trouble_and_a_closed_market_come_before_lagging() -> None:
+    health = live_health()
+    health.note_lag(0, 14.0, at=5.0)
+    closed = WatchView(KEY, WatchState.ACTIVE, phase=TradingPhase.CLOSED, last_data_at=990.0, lag=14.0)
+    assert panel_badge(closed, health, 1000.0).label == "CLOSED"
+    health.transition(ConnectionState.STALE, at=6.0)
+    assert panel_badge(lagging_view(14.0), health, 1000.0).label == "STALE"
+    assert status_text(health, StatusInfo(), 1000.0, UTC).plain.startswith(" ● STALE")
+
+
+def test_the_row_dot_agrees_with_the_panel_on_no_data_and_lagging() -> None:
+    """The sidebar's dot said ok while the panel said NO DATA: both now warn, from one rule."""
+    health = live_health()
+    for shown in (view(43.0, TradingPhase.TRADING), view(43.0, None), lagging_view(9.0)):
+        assert panel_badge(shown, health, 1000.0).level == "warn"
+        assert row_level(shown, health, 1000.0) == "warn"
+    for shown in (view(2.0, TradingPhase.TRADING), view(600.0, TradingPhase.LIMITED)):
+        assert panel_badge(shown, health, 1000.0).level == row_level(shown, health, 1000.0) == "ok"
+    assert row_level(view(600.0, TradingPhase.CLOSED), health, 1000.0) == "muted"

@@ -16,6 +16,7 @@ from textual.widgets import Static
 BADGES: tuple[tuple[str, str], ...] = (
     ("LIVE 3s", "streaming; 3s since the newest candle update"),
     ("NO DATA 43s", "the market trades but no update came for 43s (over 30s): quiet, or cut off"),
+    ("LAGGING 14s", "updates arrive, but 14s after the server stamped them: a slow link"),
     ("STALE", "the connection is silent, not even pings: it is being reopened"),
     ("CLOSED", "the market is closed: silence is expected"),
     ("RECONNECTING", "the connection dropped; the feed retries with backoff (r: now)"),

@@ -20,6 +20,7 @@ STATE_STYLES: dict[ConnectionState, str] = {
     ConnectionState.AUTH_FAILED: "bold red",
     ConnectionState.DOWN: "bold red",
 }
+LAGGING_STYLE = "bold yellow"
 LONG_OUTAGE_ATTEMPTS = 3
 """Reconnect attempts after which the outage gets a banner, not just the status bar."""
 BAD_STYLE = "bold yellow"
@@ -43,10 +44,19 @@ def connection_state(health: Health, info: StatusInfo) -> ConnectionState:
 
 
 def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Text:
-    """The status line: state, endpoint and mode, rate, age, reconnects, pause and the clock."""
+    """The status line: state, endpoint and mode, rate, age, reconnects, pause and the clock.
+
+    The state reads LAGGING with the largest lag while the connection is LIVE but a stream's data
+    arrives late (Health.lag); connection trouble (STALE, RECONNECTING, ...) comes first.
+    """
     state = connection_state(health, info)
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f" ● {state.name.replace('_', ' ')}", style=STATE_STYLES[state])
+    lag = health.lagging
+    if state is ConnectionState.LIVE and lag is not None:
+        # Open and talking, but what arrives is old: not LIVE, and not silent (STALE) either.
+        text.append(f" ● LAGGING {format_age(lag)}", style=LAGGING_STYLE)
+    else:
+        text.append(f" ● {state.name.replace('_', ' ')}", style=STATE_STYLES[state])
     if state is ConnectionState.RECONNECTING:
         text.append(f" {attempt_text(health, now)}")
     elif state is ConnectionState.DOWN and info.feed_down:

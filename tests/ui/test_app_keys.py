@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Label
+from textual.widgets import Label, OptionList
 
 from monitor.feed.testing import FakeFeed
 from monitor.market import Instrument, Interval, WatchKey
+from monitor.ui.keys import KEY_ACTIONS
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel
 from monitor.watchlist import load_watchlists
@@ -241,11 +242,34 @@ async def test_keys_follow_settings_overrides(make: AppFactory) -> None:
         assert paused(app)  # p is no longer bound
 
 
-async def test_every_action_is_in_the_command_palette(make: AppFactory) -> None:
-    app = make()
+async def test_every_action_is_in_the_command_palette_once_with_its_key(make: AppFactory) -> None:
+    """jump_1…jump_9 included; Quit once (Textual's own entry ran the same action_quit)."""
+    app = make(keys={"jump_3": "f3", "help": "f1"})
     async with app.run_test(size=SIZE):
-        titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Quit", "Help", "Pause or resume drawing (data keeps flowing)", "Switch watchlist"} <= titles
+        commands = list(app.get_system_commands(app.screen))
+        titles = [command.title for command in commands]
+        assert titles.count("Quit") == 1
+        assert {item.description for item in KEY_ACTIONS} <= set(titles)
+        keys = {command.title: command.help for command in commands}
+        assert keys["Jump to row 1"] == "key: 1" and keys["Jump to row 9"] == "key: 9"
+        assert keys["Jump to row 3"] == "key: f3" and keys["Help"] == "key: f1"
+        assert keys["Quit"] == "key: q" and keys["Next instrument in the watchlist"] == "key: ↓/j"
+        assert "Theme" in titles  # Textual's other commands stay
+
+
+async def test_a_jump_from_the_palette_moves_the_selection(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"jump to row 3")
+        await wait_for(
+            pilot,
+            lambda: (
+                bool(screen(app).query("CommandList"))
+                and screen(app).query_one("CommandList", OptionList).option_count > 0
+            ),
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.model.selected == 2)
 
 
 async def test_a_failed_search_says_why_and_adds_nothing(

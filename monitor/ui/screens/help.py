@@ -10,8 +10,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from monitor.ui.screens.modal import Modal
 
 BADGES: tuple[tuple[str, str], ...] = (
     ("LIVE 3s", "streaming; 3s since the newest candle update"),
@@ -23,7 +24,7 @@ BADGES: tuple[tuple[str, str], ...] = (
 )
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Modal[None]):
     """Lists the key map the app is actually using (after `ui.keys` overrides)."""
 
     DEFAULT_CSS = """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from textual import work
@@ -20,6 +21,7 @@ from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
 from monitor.ui.keys import bindings, key_help
+from monitor.ui.lognotice import LogNotice
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.render.base import ChartStyle, Renderer
@@ -83,6 +85,7 @@ class MonitorApp(PaletteApp):
         self.status_bar: StatusBar
         self.banner: Banner
         self.grid: Grid
+        self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
         self.set_keymap(dict(settings.ui.keys))
         feed.add_listener(self._feed_changed)
 
@@ -214,7 +217,7 @@ class MonitorApp(PaletteApp):
         model, now, health = self.model, self.clock.now(), self.feed.health
         info = StatusInfo(model.paused, model.pending, model.feed_down, model.timezone)
         tz = model.tz
-        self.status_bar.show(status_text(health, info, now, tz))
+        self.status_bar.show(self.log_notice.mark(status_text(health, info, now, tz)))
         self.status_bar.show_health(health)
         if model.paused:
             return

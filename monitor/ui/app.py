@@ -21,9 +21,9 @@ from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
 from monitor.ui.keys import bindings, key_help
-from monitor.ui.lognotice import LogNotice
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
+from monitor.ui.notices import LogNotice, channel_banner
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.render.cells import forget_styles
 from monitor.ui.screens.palette import PaletteApp, palette_commands
@@ -228,7 +228,9 @@ class MonitorApp(PaletteApp):
         self.dirty, self._last_tick = False, signature
         views = {key: self.feed.view(key) for key in self._watched}
         sandbox = self.settings.connection.sandbox
-        self.banner.show(banner_text(health, info, now, sandbox, tuple(views.values())))
+        self.banner.show(
+            banner_text(health, info, now, sandbox, tuple(views.values())) or channel_banner(health)
+        )
         self._draw_sidebar(views)
         for i, panel in enumerate(self.panel_widgets):
             if panel.display:

@@ -11,7 +11,7 @@ from monitor.feed import Feed
 from monitor.logging import configure_logging
 from monitor.settings import LogSettings
 from monitor.ui.app import MonitorApp
-from monitor.ui.lognotice import MARK
+from monitor.ui.notices import MARK
 from tests.test_logging import restore_logging
 from tests.ui.test_app_real_feed import ROUNDS, badges, live, make_real, real_feed
 from tests.ui.uikit import SIZE, settle, wait_for

@@ -1,4 +1,4 @@
-"""The status bar's word that logging stopped (a full disk): one notification, then a short mark."""
+"""Notices beside the status text: the log being off (a full disk), why the channel cannot connect."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 
+from monitor.feed import ConnectionState, Health
 from monitor.logging import log_failure
 
 MARK = "⚠ no log"
@@ -36,3 +37,15 @@ class LogNotice:
             self._notify(f"Logging stopped: {failure}. The monitor goes on without a log.")
         status.append(f"  {MARK}", style=MARK_STYLE)
         return status
+
+
+def channel_banner(health: Health) -> str | None:
+    """The banner while the channel cannot connect and the reason is known (DNS, refused, TLS).
+
+    From the first failure on: the outage banner (status_bar.banner_text) waits for the third
+    attempt, and before it the status bar only said CONNECTING or RECONNECTING.
+    """
+    problem = health.channel_problem
+    if problem is None or health.state not in (ConnectionState.CONNECTING, ConnectionState.RECONNECTING):
+        return None
+    return f"Cannot connect to {health.endpoint}: {problem}. Retrying on its own; press r to retry now."

@@ -26,9 +26,13 @@ def log_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
+    """Puts logging back as it was, the log file monitor.logging knows of (and its failure) too."""
+    import monitor.logging as monitor_logging
+
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    handlers, level, current = list(root.handlers), root.level, monitor_logging._current
     yield
+    monitor_logging._current = current
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)

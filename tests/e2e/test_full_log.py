@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_stream_restart import Lines
+from tests.e2e.test_stream_restart import Lines, processes
+
+__all__ = ["processes"]  # a fixture, used by name
 
 DEADLINE_S = 40.0
 LIMIT_KB = 64
@@ -34,16 +35,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     for name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING", "MONITOR_CONFIG_FILE"):
         values.pop(name, None)  # no token: the built-in simulator
     return values
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def stream(log: str, env: dict[str, str], file_limit_kb: int | None = None) -> subprocess.Popen[str]:

@@ -127,7 +127,7 @@ async def close_dialogs(pilot: Pilot[int], app: MonitorApp) -> None:
 async def test_key_storm_over_every_screen_leaves_the_app_up_and_responsive(
     make: AppFactory, feed: FakeFeed, seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """5 x 80 seeded keys in bursts over the main screen, the palette (and what it opens), help,
+    """5 x 60 seeded keys in bursts over the main screen, the palette (and what it opens), help,
     search and the switcher; after each, the app answers a key; at the end it quits with 0."""
     monkeypatch.chdir(tmp_path)  # the palette's Screenshot command writes into the working directory
     rng = random.Random(seed)
@@ -145,7 +145,7 @@ async def test_key_storm_over_every_screen_leaves_the_app_up_and_responsive(
             if opener:
                 await pilot.press(opener)
                 assert type(screen(app)) is dialog
-            await storm(pilot, app, rng, 80)
+            await storm(pilot, app, rng, 60)
             await close_dialogs(pilot, app)
             await settle(pilot, app)
             assert len(app.screen_stack) == 1, (opener, app.screen_stack)

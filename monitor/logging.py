@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import re
+import sys
+import threading
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
 from structlog.typing import Processor, WrappedLogger
@@ -22,6 +28,86 @@ _SECRET_SHAPES = (
     re.compile(r"(?i)(?<=bearer )[^\s\"',}]+"),
 )
 _HANDLER_NAME = "monitor-file"
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""Open errors that mean the disk (or a quota, or `ulimit -f`) is full: the monitor runs without a log."""
+_current: LogFile | None = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Writes every byte of `data` (a regular file may take a line in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class LogFile:
+    """The log's one writer, shared by structlog and the stdlib handler; it never raises.
+
+    The first write that fails (a full disk, a quota, a file that may not grow) closes the file,
+    says so once on stderr (the terminal for the CLI commands; Textual captures it while the TUI
+    runs, which shows it on the status bar instead), and every later line is dropped. A raising
+    log call would end whatever logged: the feed's receive loop, so the stream went silent.
+    Unbuffered (one write per line), so no half line is left to fail again at exit.
+    """
+
+    def __init__(self, path: Path, fd: int | None, failure: str | None = None) -> None:
+        self.path = path
+        self._fd = fd
+        self._lock = threading.Lock()
+        self.failure = failure
+        """Why the log is off (None while it writes)."""
+
+    @classmethod
+    def open(cls, path: Path) -> LogFile:
+        """Opens `path` for appending; on a full disk, a LogFile that is already off (and said so)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of hanging the start.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o666)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            log_file = cls(path, None)
+            log_file._fail(exc)
+            return log_file
+        os.set_blocking(fd, True)
+        return cls(path, fd)
+
+    def write(self, text: str) -> int:
+        fd = self._fd
+        if fd is not None:
+            try:
+                _write_all(fd, text.encode("utf-8", "backslashreplace"))
+            except (OSError, ValueError) as exc:
+                self._fail(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered; here for the handlers that call it."""
+
+    def _fail(self, exc: Exception) -> None:
+        with self._lock:
+            if self.failure is not None:
+                return
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failure = f"cannot write the log file {self.path} ({reason})"
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):  # already failing; the close only frees the descriptor
+                os.close(fd)
+        with contextlib.suppress(OSError, ValueError):  # stderr gone too (a closed pipe): nowhere to say it
+            print(f"monitor: warning: {self.failure}; running without a log", file=sys.stderr, flush=True)
+
+
+def log_failure() -> str | None:
+    """Why logging stopped (a full disk), or None while the log file takes every line."""
+    return _current.failure if _current is not None else None
+
+
+class _FileHandler(logging.StreamHandler[LogFile]):
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Drops a record that cannot be formatted (a library's bad %-args): the default prints
+        "--- Logging error ---" and a traceback to stderr, over the TUI."""
 
 
 class Redactor:
@@ -69,22 +155,29 @@ def _shared_processors() -> list[Processor]:
 def configure_logging(settings: LogSettings, token: str | None = None, *, cache: bool = True) -> None:
     """Sends structlog and stdlib logging (root WARNING+, grpc, asyncio) to `settings.file` as JSON.
 
+    A full disk, at the start or later, turns the log off with one notice (LogFile), never an error.
+
     Args:
         settings: the log section (file and level).
         token: the API token, redacted wherever it would appear.
         cache: cache loggers on first use (production); tests pass False to reconfigure.
+
+    Raises:
+        OSError: the file cannot be opened for another reason than a full disk (a directory, no
+            permission): a mistake in the settings that the CLI reports as one.
     """
-    settings.file.parent.mkdir(parents=True, exist_ok=True)
-    stream = settings.file.open("a", buffering=1, encoding="utf-8")
+    global _current
+    stream = _current = LogFile.open(settings.file)
     redactor = Redactor(token)
     level = _LEVELS[settings.level]
     structlog.configure(
         processors=[*_shared_processors(), structlog.processors.JSONRenderer(), redactor],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        # WriteLogger only calls write and flush, which LogFile has; it is typed for a TextIO.
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, stream)),
         cache_logger_on_first_use=cache,
     )
-    handler = logging.StreamHandler(stream)
+    handler = _FileHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -102,7 +195,7 @@ def configure_logging(settings: LogSettings, token: str | None = None, *, cache:
         if old.get_name() == _HANDLER_NAME or (isinstance(old, logging.StreamHandler) and _is_terminal(old)):
             root.removeHandler(old)
             if old.get_name() == _HANDLER_NAME:
-                old.close()  # its stream stays open: loggers cached on first use may still write to it
+                old.close()  # its LogFile stays open: loggers cached on first use may still write to it
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     # Library chatter below WARNING is only wanted when debugging.

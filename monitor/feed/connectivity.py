@@ -1,4 +1,4 @@
-"""Channel connectivity: learns why a channel cannot connect, so TLS trouble gets a clear reason."""
+"""Channel connectivity: learns why a channel cannot connect (DNS, refused, TLS) in the user's words."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ PROBE_METHOD = "/monitor.Probe/Connectivity"
 PROBE_TIMEOUT_S = 5.0
 _TLS_MARKERS = ("handshake", "ssl_error", "certificate_verify_failed", "tsi_")
 _VERIFY = re.compile(r"CERTIFICATE_VERIFY_FAILED:\s*([^:]+)")
+_DNS_HOST = re.compile(r"DNS resolution failed for ([^\s:]+|\[[^\]]+\])")
+_UNREACHABLE: tuple[tuple[str, str], ...] = (
+    ("connection refused", "connection refused: nothing listens on that host and port"),
+    ("no route to host", "no route to the host: check the network, VPN or proxy"),
+    ("network is unreachable", "the network is unreachable: check the connection, VPN or proxy"),
+    ("timed out", "the connection timed out: a firewall or proxy may drop it"),
+    ("timeout occurred", "the connection timed out: a firewall or proxy may drop it"),
+)
+"""gRPC's words (lowercased) for a failed TCP connect, and what the monitor says instead."""
 
 
 def tls_problem(details: str, ca_file: str | None) -> str | None:
@@ -36,6 +45,20 @@ def tls_problem(details: str, ca_file: str | None) -> str | None:
     return f"TLS handshake failed ({why}); {advice}"
 
 
+def unreachable_problem(details: str) -> str | None:
+    """A user-facing reason when UNAVAILABLE details show a failed name lookup or TCP connect."""
+    found = _DNS_HOST.search(details)
+    if found is not None:
+        return f"cannot resolve {found[1]} (DNS): check the host name in the endpoint, or the network"
+    lowered = details.lower()
+    return next((reason for marker, reason in _UNREACHABLE if marker in lowered), None)
+
+
+def channel_problem(details: str, ca_file: str | None) -> str | None:
+    """Why the channel cannot connect, from a fail-fast call's details: TLS, DNS or TCP; else None."""
+    return tls_problem(details, ca_file) or unreachable_problem(details)
+
+
 async def probe(channel: grpc.aio.Channel) -> str:
     """The status details a fail-fast call gets on this channel right now ("" if it connected)."""
     call = channel.unary_unary(PROBE_METHOD, request_serializer=bytes, response_deserializer=bytes)
@@ -50,10 +73,11 @@ async def probe(channel: grpc.aio.Channel) -> str:
 async def watch_channel(
     channel: grpc.aio.Channel, ca_file: str | None, report: Callable[[str | None], None]
 ) -> None:
-    """Follows the channel's state for ever; reports a TLS reason on failure, None once READY.
+    """Follows the channel's state for ever; reports why it fails (channel_problem), None once READY.
 
     The stream and the look-ups wait for the channel (`wait_for_ready`), so on their own they only
-    ever see a timeout; a fail-fast probe after TRANSIENT_FAILURE carries the handshake error.
+    ever see a timeout; a fail-fast probe after TRANSIENT_FAILURE carries the DNS, TCP or
+    handshake error.
     """
     state = channel.get_state(try_to_connect=False)
     while True:
@@ -63,7 +87,7 @@ async def watch_channel(
             report(None)
         elif state is grpc.ChannelConnectivity.TRANSIENT_FAILURE:
             details = await probe(channel)
-            reason = tls_problem(details, ca_file)
+            reason = channel_problem(details, ca_file)
             if reason is None and details:
                 log.info("channel_unavailable", details=details[:300])
             report(reason)

@@ -117,6 +117,8 @@ class Health:
     """Malformed or hostile stream messages skipped (counted, never applied to the book)."""
     last_bad_reason: str = ""
     """Why the newest skipped message was skipped."""
+    channel_problem: str | None = None
+    """Why the channel cannot connect (DNS, refused, TLS), in the user's words; None once it does."""
     watch: dict[WatchKey, WatchHealth] = field(default_factory=dict)
     trading: dict[str, TradingPhase] = field(default_factory=dict)
     """Trading phase per instrument uid, from the info subscription."""
@@ -300,6 +302,12 @@ class Health:
         self.bad_messages += count
         self.last_bad_reason = reason
         self.version += 1
+
+    def note_channel(self, problem: str | None) -> None:
+        """Records why the channel cannot connect (None: it connected)."""
+        if problem != self.channel_problem:
+            self.channel_problem = problem
+            self.version += 1
 
     def note_reconnect(self) -> None:
         """Counts one reconnect attempt."""

@@ -114,12 +114,16 @@ class StreamSupervisor:
 
     def channel_report(self, problem: str | None) -> None:
         """The channel watcher's news: why the channel cannot connect (None once it is READY)."""
-        self._channel_problem = problem
+        previous, self._channel_problem = self._channel_problem, problem
+        self._health.note_channel(problem)
         if self._auth.rejected:
             return  # the rejection is the news until the reconnect
-        if problem is not None and self._health.state is not ConnectionState.LIVE:
-            self._announce.transition(self._health.state, problem)
-            log.error("channel_failed", reason=problem)
+        health = self._health
+        if problem is not None and health.state is not ConnectionState.LIVE:
+            # The same state with its reason: the attempt and the retry time stay as they are.
+            self._announce.transition(health.state, problem, None, health.attempt, health.next_retry_at)
+            if problem != previous:  # the channel retries on its own backoff: once per new reason
+                log.error("channel_failed", reason=problem)
 
     # -- the slots -----------------------------------------------------------------------------
 

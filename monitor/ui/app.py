@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.containers import Grid, Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -20,11 +20,13 @@ from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED, EXIT_OK
 from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
-from monitor.ui.keys import KEY_ACTIONS, bindings, key_help
+from monitor.ui.keys import bindings, key_help
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
+from monitor.ui.notices import LogNotice, channel_banner
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.render.cells import forget_styles
+from monitor.ui.screens.palette import PaletteApp, palette_commands
 from monitor.ui.theme import chart_style
 from monitor.ui.views import empty_panel, panel_of, row_of
 from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
@@ -37,7 +39,7 @@ SAVE_GROUP = "watchlist-save"
 FILE_GROUP = "watchlist-file"
 
 
-class MonitorApp(App[int]):
+class MonitorApp(PaletteApp):
     """The live market monitor. Widgets own no market state: the render tick reads the feed.
 
     What the screen shows is `model` (a MonitorModel); the actions here only forward keys to it,
@@ -83,6 +85,7 @@ class MonitorApp(App[int]):
         self.status_bar: StatusBar
         self.banner: Banner
         self.grid: Grid
+        self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
         self.set_keymap(dict(settings.ui.keys))
         feed.add_listener(self._feed_changed)
 
@@ -214,7 +217,7 @@ class MonitorApp(App[int]):
         model, now, health = self.model, self.clock.now(), self.feed.health
         info = StatusInfo(model.paused, model.pending, model.feed_down, model.timezone)
         tz = model.tz
-        self.status_bar.show(status_text(health, info, now, tz))
+        self.status_bar.show(self.log_notice.mark(status_text(health, info, now, tz)))
         self.status_bar.show_health(health)
         if model.paused:
             return
@@ -225,7 +228,9 @@ class MonitorApp(App[int]):
         self.dirty, self._last_tick = False, signature
         views = {key: self.feed.view(key) for key in self._watched}
         sandbox = self.settings.connection.sandbox
-        self.banner.show(banner_text(health, info, now, sandbox, tuple(views.values())))
+        self.banner.show(
+            banner_text(health, info, now, sandbox, tuple(views.values())) or channel_banner(health)
+        )
         self._draw_sidebar(views)
         for i, panel in enumerate(self.panel_widgets):
             if panel.display:
@@ -315,12 +320,9 @@ class MonitorApp(App[int]):
         self.push_screen(HelpScreen(key_help(self.settings.ui.keys), detail))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for item in KEY_ACTIONS:
-            if item.id.startswith("jump_"):
-                continue
-            key = self.settings.ui.keys.get(item.id) or item.key_display or item.keys
-            yield SystemCommand(item.description, f"key: {key}", partial(self.run_action, item.action))
+        yield from palette_commands(
+            super().get_system_commands(screen), self.settings.ui.keys, self.run_action
+        )
 
     def notify(
         self,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
-from textual.widgets import Label
+from textual.widgets import Label, OptionList, Static
 
 from monitor.feed.testing import FakeFeed
 from monitor.market import Instrument, Interval, WatchKey
+from monitor.ui.keys import KEY_ACTIONS
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel
 from monitor.watchlist import load_watchlists
@@ -157,6 +159,50 @@ async def test_question_mark_opens_help(make: AppFactory) -> None:
         assert not isinstance(screen(app), HelpScreen)
 
 
+def plain(renderable: object) -> str:
+    """What a Rich renderable shows, as text."""
+    from rich.console import Console
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_the_help_legend_explains_every_badge_and_axis_mark() -> None:
+    """Every label a panel can show (each `Badge("…"` in the UI's code) has its row, and so do the
+    renderer's axis glyphs: a new badge (LAGGING, say) fails here until it is explained."""
+    import re
+
+    import monitor.ui.badge
+    import monitor.ui.views
+    from monitor.ui.render import cells
+    from monitor.ui.screens.help import AXIS_MARKS, BADGES
+
+    drawn: set[str] = set()
+    for module in (monitor.ui.badge, monitor.ui.views):
+        drawn |= set(re.findall(r'Badge\(\s*"([^"]+)"', Path(str(module.__file__)).read_text()))
+    assert {"PENDING", "EMPTY", "CONNECTING", "LIVE", "ERROR"} <= drawn
+    explained = {label for label, _ in BADGES}
+    assert all(any(row == label or row.startswith(f"{label} ") for row in explained) for label in drawn), (
+        drawn - {row.split(" ")[0] for row in explained}
+    )
+    marks = "".join(mark for mark, _ in AXIS_MARKS)
+    for glyph in (cells.BACKFILL, cells.GAP, cells.FORMING_MARK, cells.LAST_MARK):
+        assert glyph in marks
+
+
+async def test_help_shows_the_badges_and_the_axis_marks(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        shown = screen(app)
+        assert isinstance(shown, HelpScreen)
+        badges, marks = (plain(shown.query_one(part, Static).content) for part in ("#badges", "#axis-marks"))
+        assert "PENDING" in badges and "EMPTY" in badges and "CONNECTING" in badges
+        assert "backfill" not in badges and "filled in from history" in marks and "forming" in marks
+        assert "gap" in marks
+
+
 async def test_q_quits_and_closes_feed(make: AppFactory, feed: FakeFeed) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
@@ -249,11 +295,34 @@ async def test_keys_follow_settings_overrides(make: AppFactory) -> None:
         assert paused(app)  # p is no longer bound
 
 
-async def test_every_action_is_in_the_command_palette(make: AppFactory) -> None:
-    app = make()
+async def test_every_action_is_in_the_command_palette_once_with_its_key(make: AppFactory) -> None:
+    """jump_1…jump_9 included; Quit once (Textual's own entry ran the same action_quit)."""
+    app = make(keys={"jump_3": "f3", "help": "f1"})
     async with app.run_test(size=SIZE):
-        titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Quit", "Help", "Pause or resume drawing (data keeps flowing)", "Switch watchlist"} <= titles
+        commands = list(app.get_system_commands(app.screen))
+        titles = [command.title for command in commands]
+        assert titles.count("Quit") == 1
+        assert {item.description for item in KEY_ACTIONS} <= set(titles)
+        keys = {command.title: command.help for command in commands}
+        assert keys["Jump to row 1"] == "key: 1" and keys["Jump to row 9"] == "key: 9"
+        assert keys["Jump to row 3"] == "key: f3" and keys["Help"] == "key: f1"
+        assert keys["Quit"] == "key: q" and keys["Next instrument in the watchlist"] == "key: ↓/j"
+        assert "Theme" in titles  # Textual's other commands stay
+
+
+async def test_a_jump_from_the_palette_moves_the_selection(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"jump to row 3")
+        await wait_for(
+            pilot,
+            lambda: (
+                bool(screen(app).query("CommandList"))
+                and screen(app).query_one("CommandList", OptionList).option_count > 0
+            ),
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.model.selected == 2)
 
 
 async def test_a_failed_search_says_why_and_adds_nothing(
@@ -279,3 +348,27 @@ async def test_a_failed_search_says_why_and_adds_nothing(
         assert "reconnect (r)" in shown and not search.results
         await pilot.press("escape")
     assert watchlist_file.read_text() == before
+
+
+def test_the_readme_keys_and_badges_agree_with_the_app() -> None:
+    """The README's key table names real action ids with their default keys, and every badge it
+    says a panel shows is one the help screen explains (it once said FAILED, and `/` to search)."""
+    import re
+
+    from monitor.ui.screens.help import BADGES
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    actions = {item.id: item for item in KEY_ACTIONS}
+    rows = re.findall(r"^\| (`[^|]+`) \| (`[a-z_0-9`…, ]+`) \|", readme, flags=re.MULTILINE)
+    assert len(rows) >= 15
+    for keys, ids in rows:
+        for action_id in re.findall(r"`([a-z_0-9]+)`", ids):
+            if action_id in ("jump_1", "jump_9"):
+                continue  # `1`…`9`
+            item = actions[action_id]
+            first = (item.key_display or item.keys).split(",")[0].split("/")[0]
+            assert first.lower() in keys.lower(), (action_id, keys)
+    words = " ".join(readme.split())
+    shown = re.findall(r"the panel shows `?([A-Z]+)", words)
+    assert shown and set(shown) <= {label.split(" ")[0] for label, _ in BADGES}, shown
+    assert "search and add with `a`" in words and "with `/`" not in words

@@ -12,6 +12,7 @@ from textual import events
 from textual.markup import escape
 from textual.widgets import Input, OptionList
 
+from monitor.feed import ConnectionState
 from monitor.feed.testing import DEMO_INSTRUMENTS, FakeFeed, ManualClock, demo_instrument
 from monitor.market import Interval
 from monitor.settings import Settings
@@ -180,3 +181,45 @@ def test_every_key_is_known() -> None:
     """The spam test covers the whole key map (interval keys included)."""
     assert {"i", "I", "a", "x", "l", "w", "t", "p", "r"} <= {item.keys for item in KEY_ACTIONS}
     assert Interval.M1 in {interval for _, interval in MAIN}
+
+
+async def test_a_channel_that_cannot_connect_says_why_on_screen(watchlist_file: Path) -> None:
+    """Nothing listens on the port: the banner says "connection refused" from the first attempt
+    (before, the TUI said CONNECTING, then "no confirmation within …"; the reason was in the log)."""
+    import socket
+
+    from monitor.clock import SystemClock
+    from monitor.feed import Feed, FeedConfig
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = FeedConfig(endpoint=f"127.0.0.1:{port}", token="t", plaintext=True, connect_timeout_s=30.0)
+    feed = Feed(config=config, clock=SystemClock())
+    app = make_app(
+        Settings(), load_watchlists(watchlist_file), watchlist_file, feed, feed.clock, watch_file=False
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.banner.message is not None, rounds=1000)
+        assert app.banner.message == (
+            f"Cannot connect to 127.0.0.1:{port}: connection refused: nothing listens on that host and port. "
+            "Retrying on its own; press r to retry now."
+        )
+        assert "CONNECTING" in app.status_bar.text.plain  # still the first attempt
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_a_tls_failure_is_on_the_banner_while_connecting(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        feed.set_connection(ConnectionState.CONNECTING)
+        feed.health.note_channel(
+            "TLS handshake failed (certificate not trusted: self signed); pass --ca-file"
+        )
+        await settle(pilot, app)
+        assert "TLS handshake failed" in (app.banner.message or "")
+        feed.health.note_channel(None)  # connected after all
+        feed.set_connection(ConnectionState.LIVE)
+        await settle(pilot, app)
+        assert app.banner.message is None

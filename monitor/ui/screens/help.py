@@ -1,4 +1,4 @@
-"""The help screen: every key, its action, and what the badges mean."""
+"""The help screen: every key, its action, what the badges and the chart's axis marks mean."""
 
 from __future__ import annotations
 
@@ -10,21 +10,47 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from monitor.ui.render.cells import BACKFILL, FORMING_MARK, GAP, LAST_LINE, LAST_MARK
+from monitor.ui.screens.modal import Modal
 
 BADGES: tuple[tuple[str, str], ...] = (
     ("LIVE 3s", "streaming; 3s since the newest candle update"),
+    ("LIVE no trades yet", "subscribed and streaming; no trade in this series yet"),
     ("NO DATA 43s", "the market trades but no update came for 43s (over 30s): quiet, or cut off"),
     ("LAGGING 14s", "updates arrive, but 14s after the server stamped them: a slow link"),
+    ("PENDING", "looking the instrument up, or waiting for the server to confirm its subscription"),
+    ("RETRYING", "the look-up or subscription failed for now (its reason is shown); tried again"),
+    ("CONNECTING", "opening the connection (the first time, or after r)"),
     ("STALE", "the connection is silent, not even pings: it is being reopened"),
     ("CLOSED", "the market is closed: silence is expected"),
     ("RECONNECTING", "the connection dropped; the feed retries with backoff (r: now)"),
-    ("ERROR", "the entry failed (its reason is shown) or the feed stopped"),
+    ("ERROR", "the entry failed (its reason is shown), the token was rejected, or the feed stopped"),
+    ("EMPTY", "no instrument in this panel: select a row and press Enter"),
 )
+"""The panel badges, one row each: a new badge (ui/badge.py, ui/views.py) adds its row here
+(tests/ui/test_app_keys.py checks that every label drawn is explained)."""
+AXIS_MARKS: tuple[tuple[str, str], ...] = (
+    (BACKFILL * 3, "under candles filled in from history (GetCandles) after an outage"),
+    (GAP * 3, "a gap: periods missed while disconnected, not filled in yet (shaded up the chart)"),
+    (FORMING_MARK, "under the forming candle: its period is not over (drawn dimmed)"),
+    (f"{LAST_LINE * 3}{LAST_MARK}", "the last price, across the chart to its label"),
+)
+"""The marks on the time axis (and the price line), one row each, from the renderer's own glyphs."""
 
 
-class HelpScreen(ModalScreen[None]):
+def legend(rows: tuple[tuple[str, str], ...]) -> Table:
+    """A two-column table: the mark or key in bold, then what it means."""
+    table = Table(box=None, show_header=False, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for mark, meaning in rows:
+        table.add_row(mark, meaning)
+    return table
+
+
+class HelpScreen(Modal[None]):
     """Lists the key map the app is actually using (after `ui.keys` overrides)."""
 
     DEFAULT_CSS = """
@@ -46,21 +72,13 @@ class HelpScreen(ModalScreen[None]):
         """Feed trouble worth knowing as of opening (skipped server messages), or None."""
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
-        for key, description in self.keys:
-            table.add_row(key, description)
-        badges = Table(box=None, show_header=False, padding=(0, 2))
-        badges.add_column(style="bold")
-        badges.add_column()
-        for badge, meaning in BADGES:
-            badges.add_row(badge, meaning)
         with VerticalScroll():
             yield Static("[b]Keys[/b]  (also in the command palette: ctrl+p)")
-            yield Static(table)
+            yield Static(legend(tuple(self.keys)))
             yield Static("\n[b]Panel badges[/b]")
-            yield Static(badges)
+            yield Static(legend(BADGES), id="badges")
+            yield Static("\n[b]Chart marks[/b]  (on the time axis)")
+            yield Static(legend(AXIS_MARKS), id="axis-marks")
             if self.feed_detail is not None:
                 yield Static("\n[b]Feed[/b]")
                 # A Text: it quotes the server, so it is never read as markup.

@@ -11,16 +11,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from monitor.market import Instrument
+from monitor.ui.screens.modal import Modal
 
 Search = Callable[[str], Awaitable[list[Instrument]]]
 
 
-class SearchScreen(ModalScreen[Instrument | None]):
+class SearchScreen(Modal[Instrument | None]):
     """Type a ticker, name, FIGI or uid; Enter adds the highlighted result, Escape cancels."""
 
     DEFAULT_CSS = """

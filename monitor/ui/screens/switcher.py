@@ -9,12 +9,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from monitor.ui.screens.modal import Modal
 
-class WatchlistSwitcher(ModalScreen[str | None]):
+
+class WatchlistSwitcher(Modal[str | None]):
     """Enter switches to the highlighted list, Escape keeps the current one."""
 
     DEFAULT_CSS = """

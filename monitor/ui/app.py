@@ -10,7 +10,6 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.containers import Grid, Horizontal, Vertical
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
@@ -323,18 +322,6 @@ class MonitorApp(PaletteApp):
         yield from palette_commands(
             super().get_system_commands(screen), self.settings.ui.keys, self.run_action
         )
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """Textual's notify, but plain text by default: messages carry names, paths and errors."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # ------------------------------------------------------------------ the watchlist file
 

@@ -9,10 +9,11 @@ from textual import command
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.command import CommandList
+from textual.notifications import SeverityLevel
 from textual.theme import ThemeProvider
 
-from monitor.ui.keys import KEY_ACTIONS, KeyAction
 from monitor.ui.screens.modal import dismissable, nothing_to_await
+from monitor.uinames import KEY_ACTIONS, KeyAction
 
 PAGING = ("page_up", "page_down")
 TEXTUAL_QUIT = "Quit"
@@ -50,7 +51,20 @@ class CommandPalette(command.CommandPalette):
 
 
 class PaletteApp(App[int]):
-    """An App whose command palettes (ctrl+p and the theme picker it offers) are the safe one."""
+    """An App whose command palettes (ctrl+p and the theme picker it offers) are the safe one, and
+    whose notifications are plain text (they carry names, paths and errors, never markup)."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notify, but plain text by default."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not isinstance(self.screen, command.CommandPalette):

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from monitor.cli.stream import HOLD_LIVE_S, Outbox, Printer, stream
+from monitor.cli.printer import HOLD_LIVE_S, Outbox, Printer
+from monitor.cli.stream import stream
 from monitor.clock import ScaledClock
 from monitor.feed import ConnectionState, Feed, FeedConfig, Health, HealthEvent, WatchState, WatchView
 from monitor.market import Candle, CandleBook, Instrument, Interval, Origin, SeriesKey, WatchKey

@@ -13,8 +13,8 @@ from monitor.feed.config import FeedConfig
 
 MAX_RECEIVE_BYTES = 10 * 1024 * 1024
 MIN_KEEPALIVE_MS = 60_000
-RECONNECT_BACKOFF_MS = 500
-"""The channel's own reconnect pace while the endpoint is unreachable (see `channel_options`)."""
+RECONNECT_BACKOFF_MS = 240_000
+"""gRPC core's own reconnect backoff: longer than any feed delay, so core never reconnects first."""
 VERSION = "0.1.0"
 
 
@@ -27,16 +27,19 @@ def channel_options(config: FeedConfig) -> list[tuple[str, int | str]]:
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
         ("grpc.primary_user_agent", f"{config.app_name}/{VERSION}"),
-        # The stream waits for the channel (wait_for_ready), so gRPC core's subchannel backoff
-        # (1 s x1.6 up to 120 s by default) would decide when a returning server is seen, on top
-        # of the feed's own backoff and invisible to health.next_retry_at: after a 3 s outage the
-        # feed went LIVE up to 3 s late. A short fixed pace keeps the feed's backoff the one that
-        # counts (LIVE within it + 1 s); it costs one cheap connect attempt per 0.5 s, and only
-        # while the endpoint is unreachable (a READY channel never reconnects). Not
-        # grpc.min_reconnect_backoff_ms: core uses it as the connect-attempt deadline (20 s), which
-        # a slow TLS handshake needs.
+        # The feed decides every connect (feed/connection.py): a failed channel is replaced by a new
+        # one when a stream attempt starts, on the feed's backoff. gRPC core would otherwise retry
+        # on a timer of its own, calls waiting or not (a 0.5 s pace made 194 TCP connects in a
+        # 2-minute outage against 5 feed attempts; its default 1 s x1.6 curve hides a returning
+        # server from the feed for up to 2 minutes). 240 s (192-288 s with core's ±20 % jitter)
+        # exceeds the feed's largest delay (120 s + 20 %), so core never reconnects first.
+        # Core also makes it the connect-attempt deadline (max(backoff, 20 s)): a connect that
+        # hangs (blackholed SYN, stalled TLS handshake) is cut when the next attempt replaces it.
         ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
         ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+        # Our own subchannels: a replacement channel must not inherit a failed channel's backoff
+        # through gRPC's process-wide subchannel pool (same target and arguments share one).
+        ("grpc.use_local_subchannel_pool", 1),
     ]
 
 

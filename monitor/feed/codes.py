@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_CODE = re.compile(r"\b(\d{5})\b")
+# Not a port: a failed connect's details name the address ("ipv4:127.0.0.1:39301: ...").
+_CODE = re.compile(r"(?<![:.\d])\b(\d{5})\b(?![.\d])")
 
 
 def api_code(details: str | None, trailing: Iterable[tuple[str, str]] = ()) -> str | None:

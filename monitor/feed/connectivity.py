@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
 import grpc
 import structlog
+from grpc import aio
+
+from monitor.feed.connection import Connection
 
 log = structlog.get_logger()
 
@@ -59,7 +63,7 @@ def channel_problem(details: str, ca_file: str | None) -> str | None:
     return tls_problem(details, ca_file) or unreachable_problem(details)
 
 
-async def probe(channel: grpc.aio.Channel) -> str:
+async def probe(channel: aio.Channel) -> str:
     """The status details a fail-fast call gets on this channel right now ("" if it connected)."""
     call = channel.unary_unary(PROBE_METHOD, request_serializer=bytes, response_deserializer=bytes)
     try:
@@ -71,23 +75,39 @@ async def probe(channel: grpc.aio.Channel) -> str:
 
 
 async def watch_channel(
-    channel: grpc.aio.Channel, ca_file: str | None, report: Callable[[str | None], None]
+    connection: Connection, ca_file: str | None, report: Callable[[str | None], None]
 ) -> None:
-    """Follows the channel's state for ever; reports why it fails (channel_problem), None once READY.
+    """Follows the connection's channel; reports why it fails (channel_problem), None once READY.
 
-    The stream and the look-ups wait for the channel (`wait_for_ready`), so on their own they only
-    ever see a timeout; a fail-fast probe after TRANSIENT_FAILURE carries the DNS, TCP or
-    handshake error.
+    A fail-fast probe after TRANSIENT_FAILURE carries the DNS, TCP or handshake error; it adds no
+    connect (a failed channel fails such a call at once). When a stream attempt replaces the
+    channel, the watcher moves on to the new one.
     """
-    state = channel.get_state(try_to_connect=False)
     while True:
-        await channel.wait_for_state_change(state)
+        channel = connection.channel
         state = channel.get_state(try_to_connect=False)
-        if state is grpc.ChannelConnectivity.READY:
-            report(None)
-        elif state is grpc.ChannelConnectivity.TRANSIENT_FAILURE:
-            details = await probe(channel)
-            reason = channel_problem(details, ca_file)
-            if reason is None and details:
-                log.info("channel_unavailable", details=details[:300])
-            report(reason)
+        while channel is connection.channel:
+            if not await _changed(connection, channel, state):
+                break
+            state = channel.get_state(try_to_connect=False)
+            if state is grpc.ChannelConnectivity.READY:
+                report(None)
+            elif state is grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                details = await probe(channel)
+                reason = channel_problem(details, ca_file)
+                if reason is None and details:
+                    log.info("channel_unavailable", details=details[:300])
+                report(reason)
+
+
+async def _changed(connection: Connection, channel: aio.Channel, state: grpc.ChannelConnectivity) -> bool:
+    """Waits until `channel` leaves `state` (True) or is replaced (False)."""
+    change = asyncio.ensure_future(channel.wait_for_state_change(state))
+    replaced = asyncio.ensure_future(connection.replaced(channel))
+    try:
+        await asyncio.wait({change, replaced}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        change.cancel()
+        replaced.cancel()
+        await asyncio.gather(change, replaced, return_exceptions=True)
+    return channel is connection.channel

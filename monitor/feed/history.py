@@ -12,6 +12,7 @@ from grpc import aio
 from monitor.clock import Clock
 from monitor.feed.auth import TokenGate, rejection
 from monitor.feed.codes import api_code
+from monitor.feed.connection import Connection
 from monitor.feed.convert import historic_candle
 from monitor.market import Candle, Interval
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
@@ -136,11 +137,16 @@ class _TokenBucket:
                 await self._clock.sleep((1.0 - self._tokens) / self._rate)
 
 
+def _marketdata_stub(channel: aio.Channel) -> marketdata_pb2_grpc.MarketDataServiceAsyncStub:
+    return marketdata_pb2_grpc.MarketDataServiceStub(channel)
+
+
 class HistoryClient:
     """Fetches closed candles with GetCandles over an open channel.
 
     Args:
-        channel: the grpc.aio channel shared with the feed.
+        channel: a grpc.aio channel (one-shot commands), or the feed's `Connection`: each call
+            takes its current channel.
         metadata: headers sent on every call (authorization, x-app-name).
         clock: the clock pacing and retry waits run on.
         requests_per_minute: the client's own budget, kept under the API's 600/min.
@@ -151,7 +157,7 @@ class HistoryClient:
 
     def __init__(
         self,
-        channel: aio.Channel,
+        channel: aio.Channel | Connection,
         metadata: Sequence[tuple[str, str]],
         *,
         clock: Clock,
@@ -163,7 +169,7 @@ class HistoryClient:
     ) -> None:
         if requests_per_minute <= 0:
             raise ValueError("requests_per_minute must be positive")
-        self._stub = marketdata_pb2_grpc.MarketDataServiceStub(channel)
+        self._connection = channel if isinstance(channel, Connection) else Connection.of(channel)
         self._metadata = tuple(metadata)
         self._clock = clock
         # A burst of a tenth of the budget keeps any 60 s span under 1.1 x the per-minute budget.
@@ -276,8 +282,10 @@ class HistoryClient:
                 continue  # rejected by another call while this one waited for its turn
             self.requests += 1
             try:
-                return await self._stub.GetCandles(
-                    request, metadata=self._metadata, timeout=self._call_timeout
+                return await self._connection.call(
+                    lambda: self._connection.stub(_marketdata_stub).GetCandles(
+                        request, metadata=self._metadata, timeout=self._call_timeout
+                    )
                 )
             except aio.AioRpcError as exc:
                 if auth is not None and (rejected := rejection(exc)) is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from monitor.feed.auth import TokenGate, TokenRejected, rejection
+from monitor.feed.connection import Connection
 from monitor.feed.convert import instrument, short_instrument
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
@@ -49,20 +50,31 @@ def instrument_request(watch_id: str) -> instruments_pb2.InstrumentRequest:
     return request
 
 
+def _instruments_stub(channel: grpc.aio.Channel) -> instruments_pb2_grpc.InstrumentsServiceAsyncStub:
+    return instruments_pb2_grpc.InstrumentsServiceStub(channel)
+
+
 class InstrumentResolver:
     """Resolves watch ids to Instruments once per session and answers searches.
 
     With `auth` (the feed's token state) a look-up waits while the token is rejected, and a
     rejection closes it and waits too; without it (one-shot commands) a rejection is raised.
+    `channel` is a grpc.aio channel, or the feed's `Connection` (each call takes its current one).
     """
 
     def __init__(
-        self, channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]], auth: TokenGate | None = None
+        self,
+        channel: grpc.aio.Channel | Connection,
+        metadata: Sequence[tuple[str, str]],
+        auth: TokenGate | None = None,
     ) -> None:
-        self._stub = instruments_pb2_grpc.InstrumentsServiceStub(channel)
+        self._connection = channel if isinstance(channel, Connection) else Connection.of(channel)
         self._metadata = tuple(metadata)
         self._auth = auth
         self._cache: dict[str, Instrument] = {}
+
+    def _stub(self) -> instruments_pb2_grpc.InstrumentsServiceAsyncStub:
+        return self._connection.stub(_instruments_stub)
 
     async def resolve(self, watch_id: str) -> Instrument:
         """The instrument for `watch_id` (cached after the first answer).
@@ -77,8 +89,12 @@ class InstrumentResolver:
         request = instrument_request(watch_id)
 
         def send() -> Awaitable[instruments_pb2.InstrumentResponse]:
-            return self._stub.GetInstrumentBy(
-                request, metadata=self._metadata, timeout=UNARY_TIMEOUT_S, wait_for_ready=True
+            # wait_for_ready: on a failed channel a look-up waits and connects nothing itself; the
+            # next stream attempt replaces the channel and `call` sends it again on the new one.
+            return self._connection.call(
+                lambda: self._stub().GetInstrumentBy(
+                    request, metadata=self._metadata, timeout=UNARY_TIMEOUT_S, wait_for_ready=True
+                )
             )
 
         try:
@@ -106,10 +122,12 @@ class InstrumentResolver:
         if auth is not None and auth.rejected:
             raise TokenRejected(auth.reason)
         try:
-            response = await self._stub.FindInstrument(
-                instruments_pb2.FindInstrumentRequest(query=query, api_trade_available_flag=True),
-                metadata=self._metadata,
-                timeout=UNARY_TIMEOUT_S,
+            response = await self._connection.call(
+                lambda: self._stub().FindInstrument(
+                    instruments_pb2.FindInstrumentRequest(query=query, api_trade_available_flag=True),
+                    metadata=self._metadata,
+                    timeout=UNARY_TIMEOUT_S,
+                )
             )
         except grpc.aio.AioRpcError as exc:
             if auth is None or (rejected := rejection(exc)) is None:

@@ -98,7 +98,10 @@ class StreamSession:
     async def run(self) -> Ending:
         """Opens the call and reads until it ends; returns how it ended."""
         # No call timeout: the stream lives for hours. The watchdog bounds open + confirmation.
-        call = self._stub.MarketDataStream(metadata=self._metadata, wait_for_ready=True)
+        # Fail fast: the call waits while the channel connects but ends at once when the connect
+        # failed, so the feed's backoff (not a wait on a channel core will not retry for minutes)
+        # decides when the next connect goes out (feed/connection.py).
+        call = self._stub.MarketDataStream(metadata=self._metadata, wait_for_ready=False)
         self._call = call
         if self._cancel_reason is not None:
             call.cancel()
@@ -169,8 +172,11 @@ class StreamSession:
             return self._ending(exc.code(), exc.details() or "", trailing)
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if self._cancel_reason is None or (task is not None and task.cancelling()):
+            if task is not None and task.cancelling():
                 raise
+            if self._cancel_reason is None:
+                # Cancelled under us: another slot's attempt replaced the failed channel (closing it).
+                return self._ending(grpc.StatusCode.CANCELLED, "channel replaced")
             return self._ending(grpc.StatusCode.CANCELLED, "cancelled by the client")
         return self._ending(None, "")
 

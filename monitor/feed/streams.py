@@ -16,6 +16,7 @@ from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import slow_delay
 from monitor.feed.classify import Action, Ending, Verdict, classify
 from monitor.feed.config import FeedConfig
+from monitor.feed.connection import Connection
 from monitor.feed.health import ConnectionState, Health
 from monitor.feed.listeners import Announcer
 from monitor.feed.receive import Receiver
@@ -36,6 +37,8 @@ class _Slot:
         self.stream = stream
         self.delays = delays
         self.attempt = 0
+        self.channel: grpc.aio.Channel | None = None
+        """The channel of the slot's last session (a failed one is replaced by the next attempt)."""
 
 
 class StreamSupervisor:
@@ -127,7 +130,7 @@ class StreamSupervisor:
 
     # -- the slots -----------------------------------------------------------------------------
 
-    async def run(self, channel: grpc.aio.Channel) -> None:
+    async def run(self, connection: Connection) -> None:
         """Starts a loop per slot the subscriptions need, for as long as the feed runs."""
         self._stopping = False
         loops: dict[int, asyncio.Task[None]] = {}
@@ -141,7 +144,7 @@ class StreamSupervisor:
                     if idle and not self._stopping and self._needed(stream):
                         slot = _Slot(stream, self._backoff_factory())
                         loops[stream] = asyncio.create_task(
-                            self._keep(slot, channel), name=f"feed-slot-{stream}"
+                            self._keep(slot, connection), name=f"feed-slot-{stream}"
                         )
                 await self._until_changed(changed, loops.values())
         finally:
@@ -170,7 +173,7 @@ class StreamSupervisor:
             return True  # open while resolving: the handshake overlaps the look-ups
         return self._subscriptions.registry.streams_needed() > stream
 
-    async def _keep(self, slot: _Slot, channel: grpc.aio.Channel) -> None:
+    async def _keep(self, slot: _Slot, connection: Connection) -> None:
         """Keeps one slot's stream up: one session after another, with backoff in between."""
         while not self._stopping:
             if self._auth.rejected:
@@ -179,7 +182,10 @@ class StreamSupervisor:
                 continue
             if not self._needed(slot.stream):
                 return
-            ending = await self._session(slot.stream, channel)
+            # Each attempt is where a connect may go out: a channel whose connect failed is replaced
+            # now, on this slot's backoff, and never by gRPC core in between.
+            slot.channel = await connection.for_attempt(slot.channel)
+            ending = await self._session(slot.stream, slot.channel)
             verdict = self._verdict(ending, slot.stream)
             stable = (
                 ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S

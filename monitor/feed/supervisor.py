@@ -16,6 +16,7 @@ from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import backoff
 from monitor.feed.channel import metadata, open_channel
 from monitor.feed.config import FeedConfig
+from monitor.feed.connection import Connection
 from monitor.feed.connectivity import watch_channel
 from monitor.feed.health import ConnectionState, Health
 from monitor.feed.history import HistoryClient
@@ -101,7 +102,7 @@ class Feed(ListenerHost):
             backoff_factory=backoff_factory or (lambda: backoff(rng=rng)),
             rng=rng,
         )
-        self._channel: grpc.aio.Channel | None = None
+        self._connection: Connection | None = None
         self._resolver: InstrumentResolver | None = None
         self._stop = asyncio.Event()
         self._closed = False
@@ -147,18 +148,22 @@ class Feed(ListenerHost):
         self._stop, self._closed = asyncio.Event(), False
         self._auth.clear()  # a new run tries the token again, as a reconnect does
         try:
-            channel = self._channel = self._channel_factory(self.config)
-            resolver = self._resolver = InstrumentResolver(channel, self._metadata, self._auth)
-            history = HistoryClient(channel, self._metadata, clock=self.clock, auth=self._auth)
+            # The one owner of the channel: every user takes it from here at call time, and only a
+            # stream attempt replaces it (one connect per attempt, on the feed's backoff).
+            connection = self._connection = Connection(lambda: self._channel_factory(self.config))
+            connection.open()
+            resolver = self._resolver = InstrumentResolver(connection, self._metadata, self._auth)
+            history = HistoryClient(connection, self._metadata, clock=self.clock, auth=self._auth)
             self._announce.transition(ConnectionState.CONNECTING, "connecting")
             self._tasks = [
                 self._task(self._subscriptions.run(resolver), "feed-resolve"),
                 self._task(self._backfill.run(history), "feed-backfill"),
                 self._task(self._backfill.confirm_by_history(), "feed-confirm-closes"),
-                self._task(self._streams.run(channel), "feed-streams"),
+                self._task(self._streams.run(connection), "feed-streams"),
                 self._task(self._opens.run(history), "feed-opens"),
                 self._task(
-                    watch_channel(channel, self.config.ca_file, self._streams.channel_report), "feed-channel"
+                    watch_channel(connection, self.config.ca_file, self._streams.channel_report),
+                    "feed-channel",
                 ),
             ]
             await self._stop.wait()
@@ -170,7 +175,7 @@ class Feed(ListenerHost):
 
     async def close(self) -> None:
         """Stops every stream and task and closes the channel (idempotent)."""
-        if self._closed and not self._tasks and self._channel is None:
+        if self._closed and not self._tasks and self._connection is None:
             return
         self._closed = True
         self._stop.set()
@@ -181,10 +186,10 @@ class Feed(ListenerHost):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        channel, self._channel = self._channel, None
+        connection, self._connection = self._connection, None
         self._resolver = None
-        if channel is not None:
-            await channel.close()
+        if connection is not None:
+            await connection.close()
         self._announce.transition(ConnectionState.DOWN, "closed")
 
     def _task(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from monitor.endpoints import is_loopback
+from monitor.feed.backoff import CAP, JITTER
 from monitor.feed.channel import RECONNECT_BACKOFF_MS, channel_options, metadata, open_channel
+from monitor.feed.classify import SLOW_RETRY_S
 from monitor.feed.config import FeedConfig
 
 
@@ -37,13 +39,16 @@ def test_options_follow_the_keepalive_advice() -> None:
     assert str(options["grpc.primary_user_agent"]).startswith("me.monitor/")
 
 
-def test_options_keep_the_channel_reconnect_pace_short() -> None:
-    """gRPC core's own reconnect backoff (up to 120 s) must not hide a returning server from the
-    feed's backoff; the connect-attempt deadline (min_reconnect_backoff_ms) keeps its default."""
+def test_options_leave_every_connect_to_the_feed() -> None:
+    """gRPC core's own reconnect backoff, even at the low end of its ±20 % jitter, is longer than
+    the feed's largest delay, so core never reconnects between two feed attempts; each channel
+    has its own subchannels (a replacement must not share a failed one's backoff)."""
     options = dict(channel_options(FeedConfig()))
     assert options["grpc.initial_reconnect_backoff_ms"] == RECONNECT_BACKOFF_MS
     assert options["grpc.max_reconnect_backoff_ms"] == RECONNECT_BACKOFF_MS
-    assert RECONNECT_BACKOFF_MS <= 500  # the recovery budget: LIVE within the feed's backoff + 1 s
+    longest_feed_delay = max(CAP, SLOW_RETRY_S) * (1 + JITTER)
+    assert longest_feed_delay < RECONNECT_BACKOFF_MS / 1000 * (1 - JITTER)
+    assert options["grpc.use_local_subchannel_pool"] == 1
     assert "grpc.min_reconnect_backoff_ms" not in options
 
 

@@ -80,3 +80,7 @@ def test_api_code_from_details_or_message_trailer() -> None:
     assert api_code("80002") == "80002"
     assert api_code("", (("message", "error 40003: token"),)) == "40003"
     assert api_code("Stream removed") is None
+    # A failed connect names the address: its port is no API code.
+    refused = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:39301: refused"
+    assert api_code(refused) is None
+    assert api_code("ipv6:[::1]:50051: Socket closed") is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from monitor.clock import ScaledClock
 from monitor.feed import instruments
-from monitor.feed.backoff import backoff
 from monitor.feed.channel import open_channel
 from monitor.feed.config import FeedConfig
 from monitor.feed.connection import Connection
@@ -24,7 +22,7 @@ from monitor.feed.instruments import InstrumentResolver
 from monitor.feed.supervisor import Feed
 from monitor.market import Interval
 from tests.feed.feedkit import WATCH, Running, wait_for
-from tests.feed.test_backoff import _Fixed
+from tests.netfault.measure import schedule_attempts
 
 SPEED = 10.0
 """Slow enough for gRPC core's wall-clock timers to show: a 40 clock s outage lasts 4 wall s."""
@@ -93,17 +91,6 @@ async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
             sink.write(data)
             await sink.drain()
     sink.transport.abort()
-
-
-def schedule_attempts(seconds: float) -> int:
-    """The most attempts the feed's backoff makes in `seconds` (every delay at its -20 % end)."""
-    elapsed, attempts = 0.0, 0
-    for delay in itertools.islice(backoff(rng=_Fixed(0.0)), 1000):
-        elapsed += delay
-        if elapsed > seconds:
-            return attempts
-        attempts += 1
-    return attempts
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ class Connection:
         self._channel: aio.Channel | None = None
         self._stubs: dict[Any, Any] = {}
         self._replaced = asyncio.Event()
+        self._closing: set[asyncio.Task[None]] = set()
         self.renewals = 0
         """Channels replaced by a stream attempt since this connection opened."""
 
@@ -113,13 +114,34 @@ class Connection:
         state = current.get_state(try_to_connect=False)
         if state not in _STUCK:
             return current
-        self._channel = self._factory()
+        renewed = self._replace(current, state)
+        await current.close()
+        return renewed
+
+    def renew_failed(self) -> None:
+        """The user asked to reconnect (`r`): a channel whose connect failed is replaced now.
+
+        With no stream to hold (nothing watched, only searches) no attempt would replace it, and
+        gRPC core would not retry it for minutes. The old channel closes in the background.
+        """
+        current = self._channel
+        if current is None:
+            return
+        state = current.get_state(try_to_connect=False)
+        if state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return
+        self._replace(current, state)
+        closing = asyncio.create_task(current.close(), name="feed-channel-close")
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    def _replace(self, current: aio.Channel, state: grpc.ChannelConnectivity) -> aio.Channel:
+        renewed = self._channel = self._factory()
         self.renewals += 1
         replaced, self._replaced = self._replaced, asyncio.Event()
         replaced.set()
         log.info("channel_renewed", state=state.name, renewals=self.renewals)
-        await current.close()
-        return self._channel
+        return renewed
 
     async def replaced(self, channel: aio.Channel) -> None:
         """Returns once `channel` is no longer the current one (replaced or closed)."""
@@ -134,3 +156,4 @@ class Connection:
         replaced.set()
         if channel is not None:
             await channel.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)

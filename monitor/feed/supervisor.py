@@ -138,6 +138,8 @@ class Feed(ListenerHost):
         return await self._resolver.search(query)
 
     def reconnect_now(self) -> None:
+        if self._connection is not None:
+            self._connection.renew_failed()  # first: the streams' attempts then take the new channel
         self._subscriptions.retry()
         self._streams.reconnect_now()
 

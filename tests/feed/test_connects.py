@@ -251,3 +251,25 @@ async def test_a_look_up_caught_on_a_replaced_channel_goes_again_on_the_new_one(
         assert await connection.for_attempt(renewed) is renewed  # READY: kept
     finally:
         await connection.close()
+
+
+async def test_r_renews_a_failed_channel_when_no_stream_would(
+    counter: ConnectCounter, slow_sim: Any, slow_clock: ScaledClock
+) -> None:
+    """Nothing watched, so no stream attempt replaces the channel: a search on it fails without
+    a connect of its own, and `r` (reconnect_now) replaces it, so the next search is answered."""
+    run = _feed(counter, slow_clock)
+    run.feed.watch(())
+    try:
+        await wait_for(lambda: bool(run.events), 10, "the feed to start")
+        with pytest.raises(grpc.aio.AioRpcError):
+            await run.feed.search("SBER")  # the first call connects: the server is not there
+        counter.restore(slow_sim.port)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await run.feed.search("SBER")  # a failed channel: core would retry in minutes
+        assert counter.accepts == 1
+        run.feed.reconnect_now()
+        found = await run.feed.search("SBER")
+        assert any(i.ticker == "SBER" for i in found) and counter.accepts == 2
+    finally:
+        await run.stop()

@@ -17,6 +17,7 @@ from monitor.feed.backoff import slow_delay
 from monitor.feed.classify import Action, Ending, Verdict, classify
 from monitor.feed.config import FeedConfig
 from monitor.feed.connection import Connection
+from monitor.feed.connectivity import channel_problem
 from monitor.feed.health import ConnectionState, Health
 from monitor.feed.listeners import Announcer
 from monitor.feed.receive import Receiver
@@ -233,9 +234,13 @@ class StreamSupervisor:
 
     def _verdict(self, ending: Ending, stream: int) -> Verdict:
         verdict = classify(ending, holding=self._needed(stream))
-        if self._channel_problem is not None and ending.confirmed_at is None:
-            # The open deadline hides why nothing connected; the channel watcher knows.
-            verdict = replace(verdict, reason=self._channel_problem)
+        if ending.confirmed_at is None:
+            # A failed connect ends the (fail-fast) call at once and says why in its details; an
+            # open deadline hides why nothing connected, and the channel watcher knows.
+            unavailable = ending.status is grpc.StatusCode.UNAVAILABLE
+            own = channel_problem(ending.details, self._config.ca_file) if unavailable else None
+            if (problem := own or self._channel_problem) is not None:
+                verdict = replace(verdict, reason=problem)
         return verdict
 
     async def _back_off(self, slot: _Slot, verdict: Verdict, stable: bool) -> None:

@@ -99,20 +99,23 @@ class Connection:
                 ):
                     raise
 
-    async def for_attempt(self, previous: aio.Channel | None) -> aio.Channel:
+    async def for_attempt(self, previous: aio.Channel | None, *, suspect: bool = False) -> aio.Channel:
         """The channel for a stream attempt that last ran on `previous` (None: a first attempt).
 
         It is replaced when `previous` is still the current channel and is not connected: its
         connect failed (TRANSIENT_FAILURE: core would not try again for minutes) or hangs
         (CONNECTING since that attempt: a blackholed SYN or a stalled TLS handshake). A READY
-        channel is kept, and so is an IDLE one (its next call connects); a channel another
-        attempt already replaced is used as it is, so streams failing together connect once.
+        channel is kept, and so is an IDLE one (its next call connects), unless the last stream
+        on it went silent (`suspect`): a connection that carries nothing, not even pings, may be
+        half-open (a NAT or a firewall dropped it), and only the keepalive would tell, a minute
+        later. A channel another attempt already replaced is used as it is, so streams failing
+        together connect once.
         """
         current = self.channel
         if previous is not current:
             return current
         state = current.get_state(try_to_connect=False)
-        if state not in _STUCK:
+        if state not in _STUCK and not (suspect and state is grpc.ChannelConnectivity.READY):
             return current
         renewed = self._replace(current, state)
         await current.close()

@@ -29,6 +29,8 @@ log = structlog.get_logger()
 
 STABLE_AFTER_S = 60.0
 """A stream confirmed and alive this long (clock time) resets the backoff curve."""
+SILENCE_REASONS = ("stale:", "no confirmation within")
+"""How the session's watchdog words the ends that silence caused (feed/session.py)."""
 
 
 class _Slot:
@@ -40,6 +42,8 @@ class _Slot:
         self.attempt = 0
         self.channel: grpc.aio.Channel | None = None
         """The channel of the slot's last session (a failed one is replaced by the next attempt)."""
+        self.silent = False
+        """Whether the last session ended in silence (its connection may be half-open)."""
 
 
 class StreamSupervisor:
@@ -185,8 +189,9 @@ class StreamSupervisor:
                 return
             # Each attempt is where a connect may go out: a channel whose connect failed is replaced
             # now, on this slot's backoff, and never by gRPC core in between.
-            slot.channel = await connection.for_attempt(slot.channel)
+            slot.channel = await connection.for_attempt(slot.channel, suspect=slot.silent)
             ending = await self._session(slot.stream, slot.channel)
+            slot.silent = (ending.cancelled_by_us or "").startswith(SILENCE_REASONS)
             verdict = self._verdict(ending, slot.stream)
             stable = (
                 ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S

@@ -144,6 +144,9 @@ async def test_blackhole_is_stale_then_live_after_restore(record_property: Recor
         await wait_for(lambda: net.timeline.now == "RECONNECTING", 5, "RECONNECTING")
         await wait_for(lambda: net.feed.health.attempt >= 2, 10, "two reconnect attempts")
         assert net.proxy.open_connections >= 1  # half-dead, not closed: nothing told the client
+        # The silent connection is not trusted again: the attempt after the silence connects anew
+        # (a half-open connection would otherwise hold the feed until the keepalive, 80 s).
+        await wait_for(lambda: net.proxy.connections >= 2, 10, "a fresh connection after the silence")
         end = time.monotonic()
         net.proxy.restore()
         await net.run.live()

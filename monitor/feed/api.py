@@ -45,8 +45,9 @@ class FeedLike(Protocol):
         """Stops every stream and closes the channel (idempotent)."""
         ...
 
-    def reconnect_now(self) -> None:
-        """Drops the wait of a pending reconnect (or the current stream) and connects at once."""
+    def reconnect_now(self, token: str | None = None) -> None:
+        """Drops the wait of a pending reconnect (or the current stream) and connects at once;
+        with `token` (the user changed it), every call from now on sends that one instead."""
         ...
 
     async def search(self, query: str) -> list[Instrument]:

@@ -170,7 +170,8 @@ class HistoryClient:
         if requests_per_minute <= 0:
             raise ValueError("requests_per_minute must be positive")
         self._connection = channel if isinstance(channel, Connection) else Connection.of(channel)
-        self._metadata = tuple(metadata)
+        self._metadata = metadata
+        """Held, not copied: the feed updates it in place when the token changes."""
         self._clock = clock
         # A burst of a tenth of the budget keeps any 60 s span under 1.1 x the per-minute budget.
         self._bucket = _TokenBucket(clock, requests_per_minute / 60.0, max(1.0, requests_per_minute / 10))

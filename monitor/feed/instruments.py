@@ -69,7 +69,8 @@ class InstrumentResolver:
         auth: TokenGate | None = None,
     ) -> None:
         self._connection = channel if isinstance(channel, Connection) else Connection.of(channel)
-        self._metadata = tuple(metadata)
+        self._metadata = metadata
+        """Held, not copied: the feed updates it in place when the token changes."""
         self._auth = auth
         self._cache: dict[str, Instrument] = {}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -38,7 +38,7 @@ class StreamSession:
         *,
         stream: int,
         channel: grpc.aio.Channel,
-        metadata: tuple[tuple[str, str], ...],
+        metadata: Sequence[tuple[str, str]],
         registry: Registry,
         clock: Clock,
         config: FeedConfig,

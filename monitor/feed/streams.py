@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 import grpc
@@ -68,7 +68,7 @@ class StreamSupervisor:
         *,
         config: FeedConfig,
         clock: Clock,
-        metadata: tuple[tuple[str, str], ...],
+        metadata: Sequence[tuple[str, str]],
         health: Health,
         subscriptions: Subscriptions,
         receiver: Receiver,

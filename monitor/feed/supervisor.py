@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Self
 
 import grpc
@@ -63,7 +64,8 @@ class Feed(ListenerHost):
         self.health = Health(endpoint=config.endpoint, mode=config.mode)
         rng = rng if rng is not None else random.Random()
         self._channel_factory = channel_factory or open_channel
-        self._metadata = metadata(config)
+        # One list shared by every caller (never copied), so a new token reaches all of them.
+        self._metadata = list(metadata(config))
         self._listen = Listeners()
         self._announce = Announcer(health=self.health, clock=self.clock, listeners=self._listen)
         # One owner of "the token was rejected": every call of the feed asks it first.
@@ -137,7 +139,12 @@ class Feed(ListenerHost):
             return []
         return await self._resolver.search(query)
 
-    def reconnect_now(self) -> None:
+    def reconnect_now(self, token: str | None = None) -> None:
+        if token is not None and token != self.config.token:
+            # The user fixed the token: every call from now on sends the new one.
+            self.config = replace(self.config, token=token)
+            self._metadata[:] = metadata(self.config)
+            log.info("token_changed")
         if self._connection is not None:
             self._connection.renew_failed()  # first: the streams' attempts then take the new channel
         self._subscriptions.retry()

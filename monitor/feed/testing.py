@@ -121,6 +121,8 @@ class FakeFeed(ListenerHost):
         self.watch_calls: list[tuple[WatchKey, ...]] = []
         self.searches: list[str] = []
         self.reconnect_requests = 0
+        self.tokens: list[str] = []
+        """Tokens handed to `reconnect_now` (the user changed theirs)."""
         self.run_calls = 0
         self.closed = False
         self.fail_next_run: BaseException | None = None
@@ -187,8 +189,10 @@ class FakeFeed(ListenerHost):
         if self.health.state is not ConnectionState.DOWN:
             self._announce.transition(ConnectionState.DOWN, "closed")
 
-    def reconnect_now(self) -> None:
+    def reconnect_now(self, token: str | None = None) -> None:
         self.reconnect_requests += 1
+        if token is not None:
+            self.tokens.append(token)
 
     async def search(self, query: str) -> list[Instrument]:
         self.searches.append(query)

@@ -27,6 +27,7 @@ from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.render.cells import forget_styles
 from monitor.ui.screens.palette import PaletteApp, palette_commands
 from monitor.ui.theme import chart_style
+from monitor.ui.token import reread_token
 from monitor.ui.views import empty_panel, panel_of, row_of
 from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
 from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
@@ -205,7 +206,10 @@ class MonitorApp(PaletteApp):
             self.run_feed()
             self.notify("Restarting the feed…")
         else:
-            self.feed.reconnect_now()
+            token, problem = reread_token(self.settings, self.feed.health.mode)
+            if problem is not None:
+                self.notify(problem, severity="error")
+            self.feed.reconnect_now(token)
             self.notify("Reconnecting now…")
         self.dirty = True
 

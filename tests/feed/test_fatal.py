@@ -122,3 +122,17 @@ async def test_a_search_with_a_rejected_token_says_so_and_asks_nothing(
     with pytest.raises(TokenRejected, match="reconnect"):
         await run.feed.search("Lukoil")  # no call at all now
     assert calls(sim) == before
+
+
+async def test_a_wrong_token_stops_calls_and_the_fixed_one_goes_out_at_the_reconnect(
+    start_feed: Callable[..., Running], sim: Any, clock: Any
+) -> None:
+    """Started with a token the server does not know: AUTH_FAILED, no calls; `r` with the user's
+    fixed token (`reconnect_now(token)`) sends that one on every call, and the feed goes LIVE."""
+    run = start_feed(token="t.not-the-right-one")
+    await no_calls_while_rejected(run, sim, clock)
+    run.feed.reconnect_now(token=sim.token)
+    await run.live()
+    await settled(run, sim)
+    assert run.feed.config.token == sim.token
+    assert all(value != "Bearer t.not-the-right-one" for _, value in run.feed._metadata)

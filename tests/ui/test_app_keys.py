@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Label, OptionList, Static
 
-from monitor.feed.testing import FakeFeed
+from monitor.feed.testing import FakeFeed, ManualClock
 from monitor.market import Instrument, Interval, WatchKey
+from monitor.settings import Settings
+from monitor.ui.app import make_app
 from monitor.ui.keys import KEY_ACTIONS
 from monitor.ui.screens import HelpScreen, SearchScreen, WatchlistSwitcher
 from monitor.ui.widgets import CandlePanel
@@ -372,3 +374,26 @@ def test_the_readme_keys_and_badges_agree_with_the_app() -> None:
     shown = re.findall(r"the panel shows `?([A-Z]+)", words)
     assert shown and set(shown) <= {label.split(" ")[0] for label, _ in BADGES}, shown
     assert "search and add with `a`" in words and "with `/`" not in words
+
+
+async def test_r_sends_the_token_the_settings_name_now(
+    tmp_path: Path, watchlist_file: Path, clock: ManualClock
+) -> None:
+    """The user fixed the token file after AUTH_FAILED: `r` reads it again and the feed gets it;
+    an unreadable token file is said on screen and the reconnect goes on with the token in use."""
+    token_file = tmp_path / "token"
+    token_file.write_text("t.fixed-token\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    feed = FakeFeed(clock=clock, mode="LIVE API")
+    settings = Settings.model_validate({"connection": {"token_file": str(token_file)}})
+    app = make_app(settings, load_watchlists(watchlist_file), watchlist_file, feed, clock, watch_file=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        assert feed.tokens == ["t.fixed-token"]
+        token_file.unlink()
+        await pilot.press("r")
+        await pilot.pause()
+        assert feed.tokens == ["t.fixed-token"] and feed.reconnect_requests == 2
+        shown = " ".join(str(n.message) for n in app._notifications)
+        assert "cannot read token file" in shown and "t.fixed" not in shown

@@ -246,19 +246,22 @@ async def test_fast_scaled_clock_closes_candles(sim: SimServer, client: Client) 
 
 
 async def test_three_hundred_subscriptions_on_one_stream(sim: SimServer, client: Client) -> None:
+    """The real limit: 300 candle series (100 instruments on three intervals) fit, the 301st does not."""
     call = client.stream()
-    ids = [i.uid for i in sim.catalogue]
-    wanted = [(uid, interval) for uid in ids for interval in range(1, 14)][:300]
-    while len(wanted) < 300:  # fewer than 300 distinct pairs in the catalogue: pad with repeats
-        wanted.append(wanted[len(wanted) % 200])
+    ids = [i.uid for i in sim.catalogue][:101]
+    wanted = [(uid, interval) for uid in ids[:100] for interval in (1, 2, 3)]
     instruments = [{"instrument_id": u, "interval": i} for u, i in wanted]
     await call.write(
         request(subscribe_candles_request={"subscription_action": 1, "instruments": instruments})
     )
     response, _ = await read_until(call, kind("subscribe_candles_response"))
     assert _status(response) == [OK] * 300
+    await call.write(candles_request(ids[100]))
+    response, _ = await read_until(call, kind("subscribe_candles_response"))
+    assert _status(response) == [marketdata_pb2.SUBSCRIPTION_STATUS_LIMIT_IS_EXCEEDED]
     seen: set[str] = set()
-    while len(seen) < len(ids):
+    while len(seen) < 100:
         message, _ = await read_until(call, kind("candle"))
         seen.add(message.candle.instrument_uid)
+    assert seen == set(ids[:100])
     call.cancel()

@@ -25,9 +25,8 @@ def scale_watch(catalogue: Catalogue) -> tuple[WatchKey, ...]:
     return tuple(WatchKey(i, Interval.M1) for i in ids) + tuple(WatchKey(i, Interval.M5) for i in ids[:200])
 
 
-def all_live(run: Running, watch: tuple[WatchKey, ...]) -> bool:
+def all_live(feed: Feed, watch: tuple[WatchKey, ...]) -> bool:
     """Connection LIVE, every series confirmed by the server and streaming (a candle arrived)."""
-    feed = run.feed
     if feed.health.state is not ConnectionState.LIVE:
         return False
     for key in watch:
@@ -53,7 +52,7 @@ async def test_six_hundred_series_over_four_hundred_instruments_reach_live_on_tw
     feed.watch(watch)
     run = Running(feed)
     try:
-        await wait_for(lambda: all_live(run, watch), 60, "600 series LIVE")
+        await wait_for(lambda: all_live(feed, watch), 60, "600 series LIVE")
         assert sorted(candle_subscriptions(sim.stats).values()) == [300, 300]
         assert sim.stats.limit_exceeded == 0 and sim.stats.too_many_requests == 0
         assert feed.health.streams == 2

@@ -19,7 +19,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from tests.perf.harness import Result, report  # noqa: E402
 
-BENCHMARKS = ["render", "memory", "ingest", "ui_cpu", "latency", "startup", "recovery", "soak"]
+BENCHMARKS = ["render", "memory", "ingest", "ui_cpu", "latency", "startup", "recovery", "soak", "scale"]
 
 
 def main(argv: list[str] | None = None) -> int:

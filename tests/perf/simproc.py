@@ -180,6 +180,11 @@ async def _execute(
         task.add_done_callback(restored.discard)
     elif op == "catalogue":
         reply["symbols"] = [inst.symbol for inst in sim.catalogue[: len(CATALOGUE)]]
+    elif op == "stats":
+        stats = sim.stats
+        reply.update(unary_calls=stats.unary_calls, stream_calls=stats.stream_calls,
+                     streams_opened=stats.streams_opened, subscribe_requests=stats.subscribe_requests,
+                     lookups=sum(stats.lookups.values()))  # fmt: skip
     else:
         raise ValueError(f"unknown op {op!r}")
     return reply
@@ -189,8 +194,9 @@ async def control(sim: SimServer, stop: asyncio.Event) -> None:
     """Reads commands on stdin until EOF (then sets `stop`), one JSON object a line.
 
     `{"id": N, "op": OP, ...}` with OP one of: end_streams (kind: a StreamEnd name), stall (on),
-    refuse_streams (on), refuse_connections (seconds, sim time), catalogue. Each is answered by
-    `ACK {"id": N, "op": OP, ...}` once done (`ended` for end_streams, `symbols` for catalogue,
+    refuse_streams (on), refuse_connections (seconds, sim time), catalogue, stats. Each is answered by
+    `ACK {"id": N, "op": OP, ...}` once done (`ended` for end_streams, `symbols` for catalogue, the
+    call counters for stats,
     `error` when it failed); refuse_connections is acknowledged once the server has stopped, and
     `RESTORED {"id": N}` follows when it is back on its port.
     """

@@ -44,7 +44,8 @@ class SimServer:
         self.config = config or SimConfig()
         origin = self.config.origin if self.config.origin is not None else default_origin()
         self.clock: Clock = clock or ScaledClock(speed=self.config.speed, origin=origin)
-        catalogue = Catalogue((*CATALOGUE, *generate(self.config.seed, taken=CATALOGUE)))
+        seed = self.config.seed
+        catalogue = Catalogue(lambda: (*CATALOGUE, *generate(seed, taken=CATALOGUE)))  # built on first use
         market = Market(catalogue, self.config.seed, Sessions(self.config.sessions))
         self.stats = Stats()
         self.faults = Faults(self.stats, self._outage)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from monitor.feed.testing import ManualClock
 from monitor.market import Interval
 from monitor.pb import marketdata_pb2
@@ -162,7 +164,9 @@ async def test_my_subscriptions_info_and_last_price(manual_client: Client) -> No
     call.cancel()
 
 
-async def test_idle_stream_closed_with_80004(manual_client: Client, manual_clock: ManualClock) -> None:
+async def test_idle_stream_closed_with_80004(
+    manual_sim: SimServer, manual_client: Client, manual_clock: ManualClock
+) -> None:
     import grpc
 
     call = manual_client.stream()
@@ -170,6 +174,12 @@ async def test_idle_stream_closed_with_80004(manual_client: Client, manual_clock
     await read_until(call, kind("subscribe_candles_response"))
     await call.write(candles_request(SBER_UID, action=2))
     await read_until(call, kind("subscribe_candles_response"))
+    # The idle time counts from the tick that finds the stream empty: wait for that tick, or the
+    # clock could jump before it and the stream would count as idle from after the jump.
+    (session,) = manual_sim.stats.sessions.values()
+    async with asyncio.timeout(10):
+        while getattr(session, "idle_since", None) is None:
+            await asyncio.sleep(0.005)
     manual_clock.advance(60)
     manual_clock.advance(61)
     try:

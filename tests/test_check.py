@@ -66,6 +66,8 @@ class FakeInstruments(instruments_pb2_grpc.InstrumentsServiceServicer):
     def Shares(self, request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
 
+    Bonds = Etfs = Futures = Currencies = Shares
+
     def FindInstrument(self, request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
 

@@ -63,6 +63,72 @@ def test_golden_wire_vectors() -> None:
     )
 
 
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _tag(number: int, wire_type: int) -> bytes:
+    return _varint(number << 3 | wire_type)
+
+
+def _text(number: int, value: str | bytes) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return _tag(number, 2) + _varint(len(data)) + data
+
+
+def _int(number: int, value: int) -> bytes:
+    return _tag(number, 0) + _varint(value)
+
+
+# Each listing record with the fields a monitor reads, encoded by hand from the field numbers of
+# tinvest-contract.md §3.8 (figi, ticker, lot, trading_status, min_price_increment, uid, the first
+# 1-minute candle date, a kind-specific field): the generated code must put each on that number.
+_STEP = _int(2, 10_000_000)  # Quotation{nano = 2}: 0.01
+_WHEN = _int(1, 1_520_380_800)  # Timestamp{seconds = 1}: 2018-03-07
+_LISTING_RECORDS = {
+    "Bond": (5, 31, 38, 40, 61, ("maturity_date", 18, _WHEN)),
+    "Etf": (5, 25, 29, 31, 56, ("focus_type", 18, b"equity")),
+    "Future": (4, 25, 29, 31, 56, ("basic_asset", 19, b"Si")),
+    "Currency": (5, 20, 25, 27, 56, ("iso_currency_name", 24, b"cny")),
+}
+
+
+def test_golden_wire_vectors_of_the_listings() -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    assert common_pb2.Quotation(nano=10_000_000).SerializeToString() == _STEP
+    assert Timestamp(seconds=1_520_380_800).SerializeToString() == _WHEN
+    for name, (lot, status, step, uid, first, (extra, extra_number, extra_value)) in _LISTING_RECORDS.items():
+        message = getattr(instruments_pb2, name)
+        value: object = Timestamp(seconds=1_520_380_800) if extra_value is _WHEN else extra_value.decode()
+        when, step_value = Timestamp(seconds=1_520_380_800), to_quotation("0.01")
+        record = message(figi="F", ticker="T", lot=10, trading_status=5, min_price_increment=step_value,
+                         uid="U", first_1min_candle_date=when, **{extra: value})  # fmt: skip
+        fields = sorted([
+            (1, _text(1, "F")), (2, _text(2, "T")), (lot, _int(lot, 10)), (status, _int(status, 5)),
+            (step, _text(step, _STEP)), (uid, _text(uid, "U")), (first, _text(first, _WHEN)),
+            (extra_number, _text(extra_number, extra_value)),
+        ])  # fmt: skip
+        assert record.SerializeToString().hex() == b"".join(f for _, f in fields).hex(), name
+        response = getattr(instruments_pb2, {"Currency": "Currencies"}.get(name, name + "s") + "Response")
+        assert response(instruments=[record]).SerializeToString() == _text(1, record.SerializeToString())
+    request = instruments_pb2.InstrumentsRequest(
+        instrument_status=common_pb2.INSTRUMENT_STATUS_ALL,
+        instrument_exchange=instruments_pb2.INSTRUMENT_EXCHANGE_DEALER,
+    )
+    assert request.SerializeToString() == _int(1, 2) + _int(2, 1)
+    unspecified = instruments_pb2.InstrumentsRequest(
+        instrument_status=common_pb2.INSTRUMENT_STATUS_UNSPECIFIED
+    )
+    assert unspecified.SerializeToString() == _int(1, 0)  # optional: an explicit 0 is sent
+
+
 def _methods(module: ModuleType, service: str) -> set[str]:
     descriptor = module.DESCRIPTOR.services_by_name[service]
     return {f"/{descriptor.full_name}/{method.name}" for method in descriptor.methods}
@@ -79,6 +145,7 @@ def test_method_paths() -> None:
     }
     assert _methods(instruments_pb2, "InstrumentsService") >= {
         PREFIX + "InstrumentsService/GetInstrumentBy",
+        *(PREFIX + f"InstrumentsService/{m}" for m in ("Shares", "Bonds", "Etfs", "Futures", "Currencies")),
         PREFIX + "InstrumentsService/FindInstrument",
         PREFIX + "InstrumentsService/ShareBy",
     }

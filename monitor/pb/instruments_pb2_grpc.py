@@ -44,6 +44,26 @@ class InstrumentsServiceStub:
                 request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
                 response_deserializer=monitor_dot_pb_dot_instruments__pb2.SharesResponse.FromString,
                 _registered_method=True)
+        self.Bonds = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Bonds',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.BondsResponse.FromString,
+                _registered_method=True)
+        self.Etfs = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Etfs',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.EtfsResponse.FromString,
+                _registered_method=True)
+        self.Futures = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Futures',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.FuturesResponse.FromString,
+                _registered_method=True)
+        self.Currencies = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Currencies',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.CurrenciesResponse.FromString,
+                _registered_method=True)
         self.GetInstrumentBy = channel.unary_unary(
                 '/tinkoff.public.invest.api.contract.v1.InstrumentsService/GetInstrumentBy',
                 request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
@@ -66,6 +86,30 @@ class InstrumentsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Shares(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Bonds(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Etfs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Futures(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Currencies(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,6 +139,26 @@ def add_InstrumentsServiceServicer_to_server(servicer, server):
                     servicer.Shares,
                     request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
                     response_serializer=monitor_dot_pb_dot_instruments__pb2.SharesResponse.SerializeToString,
+            ),
+            'Bonds': grpc.unary_unary_rpc_method_handler(
+                    servicer.Bonds,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.BondsResponse.SerializeToString,
+            ),
+            'Etfs': grpc.unary_unary_rpc_method_handler(
+                    servicer.Etfs,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.EtfsResponse.SerializeToString,
+            ),
+            'Futures': grpc.unary_unary_rpc_method_handler(
+                    servicer.Futures,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.FuturesResponse.SerializeToString,
+            ),
+            'Currencies': grpc.unary_unary_rpc_method_handler(
+                    servicer.Currencies,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.CurrenciesResponse.SerializeToString,
             ),
             'GetInstrumentBy': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInstrumentBy,
@@ -161,6 +225,114 @@ class InstrumentsService:
             '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Shares',
             monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
             monitor_dot_pb_dot_instruments__pb2.SharesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Bonds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Bonds',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.BondsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Etfs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Etfs',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.EtfsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Futures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Futures',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.FuturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Currencies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Currencies',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.CurrenciesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from monitor.market import Instrument
 from monitor.pb import common_pb2
 
 _FAKE_NS = uuid.UUID("6f1d7f52-3c55-4a57-9a44-5b6f3f4f0b11")
+FIRST_CANDLE = 1_520_380_800  # 2018-03-07: where the hand-written instruments claim history starts
 
 
 def fake_uid(ticker: str) -> str:
     """A stable made-up instrument_uid (uuid5 of the ticker) for instruments whose real uid we lack."""
     return str(uuid.uuid5(_FAKE_NS, ticker))
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What only some kinds have: a bond's maturity and nominal, a future's expiry and asset, ..."""
+
+    nominal: Decimal | None = None  # in the instrument's currency (a currency's: 1 of itself)
+    maturity: int | None = None  # epoch seconds: a bond's maturity, a future's expiration
+    first_trade: int | None = None  # a future's first trading day
+    coupons_per_year: int = 0
+    basic_asset: str = ""  # a future's underlying; a currency's ISO name
+    focus_type: str = ""  # an ETF's focus ("equity", "fixed_income", ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +42,15 @@ class SimInstrument:
     base_price: Decimal  # the level the long-run random walk keeps returning to
     daily_vol: float  # typical daily move as a fraction of the price
     day_volume: int  # typical lots traded in a day
+    api_tradable: bool = True  # False: listed by INSTRUMENT_STATUS_ALL only, hidden from BASE
+    first_1min: int = FIRST_CANDLE  # epoch seconds of the first minute candle
+    first_1day: int = FIRST_CANDLE  # epoch seconds of the first day candle
+    terms: Terms = Terms()
+
+    @property
+    def position_uid(self) -> str:
+        """A stable position uid derived from the uid (the API's is another made-up UUID)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_OID, self.uid))
 
     @property
     def uid(self) -> str:
@@ -119,16 +142,46 @@ CATALOGUE: tuple[SimInstrument, ...] = (
 
 
 class Catalogue:
-    """Looks instruments up the way the API does."""
+    """Looks instruments up the way the API does.
 
-    def __init__(self, instruments: Iterable[SimInstrument] = CATALOGUE) -> None:
-        self.items: tuple[SimInstrument, ...] = tuple(instruments)
-        self._by_uid = {i.uid: i for i in self.items}
-        self._by_figi = {i.instrument.figi: i for i in self.items}
-        self._by_symbol = {i.instrument.symbol.upper(): i for i in self.items}
+    `instruments` may be a function that makes them: the catalogue is then built on first use, so
+    a simulator with a thousand generated instruments starts as fast as one with sixteen.
+    """
+
+    def __init__(
+        self, instruments: Iterable[SimInstrument] | Callable[[], Iterable[SimInstrument]] = CATALOGUE
+    ) -> None:
+        self._source = instruments
+
+    @cached_property
+    def items(self) -> tuple[SimInstrument, ...]:
+        source = self._source
+        return tuple(source() if callable(source) else source)
+
+    @cached_property
+    def _by_uid(self) -> dict[str, SimInstrument]:
+        return {i.uid: i for i in self.items}
+
+    @cached_property
+    def _by_figi(self) -> dict[str, SimInstrument]:
+        return {i.instrument.figi: i for i in self.items}
+
+    @cached_property
+    def _by_symbol(self) -> dict[str, SimInstrument]:
+        return {i.instrument.symbol.upper(): i for i in self.items}
+
+    @cached_property
+    def _by_kind(self) -> dict[int, list[SimInstrument]]:
+        kinds: dict[int, list[SimInstrument]] = {}
+        for item in self.items:
+            kinds.setdefault(item.kind, []).append(item)
+        return kinds
 
     def __iter__(self) -> Iterator[SimInstrument]:
         return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
 
     def resolve(self, instrument_id: str) -> SimInstrument | None:
         """An `instrument_id` as streams and GetCandles take it: uid, then FIGI, then TICKER_CLASSCODE."""
@@ -147,13 +200,23 @@ class Catalogue:
     def by_ticker(self, ticker: str, class_code: str) -> SimInstrument | None:
         return self._by_symbol.get(f"{ticker}_{class_code}".upper())
 
-    def find(self, query: str, kind: int | None = None) -> list[SimInstrument]:
-        """FindInstrument: a case-insensitive substring of uid, figi, isin, ticker or name."""
+    def of_kind(self, kind: int, *, tradable_only: bool = True) -> list[SimInstrument]:
+        """A bulk listing (Shares, Bonds, ...): every instrument of `kind`, or only the API-tradable
+        ones (INSTRUMENT_STATUS_BASE, the default), in catalogue order."""
+        items = self._by_kind.get(kind, [])
+        return [i for i in items if i.api_tradable] if tradable_only else list(items)
+
+    def find(
+        self, query: str, kind: int | None = None, *, tradable_only: bool = False
+    ) -> list[SimInstrument]:
+        """FindInstrument: a case-insensitive substring of position_uid, uid, figi, isin, ticker or name."""
         needle = query.casefold()
         found = []
         for item in self.items:
+            if (kind is not None and item.kind != kind) or (tradable_only and not item.api_tradable):
+                continue
             i = item.instrument
-            fields = (i.uid, i.figi, item.isin, i.ticker, i.name)
-            if any(needle in f.casefold() for f in fields) and (kind is None or item.kind == kind):
+            fields = (i.uid, i.figi, item.isin, i.ticker, i.name, item.position_uid)
+            if any(needle in f.casefold() for f in fields):
                 found.append(item)
         return found

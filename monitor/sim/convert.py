@@ -13,8 +13,6 @@ from monitor.sim.market import price_parts
 from monitor.sim.prices import Bar
 from monitor.wire import seconds_to_timestamp, to_quotation
 
-_FIRST_CANDLE = seconds_to_timestamp(1_520_380_800)  # 2018-03-07, when the sim claims history starts
-
 
 def tracking_id() -> str:
     """A tracking id the way the real API writes it: 32 hex digits."""
@@ -82,9 +80,10 @@ def share(item: SimInstrument, status: int) -> instruments_pb2.Share:
     return instruments_pb2.Share(
         figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot,
         currency=i.currency, name=i.name, exchange="MOEX", trading_status=status,  # type: ignore[arg-type]
-        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=True, uid=i.uid,
-        position_uid=str(uuid.uuid5(uuid.NAMESPACE_OID, i.uid)),
-        first_1min_candle_date=_FIRST_CANDLE, first_1day_candle_date=_FIRST_CANDLE,
+        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=item.api_tradable,
+        uid=i.uid, position_uid=item.position_uid,
+        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
+        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
     )  # fmt: skip
 
 
@@ -94,8 +93,9 @@ def instrument(item: SimInstrument, status: int) -> instruments_pb2.Instrument:
         figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot,
         currency=i.currency, name=i.name, exchange="MOEX", instrument_type=i.kind,
         trading_status=status, min_price_increment=to_quotation(i.price_step),  # type: ignore[arg-type]
-        api_trade_available_flag=True, uid=i.uid, instrument_kind=item.kind,  # type: ignore[arg-type]
-        first_1min_candle_date=_FIRST_CANDLE, first_1day_candle_date=_FIRST_CANDLE,
+        api_trade_available_flag=item.api_tradable, uid=i.uid, instrument_kind=item.kind,  # type: ignore[arg-type]
+        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
+        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
     )  # fmt: skip
 
 
@@ -103,7 +103,8 @@ def instrument_short(item: SimInstrument) -> instruments_pb2.InstrumentShort:
     i = item.instrument
     return instruments_pb2.InstrumentShort(
         isin=item.isin, figi=i.figi, ticker=i.ticker, class_code=i.class_code, instrument_type=i.kind,
-        name=i.name, uid=i.uid, position_uid=str(uuid.uuid5(uuid.NAMESPACE_OID, i.uid)),
-        instrument_kind=item.kind, api_trade_available_flag=True, lot=i.lot,  # type: ignore[arg-type]
-        first_1min_candle_date=_FIRST_CANDLE, first_1day_candle_date=_FIRST_CANDLE,
+        name=i.name, uid=i.uid, position_uid=item.position_uid,
+        instrument_kind=item.kind, api_trade_available_flag=item.api_tradable, lot=i.lot,  # type: ignore[arg-type]
+        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
+        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
     )  # fmt: skip

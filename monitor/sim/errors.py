@@ -16,6 +16,7 @@ ERRORS: dict[str, tuple[grpc.StatusCode, str]] = {
     "30012": (grpc.StatusCode.INVALID_ARGUMENT, "to can't be less than from"),
     "30013": (grpc.StatusCode.INVALID_ARGUMENT, "class_code is required when id_type is ticker"),
     "30014": (grpc.StatusCode.INVALID_ARGUMENT, "maximum request period exceeded"),
+    "30050": (grpc.StatusCode.INVALID_ARGUMENT, "instrument_status is invalid"),
     "30087": (grpc.StatusCode.INVALID_ARGUMENT, "missing parameter: query"),
     "30228": (grpc.StatusCode.INVALID_ARGUMENT, "either from or limit must be specified"),
     "30237": (grpc.StatusCode.INVALID_ARGUMENT, "missing parameter: instrument_id"),

@@ -11,6 +11,9 @@ from monitor.sim.prices import LAST_TRADE_S, Bar, Correction, DayMinutes, PriceM
 from monitor.sim.sessions import NORMAL, Sessions
 
 DAY = 86_400
+DAY_CACHE = 1024
+"""Instrument-days of minute candles kept (~0.8 MB each): each instrument a stream serves needs its
+current day on every tick, so this bounds how many instruments the streams can serve cheaply."""
 CORRECTION_DELAY = 5.0  # sim seconds between a preliminary closing candle and its correction
 
 
@@ -27,18 +30,26 @@ class Market:
         self.catalogue = catalogue
         self.seed = seed
         self.sessions = sessions
-        self._models = {
-            i.uid: PriceModel(seed, i.uid, i.base_ticks, i.daily_vol, i.day_volume) for i in catalogue.items
-        }
-        self.day_minutes = lru_cache(maxsize=96)(self._day_minutes)
+        self._models: dict[str, PriceModel] = {}  # made on first use: most instruments are never asked for
+        # A day of minutes per instrument a stream serves must stay cached, or every tick rebuilds it.
+        self.day_minutes = lru_cache(maxsize=DAY_CACHE)(self._day_minutes)
         self._day_bar = lru_cache(maxsize=16_384)(self._compute_day_bar)
 
+    def _model(self, uid: str) -> PriceModel:
+        model = self._models.get(uid)
+        if model is None:
+            i = self.catalogue.by_uid(uid)
+            if i is None:
+                raise KeyError(uid)
+            model = self._models[uid] = PriceModel(self.seed, uid, i.base_ticks, i.daily_vol, i.day_volume)
+        return model
+
     def _day_minutes(self, uid: str, day: int) -> DayMinutes:
-        return self._models[uid].minutes(day, self.sessions.trading_minutes(day))
+        return self._model(uid).minutes(day, self.sessions.trading_minutes(day))
 
     def _compute_day_bar(self, uid: str, day: int) -> Bar | None:
         if not self.sessions.enabled:
-            return self._models[uid].day_bar(day)
+            return self._model(uid).day_bar(day)
         minutes = self.day_minutes(uid, day)
         return minutes.aggregate(0, len(minutes.index))
 
@@ -124,7 +135,7 @@ class Market:
     def has_correction(self, uid: str, end: int) -> bool:
         """Whether the minute ending at `end` traded and gets corrected (cheap: no minute candles)."""
         minute = end - 60
-        return self._models[uid].is_corrected(minute // 60) and self.sessions.status(minute) == NORMAL
+        return self._model(uid).is_corrected(minute // 60) and self.sessions.status(minute) == NORMAL
 
     def last_price(self, uid: str, t: float) -> tuple[int, float] | None:
         """(ticks, trade time) of the last trade at or before t, looking back up to a week."""

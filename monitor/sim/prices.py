@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import blake2b
@@ -26,15 +28,40 @@ LAST_TRADE_S = 60.0 - 0.001
 """Seconds into a trading minute of its last trade: the model trades continuously, so the last trade
 of a finished minute is at its very end (a forming candle sent at :59.8 said :59.8, so the closed
 candle's `last_trade_ts` must not say an earlier :59); the feed measures lag from these stamps."""
+_CORRECTED = -0.9  # a minute whose "c" knot is below this gets a late correction (one in twenty)
 
 
 def _digest(*parts: object) -> bytes:
     return blake2b("|".join(map(str, parts)).encode(), digest_size=32).digest()
 
 
+_EIGHT = struct.Struct("<8I")
+
+
 def _uniforms(digest: bytes) -> list[float]:
     """Eight uniforms in [0, 1) from one 32-byte digest."""
-    return [int.from_bytes(digest[i : i + 4], "little") / _U32 for i in range(0, 32, 4)]
+    return [x / _U32 for x in _EIGHT.unpack(digest)]
+
+
+def _digests(*prefix: object, start: int, count: int) -> Iterator[bytes]:
+    """`_digest(*prefix, n)` for n in start..start+count-1, hashing the shared prefix once.
+
+    A day of minutes needs thousands of these; copying a hasher that has seen the prefix gives the
+    same digests for a fraction of the cost (the simulator computes a day per instrument it serves).
+    """
+    base = blake2b(("|".join(map(str, prefix)) + "|").encode(), digest_size=32)
+    for n in range(start, start + count):
+        h = base.copy()
+        h.update(str(n).encode())
+        yield h.digest()
+
+
+def _knots(seed: int, uid: str, layer: str, scale: int, start: int, count: int) -> list[float]:
+    """`_knot(seed, uid, layer, scale, i)` for i in start..start+count-1, in bulk."""
+    return [
+        int.from_bytes(d[:4], "little") / _U32 * 2.0 - 1.0
+        for d in _digests(seed, uid, layer, scale, start=start, count=count)
+    ]
 
 
 @lru_cache(maxsize=65_536)
@@ -190,7 +217,7 @@ class PriceModel:
         """Every minute candle of `day`; only `trading` minutes kept when given."""
         bar = self.day_bar(day)
         path = self._path(day, bar)
-        rng = [_uniforms(_digest(self.seed, self.uid, "m", day * MINUTES + m)) for m in range(MINUTES)]
+        rng = [_uniforms(d) for d in _digests(self.seed, self.uid, "m", start=day * MINUTES, count=MINUTES)]
         typical = max(1, (bar.high - bar.low) // 30)
         opens, closes = path[:-1], path[1:]
         highs = [
@@ -222,8 +249,9 @@ class PriceModel:
             extra -= step
         shape = [(0.1 + 0.35 * u[4], 0.55 + 0.35 * u[5], u[6] < 0.5) for u in rng]
         corrections: dict[int, Correction] = {}
+        corrected = _knots(self.seed, self.uid, "c", 1, day * MINUTES, MINUTES)
         for m, u in enumerate(rng):
-            if self.is_corrected(day * MINUTES + m):
+            if corrected[m] < _CORRECTED:
                 corrections[m] = self._correction(closes[m], highs[m], lows[m], volumes[m], buys[m], u[6])
         return DayMinutes(
             day * 86_400, opens, highs, lows, closes, volumes, buys, shape, corrections, trading
@@ -231,7 +259,7 @@ class PriceModel:
 
     def is_corrected(self, minute: int) -> bool:
         """Whether epoch minute `minute` gets a late correction (one in twenty; one hash, no day)."""
-        return _knot(self.seed, self.uid, "c", 1, minute) < -0.9
+        return _knot(self.seed, self.uid, "c", 1, minute) < _CORRECTED
 
     @staticmethod
     def _correction(close: int, high: int, low: int, volume: int, buy: int, u: float) -> Correction:
@@ -247,10 +275,7 @@ class PriceModel:
         first = day * MINUTES
         layers: list[list[float]] = []
         for scale in _MINUTE_SCALES:
-            knots = [
-                _knot(self.seed, self.uid, "m", scale, first // scale + k)
-                for k in range(MINUTES // scale + 1)
-            ]
+            knots = _knots(self.seed, self.uid, "m", scale, first // scale, MINUTES // scale + 1)
             amplitude = math.sqrt(scale)
             layer: list[float] = []
             for a, b in itertools.pairwise(knots):

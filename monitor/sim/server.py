@@ -13,7 +13,7 @@ import grpc.aio
 from monitor.clock import Clock, ScaledClock
 from monitor.market import Candle, Instrument, Interval
 from monitor.pb import instruments_pb2_grpc, marketdata_pb2_grpc
-from monitor.sim.catalogue import Catalogue
+from monitor.sim.catalogue import CATALOGUE, Catalogue
 from monitor.sim.config import SimConfig
 from monitor.sim.faults import Faults, Stats
 from monitor.sim.gate import Gate, wait_sim
@@ -23,6 +23,7 @@ from monitor.sim.sessions import Sessions
 from monitor.sim.state import SimState
 from monitor.sim.stream_service import StreamService
 from monitor.sim.unary import InstrumentsService, MarketDataService
+from monitor.sim.universe import generate
 
 
 def default_origin() -> float:
@@ -43,7 +44,8 @@ class SimServer:
         self.config = config or SimConfig()
         origin = self.config.origin if self.config.origin is not None else default_origin()
         self.clock: Clock = clock or ScaledClock(speed=self.config.speed, origin=origin)
-        catalogue = Catalogue()
+        seed = self.config.seed
+        catalogue = Catalogue(lambda: (*CATALOGUE, *generate(seed, taken=CATALOGUE)))  # built on first use
         market = Market(catalogue, self.config.seed, Sessions(self.config.sessions))
         self.stats = Stats()
         self.faults = Faults(self.stats, self._outage)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -28,6 +29,16 @@ _ENDINGS: dict[StreamEnd, tuple[grpc.StatusCode, str]] = {
 
 _CODES = {StreamEnd.INTERNAL: "70001", StreamEnd.LIFETIME: "80005"}
 
+MAX_STREAMS_PER_TOKEN = 16
+"""Open market-data streams one token may hold (limits.md, grades 1-4); the next one gets 80001."""
+
+
+def _token(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            return value.partition(" ")[2].strip()
+    return ""
+
 
 class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
     """Each call gets a StreamSession; the server's tick loop drives every session's clock work."""
@@ -35,6 +46,26 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
     def __init__(self, state: SimState, gate: Gate) -> None:
         self.state = state
         self.gate = gate
+        self.open_streams: Counter[str] = Counter()  # per token (the limit is the user's)
+
+    async def _admit(self, context: Context) -> str:
+        """The gate's checks, then the per-token stream limit; returns the token the stream counts on."""
+        await self.gate.admit_stream(context)
+        token = _token(context)
+        if self.open_streams[token] >= MAX_STREAMS_PER_TOKEN:
+            await abort(context, "80001")
+        self.open_streams[token] += 1
+        return token
+
+    @contextlib.contextmanager
+    def _held(self, token: str, session: StreamSession) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self.open_streams[token] -= 1
+            if self.open_streams[token] <= 0:
+                del self.open_streams[token]
+            self.state.stats.sessions.pop(session.stream_id, None)
 
     def _open(self) -> StreamSession:
         session = StreamSession(self.state, uuid.uuid4().hex)
@@ -67,7 +98,7 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
         request_iterator: AsyncIterator[marketdata_pb2.MarketDataRequest],
         context: Context,
     ) -> AsyncIterator[marketdata_pb2.MarketDataResponse]:
-        await self.gate.admit_stream(context)
+        token = await self._admit(context)
         session = self._open()
 
         async def read() -> None:
@@ -77,19 +108,19 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
                     session.handle(request)
 
         reader = asyncio.create_task(read())
-        try:
-            async for item in self._drain(session, context):
-                yield item
-        finally:
-            reader.cancel()
-            self.state.stats.sessions.pop(session.stream_id, None)
+        with self._held(token, session):
+            try:
+                async for item in self._drain(session, context):
+                    yield item
+            finally:
+                reader.cancel()
 
     async def MarketDataServerSideStream(
         self,
         request: marketdata_pb2.MarketDataServerSideStreamRequest,
         context: Context,
     ) -> AsyncIterator[marketdata_pb2.MarketDataResponse]:
-        await self.gate.admit_stream(context)
+        token = await self._admit(context)
         session = self._open()
         if request.HasField("ping_settings"):
             session.set_ping(request.ping_settings)
@@ -99,8 +130,6 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
             session.subscribe_plain(request.subscribe_info_request, info=True)
         if request.subscribe_last_price_request.instruments:
             session.subscribe_plain(request.subscribe_last_price_request, info=False)
-        try:
+        with self._held(token, session):
             async for item in self._drain(session, context):
                 yield item
-        finally:
-            self.state.stats.sessions.pop(session.stream_id, None)

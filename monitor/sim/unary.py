@@ -12,6 +12,7 @@ from monitor.sim import convert
 from monitor.sim.catalogue import SimInstrument
 from monitor.sim.errors import ApiError
 from monitor.sim.gate import INSTRUMENTS, MARKET_DATA, Gate, unary
+from monitor.sim.listing import Listings
 from monitor.sim.sessions import ORDER_FLAGS
 from monitor.sim.state import SimState
 
@@ -136,8 +137,8 @@ class MarketDataService(marketdata_pb2_grpc.MarketDataServiceServicer):
         return marketdata_pb2.GetTradingStatusesResponse(trading_statuses=[self._status(i) for i in items])
 
 
-class InstrumentsService(instruments_pb2_grpc.InstrumentsServiceServicer):
-    """ShareBy, Shares, GetInstrumentBy, FindInstrument over the catalogue."""
+class InstrumentsService(Listings, instruments_pb2_grpc.InstrumentsServiceServicer):
+    """ShareBy, GetInstrumentBy, FindInstrument over the catalogue; the bulk listings are Listings'."""
 
     def __init__(self, state: SimState, gate: Gate) -> None:
         self.state = state
@@ -176,13 +177,6 @@ class InstrumentsService(instruments_pb2_grpc.InstrumentsServiceServicer):
         return instruments_pb2.ShareResponse(instrument=convert.share(item, self._status()))
 
     @unary(INSTRUMENTS)
-    async def Shares(
-        self, request: instruments_pb2.InstrumentsRequest, context: Context
-    ) -> instruments_pb2.SharesResponse:
-        shares = [i for i in self.state.catalogue.items if i.kind == common_pb2.INSTRUMENT_TYPE_SHARE]
-        return instruments_pb2.SharesResponse(instruments=[convert.share(i, self._status()) for i in shares])
-
-    @unary(INSTRUMENTS)
     async def GetInstrumentBy(
         self, request: instruments_pb2.InstrumentRequest, context: Context
     ) -> instruments_pb2.InstrumentResponse:
@@ -196,7 +190,7 @@ class InstrumentsService(instruments_pb2_grpc.InstrumentsServiceServicer):
         if not request.query:
             raise ApiError("30087")
         kind = request.instrument_kind if request.HasField("instrument_kind") else None
-        found = self.state.catalogue.find(request.query, kind)
+        found = self.state.catalogue.find(request.query, kind, tradable_only=request.api_trade_available_flag)
         return instruments_pb2.FindInstrumentResponse(
             instruments=[convert.instrument_short(i) for i in found]
         )

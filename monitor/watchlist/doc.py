@@ -130,14 +130,32 @@ def _set_layout(table: Table | InlineTable, layout: str) -> None:
     if "layout" in table:
         table["layout"] = _like(table["layout"], layout)
         return
-    container = table.value
-    insert_after = getattr(container, "_insert_after", None)
-    if insert_after is not None and "name" in table:
-        # Next to `name`: appended at the table's end it would sit after the blank line and the
-        # comments that belong to the next table.
-        insert_after("name", "layout", layout)
-    else:
-        table["layout"] = layout
+    if "name" in table and _insert_after_name(table.value, layout):
+        return
+    table["layout"] = layout
+
+
+def _insert_after_name(container: Any, layout: str) -> bool:
+    """Puts `layout` right after `name`; False when this tomlkit offers no way to (then it is
+    appended: still correct, only less tidy). Appended at the table's end it would sit after the
+    blank line and the comments that belong to the next table.
+
+    tomlkit has no public insert-at-position: `_insert_after` (up to 0.15.2) or `_insert_at` with
+    the key's body index (0.15.3) are used when present; the save's parse-back check stands
+    behind either.
+    """
+    try:
+        insert_after = getattr(container, "_insert_after", None)
+        if insert_after is not None:
+            insert_after("name", "layout", layout)
+            return True
+        insert_at, index = getattr(container, "_insert_at", None), getattr(container, "_map", {}).get("name")
+        if insert_at is not None and isinstance(index, int):
+            insert_at(index + 1, "layout", layout)
+            return True
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass
+    return False
 
 
 _LISTS_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*lists[ \t]*\]\]", re.MULTILINE)

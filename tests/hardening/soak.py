@@ -20,6 +20,7 @@ from monitor.feed.health import ConnectionState, HealthEvent, WatchState
 from monitor.feed.supervisor import Feed
 from monitor.market import Candle, Interval, WatchKey
 from monitor.sim import Faults, SimConfig, SimServer, StreamEnd
+from monitor.sim.catalogue import CATALOGUE
 from tests.feed.feedkit import Running, closed_mismatch
 
 TOKEN = "t." + "soakSOAK" * 6  # token-shaped (built, so no token-like literal sits in git)
@@ -165,7 +166,7 @@ class InProcessSim:
         await self.sim.stop()
 
     async def symbols(self) -> list[str]:
-        return [inst.symbol for inst in self.sim.catalogue]
+        return [inst.symbol for inst in self.sim.catalogue[: len(CATALOGUE)]]  # the hand-written ones
 
     async def truth(self) -> History:
         return self.sim

@@ -19,7 +19,18 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from tests.perf.harness import Result, report  # noqa: E402
 
-BENCHMARKS = ["render", "memory", "ingest", "ui_cpu", "latency", "startup", "recovery", "soak", "faults"]
+BENCHMARKS = [
+    "render",
+    "memory",
+    "ingest",
+    "ui_cpu",
+    "latency",
+    "startup",
+    "recovery",
+    "soak",
+    "faults",
+    "scale",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

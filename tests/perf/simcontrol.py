@@ -67,6 +67,11 @@ class SimControl:
         """The catalogue's TICKER_CLASSCODE ids, in the simulator's order."""
         return list((await self.command("catalogue"))["symbols"])
 
+    async def stats(self) -> dict[str, int]:
+        """The simulator's call counters (unary_calls, stream_calls, streams_opened, ...)."""
+        reply = await self.command("stats")
+        return {k: int(v) for k, v in reply.items() if k not in ("id", "op")}
+
     async def end_streams(self, kind: StreamEnd) -> int:
         return int((await self.command("end_streams", kind=kind.name))["ended"])
 

@@ -24,6 +24,7 @@ import grpc.aio
 from monitor.market import Interval
 from monitor.pb import instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
 from monitor.sim import SimConfig, SimServer, StreamEnd
+from monitor.sim.catalogue import CATALOGUE
 from monitor.sim.stream import StreamSession
 from monitor.sim.stream_service import StreamService
 from monitor.sim.unary import InstrumentsService, MarketDataService
@@ -62,7 +63,7 @@ def firehose_blobs(sim: SimServer, count: int) -> list[bytes]:
     takes minutes, and a period that the feed's backfill has meanwhile filled with the market's real
     (larger) volume would make the firehose's updates for it stale, and rightly ignored.
     """
-    items = sim.state.catalogue.items
+    items = sim.state.catalogue.items[: len(CATALOGUE)]  # the hand-written ones, as bench_ingest subscribes
     now = int(sim.clock.now())
     minute = Interval.M1.start_of(now)
     start = minute + 2 * 3600
@@ -180,7 +181,12 @@ async def _execute(
         restored.add(task)
         task.add_done_callback(restored.discard)
     elif op == "catalogue":
-        reply["symbols"] = [inst.symbol for inst in sim.catalogue]
+        reply["symbols"] = [inst.symbol for inst in sim.catalogue[: len(CATALOGUE)]]
+    elif op == "stats":
+        stats = sim.stats
+        reply.update(unary_calls=stats.unary_calls, stream_calls=stats.stream_calls,
+                     streams_opened=stats.streams_opened, subscribe_requests=stats.subscribe_requests,
+                     lookups=sum(stats.lookups.values()))  # fmt: skip
     else:
         raise ValueError(f"unknown op {op!r}")
     return reply
@@ -190,8 +196,9 @@ async def control(sim: SimServer, stop: asyncio.Event) -> None:
     """Reads commands on stdin until EOF (then sets `stop`), one JSON object a line.
 
     `{"id": N, "op": OP, ...}` with OP one of: end_streams (kind: a StreamEnd name), stall (on),
-    refuse_streams (on), refuse_connections (seconds, sim time), catalogue. Each is answered by
-    `ACK {"id": N, "op": OP, ...}` once done (`ended` for end_streams, `symbols` for catalogue,
+    refuse_streams (on), refuse_connections (seconds, sim time), catalogue, stats. Each is answered by
+    `ACK {"id": N, "op": OP, ...}` once done (`ended` for end_streams, `symbols` for catalogue, the
+    call counters for stats,
     `error` when it failed); refuse_connections is acknowledged once the server has stopped, and
     `RESTORED {"id": N}` follows when it is back on its port.
     """

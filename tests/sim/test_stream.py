@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from monitor.feed.testing import ManualClock
 from monitor.market import Interval
 from monitor.pb import marketdata_pb2
@@ -162,7 +164,9 @@ async def test_my_subscriptions_info_and_last_price(manual_client: Client) -> No
     call.cancel()
 
 
-async def test_idle_stream_closed_with_80004(manual_client: Client, manual_clock: ManualClock) -> None:
+async def test_idle_stream_closed_with_80004(
+    manual_sim: SimServer, manual_client: Client, manual_clock: ManualClock
+) -> None:
     import grpc
 
     call = manual_client.stream()
@@ -170,6 +174,12 @@ async def test_idle_stream_closed_with_80004(manual_client: Client, manual_clock
     await read_until(call, kind("subscribe_candles_response"))
     await call.write(candles_request(SBER_UID, action=2))
     await read_until(call, kind("subscribe_candles_response"))
+    # The idle time counts from the tick that finds the stream empty: wait for that tick, or the
+    # clock could jump before it and the stream would count as idle from after the jump.
+    (session,) = manual_sim.stats.sessions.values()
+    async with asyncio.timeout(10):
+        while getattr(session, "idle_since", None) is None:
+            await asyncio.sleep(0.005)
     manual_clock.advance(60)
     manual_clock.advance(61)
     try:
@@ -246,19 +256,22 @@ async def test_fast_scaled_clock_closes_candles(sim: SimServer, client: Client) 
 
 
 async def test_three_hundred_subscriptions_on_one_stream(sim: SimServer, client: Client) -> None:
+    """The real limit: 300 candle series (100 instruments on three intervals) fit, the 301st does not."""
     call = client.stream()
-    ids = [i.uid for i in sim.catalogue]
-    wanted = [(uid, interval) for uid in ids for interval in range(1, 14)][:300]
-    while len(wanted) < 300:  # fewer than 300 distinct pairs in the catalogue: pad with repeats
-        wanted.append(wanted[len(wanted) % 200])
+    ids = [i.uid for i in sim.catalogue][:101]
+    wanted = [(uid, interval) for uid in ids[:100] for interval in (1, 2, 3)]
     instruments = [{"instrument_id": u, "interval": i} for u, i in wanted]
     await call.write(
         request(subscribe_candles_request={"subscription_action": 1, "instruments": instruments})
     )
     response, _ = await read_until(call, kind("subscribe_candles_response"))
     assert _status(response) == [OK] * 300
+    await call.write(candles_request(ids[100]))
+    response, _ = await read_until(call, kind("subscribe_candles_response"))
+    assert _status(response) == [marketdata_pb2.SUBSCRIPTION_STATUS_LIMIT_IS_EXCEEDED]
     seen: set[str] = set()
-    while len(seen) < len(ids):
+    while len(seen) < 100:
         message, _ = await read_until(call, kind("candle"))
         seen.add(message.candle.instrument_uid)
+    assert seen == set(ids[:100])
     call.cancel()

@@ -133,7 +133,10 @@ async def test_instruments(manual_sim: SimServer, manual_client: Client) -> None
     assert error.details() == "50002"
     shares = await api.Shares(instruments_pb2.InstrumentsRequest(), metadata=meta)
     assert len(shares.instruments) >= 12 and all(s.class_code == "TQBR" for s in shares.instruments)
-    found = await api.FindInstrument(instruments_pb2.FindInstrumentRequest(query="сбер"), metadata=meta)
+    found = await api.FindInstrument(
+        instruments_pb2.FindInstrumentRequest(query="сбер", instrument_kind=common_pb2.INSTRUMENT_TYPE_SHARE),
+        metadata=meta,
+    )
     assert [i.ticker for i in found.instruments] == ["SBER"]
     found = await api.FindInstrument(
         instruments_pb2.FindInstrumentRequest(query="bbg004730rp0"), metadata=meta

@@ -103,6 +103,12 @@ async def test_stream_errors_of_every_family_carry_message_and_tracking_id(
     await read_until(idle, kind("subscribe_candles_response"))
     await idle.write(candles_request(SBER_UID, action=2))  # unsubscribed: idle from here
     await read_until(idle, kind("subscribe_candles_response"))
+    # The idle time counts from the sim's tick that finds the stream empty: wait for that tick, or
+    # the clock would jump before it and the stream would count as idle from after the jump.
+    (session,) = [s for s in manual_sim.stats.sessions.values() if s.subscription_count == 0]
+    async with asyncio.timeout(10):
+        while getattr(session, "idle_since", None) is None:
+            await asyncio.sleep(0.005)
     manual_clock.advance(manual_sim.config.idle_stream_seconds + 1)
     error = await stream_error(idle)
     assert_api_error_after_messages(error, "80004")

@@ -297,7 +297,7 @@ class HistoryClient:
                     limited += 1
                     if limited > self._rate_limit_retries:
                         raise _error(exc) from None
-                    wait = _reset_seconds(exc) or float(min(60, 2**limited))
+                    wait = reset_seconds(exc) or float(min(60, 2**limited))
                     log.info("history_rate_limited", wait=wait, attempt=limited)
                     self._bucket.block_until(self._clock.now() + wait)
                     continue
@@ -317,7 +317,7 @@ def _metadata_value(metadata: Iterable[tuple[str, str | bytes]] | None, key: str
     return None
 
 
-def _reset_seconds(exc: aio.AioRpcError) -> float | None:
+def reset_seconds(exc: aio.AioRpcError) -> float | None:
     """`x-ratelimit-reset` from the trailers (or headers): seconds until the limit window resets."""
     for metadata in (exc.trailing_metadata(), exc.initial_metadata()):
         value = _metadata_value(metadata, "x-ratelimit-reset")

@@ -10,6 +10,7 @@ import grpc
 from monitor.feed.auth import TokenGate, TokenRejected, rejection
 from monitor.feed.connection import Connection
 from monitor.feed.convert import instrument, short_instrument
+from monitor.feed.history import reset_seconds
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2, instruments_pb2_grpc
 from monitor.watchlist import IdKind, classify_id
@@ -146,6 +147,8 @@ class ResolveRound:
     """Ids that can never resolve, with the reason."""
     transient: bool = False
     """Some look-ups failed for now (network, server): try again later."""
+    wait: float | None = None
+    """Seconds the server asked to wait (80002 RESOURCE_EXHAUSTED, `x-ratelimit-reset`)."""
 
 
 async def resolve_round(
@@ -154,7 +157,7 @@ async def resolve_round(
     """Resolves each id not yet in `resolved` (filling it in place).
 
     A rejected token is not a failure here: the resolver's token gate holds the look-up until
-    the reconnect, so the round simply takes that long.
+    the reconnect, so the round simply takes that long. The request limit ends the round early.
     """
     result = ResolveRound()
     for watch_id in dict.fromkeys(watch_ids):
@@ -164,6 +167,11 @@ async def resolve_round(
             resolved[watch_id] = await resolver.resolve(watch_id)
         except InstrumentError as exc:
             result.failed[watch_id] = exc.reason
-        except grpc.aio.AioRpcError:
+        except grpc.aio.AioRpcError as exc:
             result.transient = True
+            if exc.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                # The request limit (InstrumentsService: 200 a minute): every further look-up this
+                # round would be refused too. Stop, and wait as long as the server says.
+                result.wait = reset_seconds(exc)
+                break
     return result

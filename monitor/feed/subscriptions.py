@@ -166,7 +166,10 @@ class Subscriptions:
             self._watch_changed.clear()
             result = await self._resolve(resolver)
             self._on_change()
-            await wait_any(self._clock, self._watch_changed, RESOLVE_RETRY_S if result.transient else None)
+            retry = None
+            if result.transient:
+                retry = result.wait if result.wait is not None else RESOLVE_RETRY_S
+            await wait_any(self._clock, self._watch_changed, retry)
 
     async def _resolve(self, resolver: InstrumentResolver) -> ResolveRound:
         pending = [wk.id for wk in self._watch if wk.id not in self._failed]

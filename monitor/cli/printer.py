@@ -128,12 +128,16 @@ class Printer:
         """stdout lines and stderr lines for a batch, in order."""
         lines: list[str] = []
         notes: list[str] = []
+        # The history may be in by now while its lines are still in this batch (they were queued
+        # after a live candle that came first): those series' live lines wait for the batch's end.
+        history_later = {i[0] for i in batch if not isinstance(i, str) and i[1].origin is not Origin.STREAM}
         for item in batch:
             if isinstance(item, str):
                 notes.append(item)
                 continue
             key, candle = item
-            if candle.origin is not Origin.STREAM or self._flows(key, lines):
+            flows = key in self._flowing or (key not in history_later and self._flows(key, lines))
+            if candle.origin is not Origin.STREAM or flows:
                 self._print(key, candle, lines)
             else:
                 self._hold(key, candle)

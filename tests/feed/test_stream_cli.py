@@ -137,11 +137,11 @@ async def test_a_later_period_never_closes_the_previous_one_in_the_printer() -> 
     feed.push(KEY, candle(1, 100.3, closed=False))
     records = await drain(outbox, json_printer(feed))
     assert [(r["time"], r["close"], r["closed"]) for r in records] == [(iso(T + 60), 100.3, False)]
-    outbox = Outbox()
-    outbox.put_candle(KEY, candle(0, 100.2, closed=True))
-    outbox.put_candle(KEY, candle(0, 100.2, closed=True, origin=Origin.BACKFILL))
-    closed = [r for r in await drain(outbox, json_printer(feed)) if r["closed"]]
-    assert [(r["close"], r["source"]) for r in closed] == [(100.2, "stream")]
+    printer = json_printer(feed)
+    lines, _ = printer.render([(KEY, candle(0, 100.2, closed=True))])
+    again, _ = printer.render([(KEY, candle(0, 100.2, closed=True, origin=Origin.BACKFILL))])
+    assert [(json.loads(line)["close"], json.loads(line)["source"]) for line in lines] == [(100.2, "stream")]
+    assert again == []  # an identical re-send from history is not printed again
 
 
 async def test_a_late_forming_update_of_a_replaced_period_is_dropped() -> None:
@@ -171,6 +171,15 @@ async def test_history_is_printed_before_the_live_lines_that_came_first() -> Non
     assert len(lines) == 1  # flowing from now on
 
 
+def test_live_lines_wait_for_history_queued_after_them_in_the_same_batch() -> None:
+    """The history came in while the first live candle waited in the queue: history first."""
+    feed = StubFeed()
+    printer = json_printer(feed)  # the series says its history is in
+    history = [candle(m, closed=True, origin=Origin.BACKFILL) for m in range(2)]
+    lines, _ = printer.render([(KEY, candle(5, 100.5, closed=False)), *((KEY, c) for c in history)])
+    assert [json.loads(line)["time"] for line in lines] == [iso(T), iso(T + 60), iso(T + 300)]
+
+
 def test_live_lines_are_not_held_for_ever_when_history_never_comes(monkeypatch: pytest.MonkeyPatch) -> None:
     printer = json_printer(StubFeed(), loaded=False)
     now = [1000.0]
@@ -187,8 +196,9 @@ def test_printer_prints_corrections_and_skips_identical_resends() -> None:
     resend = candle(0, 100.0, closed=True, origin=Origin.BACKFILL)
     fixed = candle(0, 100.7, closed=True, origin=Origin.BACKFILL)
     late_forming = candle(0, 99.0, closed=False)
-    lines, _ = printer.render([(KEY, first), (KEY, resend), (KEY, late_forming), (KEY, fixed), (KEY, fixed)])
-    records = [json.loads(line) for line in lines]
+    lines, _ = printer.render([(KEY, first)])
+    more, _ = printer.render([(KEY, resend), (KEY, late_forming), (KEY, fixed), (KEY, fixed)])
+    records = [json.loads(line) for line in lines + more]
     assert [(r["close"], r.get("correction", False), r["source"]) for r in records] == [
         (100.0, False, "stream"),
         (100.7, True, "backfill"),

@@ -22,8 +22,10 @@ from tests.netfault.proxy import FaultProxy
 
 
 def state_name(health: Any) -> str:
-    """The health's connection state by name: a state added later (LAGGING) is read the same way."""
-    return str(health.state.name)
+    """What the status bar says, by name: the connection state, or LAGGING while the connection
+    is LIVE and a stream's data arrives late (a health fact beside the state, feed/lag.py)."""
+    name = str(health.state.name)
+    return "LAGGING" if name == "LIVE" and getattr(health, "lagging", None) is not None else name
 
 
 @dataclass

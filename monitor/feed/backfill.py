@@ -150,10 +150,7 @@ class Backfiller:
         except Exception as exc:  # HistoryError or a transport error: retried with backoff
             self._failed(key, exc)
             return
-        self._tries.pop(key, None)
-        for candle in candles:
-            if self._book.upsert(key, candle):
-                self._on_candle(key, candle)
+        self._apply(key, candles)
         if start is None:
             self._loaded.add(key)
             series.mark_history_loaded()
@@ -175,6 +172,13 @@ class Backfiller:
                 task.add_done_callback(self._retries.discard)
         log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
         self._on_change()
+
+    def _apply(self, key: SeriesKey, candles: list[Candle]) -> None:
+        """A fetch succeeded: its candles go into the book (announced when they changed it)."""
+        self._tries.pop(key, None)
+        for candle in candles:
+            if self._book.upsert(key, candle):
+                self._on_candle(key, candle)
 
     def _failed(self, key: SeriesKey, exc: Exception) -> None:
         """Schedules the series' job again with backoff after a failed fetch."""
@@ -201,10 +205,7 @@ class Backfiller:
             self._confirm[key] = min(start, self._confirm.get(key, start))
             self._failed(key, exc)
             return
-        self._tries.pop(key, None)
-        for candle in candles:
-            if self._book.upsert(key, candle):
-                self._on_candle(key, candle)
+        self._apply(key, candles)
         log.info("confirmed_by_history", uid=key.uid, interval=key.interval.code, start=start)
         self._on_change()
 

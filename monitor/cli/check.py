@@ -11,6 +11,7 @@ import ssl
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.cli import demo
@@ -18,6 +19,7 @@ from monitor.cli.common import add_connection_arguments, settings_from_args, sil
 from monitor.endpoints import is_loopback, split_endpoint
 from monitor.exits import EXIT_FAILED, EXIT_OK
 from monitor.feed import FeedConfig
+from monitor.files import CERT_FILE_CAP, read_bytes_bounded
 from monitor.logging import Redactor
 from monitor.settings import Settings
 from monitor.watchlist import load_watchlists
@@ -236,6 +238,9 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
     """System roots plus `ca_file`, verification always on."""
     context = ssl.create_default_context()
     if ca_file is not None:
-        context.load_verify_locations(cafile=ca_file)
+        # Read with the channel's bound (a FIFO would hang `cafile=`), then handed over as PEM.
+        context.load_verify_locations(
+            cadata=read_bytes_bounded(Path(ca_file).expanduser(), CERT_FILE_CAP).decode()
+        )
     context.set_alpn_protocols(["h2"])
     return context

@@ -10,6 +10,7 @@ import grpc
 
 from monitor.endpoints import require_loopback, split_host
 from monitor.feed.config import FeedConfig
+from monitor.files import CERT_FILE_CAP, UnreadableFile, read_bytes_bounded
 
 MAX_RECEIVE_BYTES = 10 * 1024 * 1024
 MIN_KEEPALIVE_MS = 60_000
@@ -47,7 +48,12 @@ def root_certificates(ca_file: str | None) -> bytes | None:
     """System roots with `ca_file` appended; None (gRPC's own roots) when no extra CA is given."""
     if ca_file is None:
         return None
-    extra = Path(ca_file).expanduser().read_bytes()
+    # Bounded: a CA path that names a FIFO or a device must not hang or fill memory at connect.
+    path = Path(ca_file).expanduser()
+    try:
+        extra = read_bytes_bounded(path, CERT_FILE_CAP)
+    except UnreadableFile as exc:
+        raise UnreadableFile(f"cannot read ca_file {path}: {exc}") from None
     paths = ssl.get_default_verify_paths()
     for candidate in (paths.cafile, paths.openssl_cafile):
         if candidate and Path(candidate).is_file():

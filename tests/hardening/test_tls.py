@@ -57,3 +57,22 @@ async def test_untrusted_certificate_names_the_ca_file_setting(tls_sim: tuple[An
     text = out.getvalue()
     assert "TLS handshake   ok (certificate verified)" in text
     assert "OK  SBER_TQBR" in text and TOKEN not in text
+
+
+def test_a_ca_file_that_is_a_fifo_or_huge_is_refused_not_read(tmp_path: Path) -> None:
+    """`--ca-file` naming a FIFO would hang the connect, a huge file would fill memory: both are
+    refused at once with a reason (the channel and `monitor check` read it the same bounded way)."""
+    import os
+
+    from monitor.cli.check import _ssl_context
+    from monitor.feed.channel import root_certificates
+    from monitor.files import CERT_FILE_CAP, UnreadableFile
+
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "ca.pem"
+    huge.write_bytes(b"-" * (CERT_FILE_CAP + 1))
+    for path, reason in ((fifo, "a FIFO"), (huge, "larger than")):
+        for read in (root_certificates, _ssl_context):
+            with pytest.raises(UnreadableFile, match=reason):
+                read(str(path))

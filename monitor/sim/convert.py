@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -75,28 +76,36 @@ def last_price(item: SimInstrument, ticks: int, at: float) -> marketdata_pb2.Las
     )
 
 
-def share(item: SimInstrument, status: int) -> instruments_pb2.Share:
+def record_fields(item: SimInstrument, status: int) -> dict[str, Any]:
+    """The fields every instrument record (Share, Bond, Etf, Future, Currency, Instrument) holds
+    alike; each record adds its own (isin, exchange, dates, terms)."""
     i = item.instrument
+    return {
+        "figi": i.figi, "ticker": i.ticker, "class_code": i.class_code, "lot": i.lot, "currency": i.currency,
+        "name": i.name, "trading_status": status, "min_price_increment": to_quotation(i.price_step),
+        "api_trade_available_flag": item.api_tradable, "uid": i.uid,
+        "first_1min_candle_date": seconds_to_timestamp(item.first_1min),
+        "first_1day_candle_date": seconds_to_timestamp(item.first_1day),
+    }  # fmt: skip
+
+
+def share(item: SimInstrument, status: int) -> instruments_pb2.Share:
     return instruments_pb2.Share(
-        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot,
-        currency=i.currency, name=i.name, exchange="MOEX", trading_status=status,  # type: ignore[arg-type]
-        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=item.api_tradable,
-        uid=i.uid, position_uid=item.position_uid,
-        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
-        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
-    )  # fmt: skip
+        **record_fields(item, status),
+        isin=item.isin,
+        exchange="MOEX",
+        position_uid=item.position_uid,
+    )
 
 
 def instrument(item: SimInstrument, status: int) -> instruments_pb2.Instrument:
-    i = item.instrument
     return instruments_pb2.Instrument(
-        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot,
-        currency=i.currency, name=i.name, exchange="MOEX", instrument_type=i.kind,
-        trading_status=status, min_price_increment=to_quotation(i.price_step),  # type: ignore[arg-type]
-        api_trade_available_flag=item.api_tradable, uid=i.uid, instrument_kind=item.kind,  # type: ignore[arg-type]
-        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
-        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
-    )  # fmt: skip
+        **record_fields(item, status),
+        isin=item.isin,
+        exchange="MOEX",
+        instrument_type=item.instrument.kind,
+        instrument_kind=item.kind,  # type: ignore[arg-type]
+    )
 
 
 def instrument_short(item: SimInstrument) -> instruments_pb2.InstrumentShort:

@@ -10,10 +10,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from monitor.pb import common_pb2, instruments_pb2
 from monitor.sim import convert
 from monitor.sim.catalogue import SimInstrument
+from monitor.sim.convert import record_fields
 from monitor.sim.errors import ApiError
 from monitor.sim.gate import INSTRUMENTS, Gate, unary
 from monitor.sim.state import SimState
-from monitor.wire import seconds_to_timestamp, to_quotation
+from monitor.wire import seconds_to_timestamp
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _BASE, _ALL = common_pb2.INSTRUMENT_STATUS_BASE, common_pb2.INSTRUMENT_STATUS_ALL
@@ -37,55 +38,52 @@ def _money(item: SimInstrument) -> common_pb2.MoneyValue | None:
 
 
 def bond(item: SimInstrument, status: int) -> instruments_pb2.Bond:
-    i, t = item.instrument, item.terms
+    t = item.terms
     return instruments_pb2.Bond(
-        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot, currency=i.currency,
-        name=i.name, exchange="MOEX", coupon_quantity_per_year=t.coupons_per_year,
-        maturity_date=_ts(t.maturity), nominal=_money(item), trading_status=status,  # type: ignore[arg-type]
-        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=item.api_tradable,
-        uid=i.uid, position_uid=item.position_uid,
-        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
-        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
-    )  # fmt: skip
+        **record_fields(item, status),
+        isin=item.isin,
+        exchange="MOEX",
+        position_uid=item.position_uid,
+        coupon_quantity_per_year=t.coupons_per_year,
+        maturity_date=_ts(t.maturity),
+        nominal=_money(item),
+    )
 
 
 def etf(item: SimInstrument, status: int) -> instruments_pb2.Etf:
-    i = item.instrument
     return instruments_pb2.Etf(
-        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot, currency=i.currency,
-        name=i.name, exchange="MOEX", focus_type=item.terms.focus_type,
-        released_date=seconds_to_timestamp(item.first_1day), trading_status=status,  # type: ignore[arg-type]
-        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=item.api_tradable,
-        uid=i.uid, position_uid=item.position_uid,
-        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
-        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
-    )  # fmt: skip
+        **record_fields(item, status),
+        isin=item.isin,
+        exchange="MOEX",
+        position_uid=item.position_uid,
+        focus_type=item.terms.focus_type,
+        released_date=seconds_to_timestamp(item.first_1day),
+    )
 
 
 def future(item: SimInstrument, status: int) -> instruments_pb2.Future:
-    i, t = item.instrument, item.terms
+    t = item.terms
     return instruments_pb2.Future(
-        figi=i.figi, ticker=i.ticker, class_code=i.class_code, lot=i.lot, currency=i.currency, name=i.name,
-        exchange="FORTS", first_trade_date=_ts(t.first_trade), last_trade_date=_ts(t.maturity),
-        futures_type="DELIVERY_TYPE_CASH_SETTLEMENT", basic_asset=t.basic_asset,
-        expiration_date=_ts(t.maturity), trading_status=status,  # type: ignore[arg-type]
-        min_price_increment=to_quotation(i.price_step), api_trade_available_flag=item.api_tradable,
-        uid=i.uid, position_uid=item.position_uid,
-        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
-        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
-    )  # fmt: skip
+        **record_fields(item, status),
+        exchange="FORTS",
+        position_uid=item.position_uid,
+        first_trade_date=_ts(t.first_trade),
+        last_trade_date=_ts(t.maturity),
+        futures_type="DELIVERY_TYPE_CASH_SETTLEMENT",
+        basic_asset=t.basic_asset,
+        expiration_date=_ts(t.maturity),
+    )
 
 
 def currency(item: SimInstrument, status: int) -> instruments_pb2.Currency:
-    i = item.instrument
     return instruments_pb2.Currency(
-        figi=i.figi, ticker=i.ticker, class_code=i.class_code, isin=item.isin, lot=i.lot, currency=i.currency,
-        name=i.name, exchange="MOEX", nominal=_money(item), trading_status=status,  # type: ignore[arg-type]
-        iso_currency_name=item.terms.basic_asset, min_price_increment=to_quotation(i.price_step),
-        api_trade_available_flag=item.api_tradable, uid=i.uid, position_uid=item.position_uid,
-        first_1min_candle_date=seconds_to_timestamp(item.first_1min),
-        first_1day_candle_date=seconds_to_timestamp(item.first_1day),
-    )  # fmt: skip
+        **record_fields(item, status),
+        isin=item.isin,
+        exchange="MOEX",
+        position_uid=item.position_uid,
+        nominal=_money(item),
+        iso_currency_name=item.terms.basic_asset,
+    )
 
 
 class Listings:

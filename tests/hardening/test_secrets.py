@@ -7,8 +7,6 @@ import io
 import logging
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import monitor.cli as cli
 from monitor.feed.channel import open_channel
 from monitor.feed.config import FeedConfig
 from monitor.settings import Settings, SettingsError, load_settings
+from tests.test_cli_hardening import monitor
 
 TOKEN = "t." + "SECRETsecret" * 4 + "XYZ_-09"  # token-shaped, built at run time
 SHAPE = re.compile(r"t\.[A-Za-z0-9_-]{40,}")
@@ -164,24 +163,6 @@ def test_snapshots_hold_no_token_shaped_string() -> None:
         assert not SHAPE.search(svg.read_text(encoding="utf-8")), svg
 
 
-def _monitor(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("MONITOR_") and not k.endswith("_TOKEN_STRING")
-    }
-    base.update(
-        XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(REPO)
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        env={**base, **env},
-        timeout=60,
-    )
-
-
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -197,7 +178,7 @@ def test_malformed_env_json_is_one_line_without_the_token(
     tmp_path: Path, variable: str, value: str, command: list[str]
 ) -> None:
     """Raised before logging is set up, it used to reach structlog's default: a traceback with locals."""
-    run = _monitor(command, {variable: value, "TINKOFF_TOKEN_STRING": TOKEN}, tmp_path)
+    run = monitor(command, tmp_path, **{variable: value, "TINKOFF_TOKEN_STRING": TOKEN})
     assert run.returncode == 2
     assert run.stdout == ""
     assert run.stderr.startswith(f"monitor: error: environment {variable}: not valid JSON")
@@ -231,7 +212,7 @@ def test_error_outside_any_command_is_one_line(
 
 def test_a_token_with_a_bad_character_is_named_not_shown(tmp_path: Path) -> None:
     bad = TOKEN[:20] + "\u00e9" + TOKEN[20:]
-    run = _monitor(["check"], {"TINKOFF_TOKEN_STRING": bad}, tmp_path)
+    run = monitor(["check"], tmp_path, TINKOFF_TOKEN_STRING=bad)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr == (
         "monitor: error: the token in TINKOFF_TOKEN_STRING has a non-ASCII character at position 21: "

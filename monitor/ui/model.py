@@ -8,6 +8,7 @@ from datetime import tzinfo
 from typing import cast
 
 from monitor.market import Instrument, Interval, WatchKey, ordered
+from monitor.ui.chartview import ChartViews
 from monitor.ui.times import next_timezone, timezone_for
 from monitor.watchlist import (
     LAYOUTS,
@@ -113,6 +114,8 @@ class MonitorModel:
         """Feed updates that arrived while paused."""
         self.feed_down: str | None = None
         """Why the feed worker died, while it is dead."""
+        self.charts = ChartViews()
+        """Each panel's cursor, scroll-back and zoom."""
         self.apply(reset_panels=True)
 
     @property

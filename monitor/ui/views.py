@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from monitor.feed import Health, WatchView
 from monitor.market import CandleSeries, TradingPhase, WatchKey
 from monitor.ui.badge import MUTED, Badge, panel_badge, row_level
+from monitor.ui.chartview import LIVE, ChartState
 from monitor.ui.render.scale import decimals_for, format_price
 
 PHASE_LABELS = {TradingPhase.TRADING: "open", TradingPhase.LIMITED: "auct", TradingPhase.CLOSED: "closed"}
@@ -43,6 +44,12 @@ class PanelView:
     tz: datetime.tzinfo = datetime.UTC
     message: str = ""
     """Shown instead of the chart when there is nothing to draw (the reason of a failure)."""
+    chart: ChartState = LIVE
+    """Where the panel looks: cursor, scroll-back and zoom (the panel works out the window)."""
+    loading: bool = False
+    """A page of older candles is in flight."""
+    at_start: bool = False
+    """The series holds the instrument's first candle."""
 
 
 def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
@@ -66,7 +73,12 @@ def empty_panel() -> PanelView:
 
 
 def panel_of(
-    view: WatchView, health: Health, now: float, tz: datetime.tzinfo, feed_down: str | None
+    view: WatchView,
+    health: Health,
+    now: float,
+    tz: datetime.tzinfo,
+    feed_down: str | None,
+    chart: ChartState = LIVE,
 ) -> PanelView:
     """What the panel showing `view` draws: title, badge, series and the reason of a failure."""
     key, instrument, series, quote = view.key, view.instrument, view.series, view.quote
@@ -74,6 +86,8 @@ def panel_of(
     message = ""
     if badge.label == "ERROR" and view.reason:
         message = f"{key.id}: {view.reason}\nThe other panels keep streaming.\nx removes it; or fix the file."
+    # getattr: the feed's scroll-back state (WatchView.history) may not be there yet.
+    history = getattr(view, "history", None)
     return PanelView(
         key=key,
         title=f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}",
@@ -84,4 +98,7 @@ def panel_of(
         price_step=float(instrument.price_step) if instrument else None,
         tz=tz,
         message=message,
+        chart=chart,
+        loading=bool(getattr(history, "loading", False)),
+        at_start=bool(getattr(history, "at_start", False)),
     )

@@ -6,7 +6,9 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
+from textual import events
 from textual.geometry import Region
+from textual.message import Message
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.visual import Visual, visualize
@@ -16,6 +18,14 @@ from monitor.ui.badge import ERROR, MUTED, OK, WARN
 from monitor.ui.views import Row
 
 DOT_STYLES: dict[str, str] = {OK: "green", WARN: "yellow", ERROR: "red", MUTED: "grey50"}
+
+
+class RowClicked(Message):
+    """Row `index` of the watchlist was clicked (`double`: twice in a row)."""
+
+    def __init__(self, index: int, double: bool) -> None:
+        super().__init__()
+        self.index, self.double = index, double
 
 
 class WatchlistSidebar(Widget):
@@ -65,6 +75,12 @@ class WatchlistSidebar(Widget):
             if row != old[i] or (selected != old_selected and i in (selected, old_selected)):
                 self._lines[i] = None
                 self.refresh(Region(0, i, width, 1))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        row = offset.y if offset is not None else -1
+        if 0 <= row < len(self.rows):
+            self.post_message(RowClicked(row, event.chain >= 2))
 
     def set_colors(self, up_color: str, down_color: str) -> None:
         """Changes the colours of rising and falling changes (a theme change) and redraws the rows."""

@@ -72,9 +72,25 @@ def readout(
     previous = candles[index - 1].close if index > 0 else candle.open
     if previous:
         change = candle.close - previous
-        parts.append(f"{'+' if change >= 0 else '−'}{price(abs(change))} ({change / previous * 100:+.2f}%)")
+        parts.append(f"{'+' if change >= 0 else '−'}{price(abs(change))} {change / previous * 100:+.2f}%")
     parts += [f"V {format_volume(candle.volume)}", candle_state(candle, backfilled)]
-    return "  ".join(parts)
+    return READOUT_SEPARATOR.join(parts)
+
+
+READOUT_SEPARATOR = "  "
+
+
+def wrap_readout(text: str, width: int, lines: int = 2) -> list[str]:
+    """The readout in at most `lines` lines of `width` cells, broken between its parts."""
+    out: list[str] = []
+    for part in text.split(READOUT_SEPARATOR):
+        if out and len(out[-1]) + len(READOUT_SEPARATOR) + len(part) <= width:
+            out[-1] += READOUT_SEPARATOR + part
+        elif len(out) < lines:
+            out.append(part[:width])
+        else:
+            break
+    return out
 
 
 @dataclass(frozen=True, slots=True)

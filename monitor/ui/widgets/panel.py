@@ -13,7 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from monitor.ui.badge import ERROR, MUTED, OK, WARN
-from monitor.ui.chartinput import PRICE_AXIS_GUESS, Shown, build_input, visible_candles
+from monitor.ui.chartinput import PRICE_AXIS_GUESS, Shown, build_input, visible_candles, wrap_readout
 from monitor.ui.chartview import ZoomLevel, frame, history_label
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.views import PanelView
@@ -225,11 +225,14 @@ class CandlePanel(Widget):
             # Renderers paint their own cells: give them the theme's surface so light themes stay light.
             style = replace(style, background=base.bgcolor.name)
         self._shown = shown
-        if shown.readout is None or shown.renderer_draws_readout or height < 2:
+        if shown.readout is None or shown.renderer_draws_readout or height < 8:
             return self.renderer.render(shown.data, width, height, style)
-        # A renderer without a readout line: the panel draws it above the chart.
-        line = Strip([Segment(shown.readout, base + READOUT_STYLE)]).crop_extend(0, width, base)
-        return [line, *self.renderer.render(shown.data, width, height - 1, style)]
+        # A renderer without a readout line: the panel draws it above the chart (a narrow one: 3 lines).
+        readout = [
+            Strip([Segment(text, base + READOUT_STYLE)]).crop_extend(0, width, base)
+            for text in wrap_readout(shown.readout, width, 2 if width >= 60 else 3)
+        ]
+        return [*readout, *self.renderer.render(shown.data, width, height - len(readout), style)]
 
     def index_at(self, x: int) -> int | None:
         """The index in the shown window of the candle under chart column `x` (None: off the candles)."""
@@ -252,7 +255,8 @@ class CandlePanel(Widget):
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         x = event.get_content_offset_capture(self).x
-        if self._drag_x is not None and event.button:
+        # The mouse is captured from button down to up: every move in between is the drag.
+        if self._drag_x is not None:
             if x != self._drag_x:
                 self.post_message(PanelMouse(self.index, "drag", x - self._drag_x))
             self._drag_x = x

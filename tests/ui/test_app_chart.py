@@ -1,0 +1,239 @@
+"""Pilot tests of the chart keys and mouse: cursor and readout, history, live edge, zoom, clicks."""
+
+from __future__ import annotations
+
+from textual import events
+
+from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
+from monitor.market import Interval, WatchKey
+from monitor.ui.app import MonitorApp
+from monitor.ui.chartview import DEFAULT_ZOOM, ChartState, frame
+from monitor.ui.widgets import CandlePanel
+from tests.ui.uikit import MAIN, SIZE, AppFactory, fill, settle
+
+SBER, GAZP, LKOH = (WatchKey(i, Interval.M1) for i in ("SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR"))
+HISTORY = 300
+"""Candles per series: several screens of a 2x2 panel (about 50 columns wide)."""
+
+
+def lines(panel: CandlePanel) -> list[str]:
+    """What the panel draws now, line by line (title first)."""
+    return ["".join(segment.text for segment in panel.render_line(y)) for y in range(panel.size.height)]
+
+
+def header(panel: CandlePanel) -> str:
+    return lines(panel)[0]
+
+
+def chart(app: MonitorApp, index: int = 0) -> ChartState:
+    return app.model.charts.get(index, app.model.panel(index))
+
+
+def shown_times(app: MonitorApp, feed: FakeFeed, index: int = 0) -> list[int]:
+    """Start times of the candles panel `index` shows."""
+    key = app.model.panel(index)
+    assert key is not None
+    series = feed.view(key).series
+    assert series is not None
+    state = chart(app, index)
+    window = frame(state, series, app.panel_widgets[index].visible_candles(state.zoom_level))
+    return [candle.time for candle in series][window.start : window.stop]
+
+
+class LoadOlder:
+    """Records the feed's scroll-back requests (the fake feed has no history to page in)."""
+
+    def __init__(self, feed: FakeFeed) -> None:
+        self.keys: list[WatchKey] = []
+        feed.load_older = self.keys.append  # type: ignore[attr-defined]
+
+
+async def test_right_shows_the_cursor_on_the_newest_candle_with_its_readout(
+    make: AppFactory, feed: FakeFeed
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        panel = app.panel_widgets[0]
+        assert not any(" O " in line for line in lines(panel))
+        await pilot.press("right")
+        await settle(pilot, app)
+        series = feed.view(SBER).series
+        assert series is not None and series.newest is not None
+        assert chart(app).cursor == series.newest.time
+        readout = "\n".join(lines(panel)[1:4])  # the readout's lines over the chart
+        assert " O " in readout and "forming" in readout and "V " in readout
+        assert chart(app, 1).cursor is None, "only the focused panel moves"
+
+
+async def test_left_past_the_edge_scrolls_into_history_and_end_returns_live(
+    make: AppFactory, feed: FakeFeed
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        panel = app.panel_widgets[0]
+        live = shown_times(app, feed)
+        await pilot.press("right", *["left"] * (len(live) + 5))
+        await settle(pilot, app)
+        assert "HISTORY −" in header(panel)
+        assert shown_times(app, feed)[-1] < live[-1]
+        assert "closed" in "\n".join(lines(panel)[1:4])
+        await pilot.press("end")
+        await settle(pilot, app)
+        assert chart(app).live and chart(app).cursor is None
+        assert shown_times(app, feed) == live
+        assert "HISTORY" not in header(panel)
+        assert not any(" O " in line for line in lines(panel))
+
+
+async def test_escape_also_returns_live(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        await pilot.press("right", "shift+left", "shift+left")
+        assert not chart(app).live
+        await pilot.press("escape")
+        assert chart(app) == ChartState()
+
+
+async def test_shift_arrows_move_a_page(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        page = app.panel_widgets[0].visible_candles(chart(app).zoom_level)
+        await pilot.press("right", "shift+left")
+        series = feed.view(SBER).series
+        assert series is not None
+        times = [candle.time for candle in series]
+        assert chart(app).cursor == times[-1 - page]
+        await pilot.press("shift+right")
+        assert chart(app).cursor == times[-1] and chart(app).live
+
+
+async def test_reaching_the_oldest_candle_asks_the_feed_for_older_ones(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    loads = LoadOlder(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        await pilot.press("right", "shift+left")
+        assert loads.keys == [], "not at the oldest candle yet"
+        await pilot.press("home")
+        await settle(pilot, app)
+        assert loads.keys == [SBER]
+        series = feed.view(SBER).series
+        assert series is not None
+        assert shown_times(app, feed)[0] == next(iter(series)).time
+        assert "HISTORY −" in header(app.panel_widgets[0])
+
+
+async def test_new_candles_while_looking_back_keep_the_view_and_say_they_wait(
+    make: AppFactory, feed: FakeFeed, clock: ManualClock
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        await pilot.press("right", "shift+left", "shift+left")
+        await settle(pilot, app)
+        before = shown_times(app, feed)
+        now = Interval.M1.start_of(int(clock.now()))
+        feed.push_candles("SBER_TQBR", Interval.M1, wave_candles(now + 60, Interval.M1, 3, 120.0, seed=4))
+        clock.advance(180)
+        await settle(pilot, app)
+        assert shown_times(app, feed) == before
+        assert "+3 new" in header(app.panel_widgets[0])
+
+
+async def test_plus_and_minus_change_the_zoom_of_the_focused_panel(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        wide = app.panel_widgets[0].visible_candles(chart(app).zoom_level)
+        await pilot.press("plus")
+        assert chart(app).zoom == DEFAULT_ZOOM - 1
+        assert app.panel_widgets[0].visible_candles(chart(app).zoom_level) < wide
+        await pilot.press("minus", "minus")
+        assert chart(app).zoom == DEFAULT_ZOOM + 1
+        assert app.panel_widgets[0].visible_candles(chart(app).zoom_level) > wide
+        assert chart(app, 1).zoom == DEFAULT_ZOOM
+
+
+async def test_clicking_a_panel_focuses_it(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN)
+        await settle(pilot, app)
+        await pilot.click("#panel-2", offset=(5, 1))
+        await pilot.pause()
+        assert app.model.focused_panel == 2
+        assert app.panel_widgets[2].has_class("-focused")
+        assert not app.panel_widgets[0].has_class("-focused")
+
+
+async def test_hovering_a_panel_puts_the_cursor_under_the_pointer(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        panel = app.panel_widgets[1]
+        x = 10
+        index = panel.index_at(x)
+        assert index is not None
+        await pilot.hover("#panel-1", offset=(x + 1, 6))  # +1: the border
+        await settle(pilot, app)
+        assert chart(app, 1).cursor == shown_times(app, feed, 1)[index]
+        assert any(" O " in line for line in lines(panel))
+
+
+async def test_the_wheel_zooms_the_panel_under_the_pointer(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        panel = app.panel_widgets[3]
+        panel.post_message(events.MouseScrollDown(panel, 5, 5, 0, 1, 0, False, False, False))
+        await pilot.pause()
+        assert chart(app, 3).zoom == DEFAULT_ZOOM + 1
+        panel.post_message(events.MouseScrollUp(panel, 5, 5, 0, -1, 0, False, False, False))
+        panel.post_message(events.MouseScrollUp(panel, 5, 5, 0, -1, 0, False, False, False))
+        await pilot.pause()
+        assert chart(app, 3).zoom == DEFAULT_ZOOM - 1
+
+
+async def test_dragging_right_pans_back_in_time(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        live = shown_times(app, feed)
+        panel = app.panel_widgets[0]
+        await pilot.mouse_down("#panel-0", offset=(10, 6))
+        for x in (12, 16, 21):
+            await pilot.hover("#panel-0", offset=(x, 6))
+        await pilot.mouse_up("#panel-0", offset=(21, 6))
+        await settle(pilot, app)
+        assert shown_times(app, feed)[-1] == live[-1] - 11 * 60, "dragged 11 cells: 11 candles back"
+        assert "HISTORY −11m" in header(panel)
+
+
+async def test_clicking_a_row_selects_it_and_a_double_click_shows_it(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN)
+        await settle(pilot, app)
+        await pilot.click("#sidebar", offset=(3, 3))  # border, then row 3 (index 2)
+        await pilot.pause()
+        assert app.model.selected == 2
+        assert app.model.panels[1] == GAZP
+        await pilot.press("tab")
+        await pilot.double_click("#sidebar", offset=(3, 1))
+        await pilot.pause()
+        assert app.model.selected == 0
+        assert app.model.panels[1] == WatchKey("SBER_TQBR", Interval.M1)

@@ -115,7 +115,7 @@ async def test_shift_arrows_move_a_page(make: AppFactory, feed: FakeFeed) -> Non
         assert chart(app).cursor == times[-1] and chart(app).live
 
 
-async def test_reaching_the_oldest_candle_asks_the_feed_for_older_ones(make: AppFactory, feed: FakeFeed) -> None:
+async def test_reaching_the_oldest_candle_asks_the_feed_for_older(make: AppFactory, feed: FakeFeed) -> None:
     app = make()
     loads = LoadOlder(feed)
     async with app.run_test(size=SIZE) as pilot:
@@ -223,7 +223,9 @@ async def test_dragging_right_pans_back_in_time(make: AppFactory, feed: FakeFeed
         assert "HISTORY −11m" in header(panel)
 
 
-async def test_clicking_a_row_selects_it_and_a_double_click_shows_it(make: AppFactory, feed: FakeFeed) -> None:
+async def test_a_click_on_a_row_selects_it_and_a_double_click_shows_it(
+    make: AppFactory, feed: FakeFeed
+) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         fill(feed, MAIN)

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import time
+import tracemalloc
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -65,6 +66,16 @@ async def measure(quick: bool) -> dict[str, float | list[float]]:
             panel = app.panel_widgets[0]
 
             walls: list[float] = []
+            full_gc = [0]
+            """Gen-2 collections so far: a frame that ran one is told apart (it scales with what
+            the process holds, not with the frame's own work)."""
+            collected: list[bool] = []
+
+            def count_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start" and info["generation"] == 2:
+                    full_gc[0] += 1
+
+            gc.callbacks.append(count_gc)
 
             def frame(action: str, *args: int) -> float:
                 """One key's work: the action (it redraws the chart) and every line of the panel.
@@ -72,11 +83,12 @@ async def measure(quick: bool) -> dict[str, float | list[float]]:
                 Timed in this thread's CPU time: the machine's other processes (benchmarks share
                 two cores) must not count as our frame; the wall time is kept beside it.
                 """
-                start, wall = time.thread_time(), time.perf_counter()
+                start, wall, collections = time.thread_time(), time.perf_counter(), full_gc[0]
                 getattr(app, f"action_{action}")(*args)
                 for y in range(panel.size.height):
                     panel.render_line(y)
                 walls.append((time.perf_counter() - wall) * 1000)
+                collected.append(full_gc[0] != collections)
                 return (time.thread_time() - start) * 1000
 
             live = []
@@ -104,7 +116,24 @@ async def measure(quick: bool) -> dict[str, float | list[float]]:
                     break
             frames.append(frame("oldest"))
             frames.append(frame("live"))
-    return {"frames": frames, "walls": walls, "live": live, "rss_per_candle": held / CANDLES}
+            gc.callbacks.remove(count_gc)
+    # The exact bytes the book keeps per candle (RSS moves by whole arenas): a second series.
+    tracemalloc.start()
+    feed.push_candles(
+        "GAZP_TQBR", Interval.M1, wave_candles(now - (CANDLES - 1) * 60, Interval.M1, CANDLES, 9.0)
+    )
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    without_gc = [ms for ms, full in zip(frames, collected, strict=True) if not full]
+    return {
+        "frames": frames,
+        "walls": walls,
+        "live": live,
+        "rss_per_candle": held / CANDLES,
+        "traced_per_candle": traced / CANDLES,
+        "max_without_full_gc": max(without_gc, default=0.0),
+        "full_gc_frames": float(sum(collected)),
+    }
 
 
 def run(quick: bool) -> list[Result]:
@@ -130,6 +159,8 @@ def run(quick: bool) -> list[Result]:
                 "wall_max_ms": max(stats["walls"]),
                 "p50_ms": median(frames),
                 "frames": float(len(frames)),
+                "max_no_gen2_gc_ms": stats["max_without_full_gc"],
+                "gen2_gc_frames": stats["full_gc_frames"],
                 "live_frame_p50_ms": median(live),
                 "live_frame_max_ms": max(live),
                 "candles": float(CANDLES),
@@ -141,7 +172,7 @@ def run(quick: bool) -> list[Result]:
             "bytes",
             f"<= {RSS_BUDGET_B:,.0f} B",
             per_candle <= RSS_BUDGET_B,
-            {"candles": float(CANDLES)},
+            {"traced_bytes_per_candle": stats["traced_per_candle"], "candles": float(CANDLES)},
         ),
     ]
 

@@ -142,9 +142,7 @@ class ScrollBack:
                 break  # nothing can start before the oldest held: it is the first
             start, stop = chunks[-1]
             candles = await history.fetch(key.uid, interval, start, stop)
-            for candle in candles:
-                if series.upsert(candle):
-                    self._on_candle(key, candle)
+            self._merge(key, series, candles)
             if start <= floor:
                 break  # the page reached the first candle date (or the epoch)
             if candles:
@@ -165,11 +163,13 @@ class ScrollBack:
         for start, end in list(series.trimmed):
             if series.anchor is not None:
                 return  # the user looks back again: the span would be trimmed once more
-            for candle in await history.fetch(key.uid, key.interval, start, end):
-                if series.upsert(candle):
-                    self._on_candle(key, candle)
+            self._merge(key, series, await history.fetch(key.uid, key.interval, start, end))
             series.mark_refilled(start, end)
             log.info("refilled", uid=key.uid, interval=key.interval.code, start=start, end=end)
+
+    def _merge(self, key: SeriesKey, series: CandleSeries, candles: list[Candle]) -> None:
+        for candle in series.merge_history(candles):
+            self._on_candle(key, candle)
 
 
 def _at_start(series: CandleSeries | None, start_at: int | None, first: int | None) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from monitor.market.candle import Candle, SeriesKey
@@ -135,6 +135,38 @@ class CandleSeries:
             self.received_at = received_at
         return True
 
+    def merge_history(self, candles: Iterable[Candle]) -> list[Candle]:
+        """Upserts a batch of history (a scroll-back page, a refetched span); returns the candles
+        that changed the series, oldest first.
+
+        One sort merges the new periods in, O(n + k) (the held times and the batch are two sorted
+        runs), where k upserts would move the whole list k times: a page of 1,440 candles before
+        50,000 held would hold the event loop for tens of milliseconds.
+        """
+        candles_by_time, times = self._candles, self._times
+        full_at_live_edge = len(times) >= self.capacity and self.anchor is None
+        oldest = times[0] if times else None
+        changed: list[Candle] = []
+        fresh: dict[int, Candle] = {}
+        for candle in candles:
+            if candle.time in candles_by_time:
+                if self.upsert(candle):  # replaced in place: no insert cost
+                    changed.append(candle)
+            elif not (full_at_live_edge and oldest is not None and candle.time < oldest):
+                # (upsert's rule: a full series at the live edge keeps nothing older)
+                earlier = fresh.get(candle.time)
+                if earlier is None or _replaces(candle, earlier):
+                    fresh[candle.time] = candle
+        if fresh:
+            candles_by_time.update(fresh)
+            times.extend(fresh)
+            times.sort()
+            self._trim()
+            self.version += 1
+            changed.extend(c for c in fresh.values() if candles_by_time.get(c.time) is c)
+            changed.sort(key=_start)
+        return changed
+
     def last(self, count: int | None = None) -> list[Candle]:
         """The newest `count` candles (all when None), oldest first."""
         times = self._times if count is None else self._times[-count:]
@@ -255,6 +287,18 @@ class CandleSeries:
         for t in self._times[start:stop]:
             del candles[t]
         del self._times[start:stop]
+
+
+def _start(candle: Candle) -> int:
+    return candle.time
+
+
+def _replaces(candle: Candle, held: Candle) -> bool:
+    """Whether `candle` supersedes `held` of the same period: upsert's rule (inlined there, on the
+    receive loop's path): more volume, or as much with other values, and never closed to forming."""
+    if held.closed and not candle.closed:
+        return False
+    return candle.volume > held.volume or (candle.volume == held.volume and candle != held)
 
 
 class CandleBook:

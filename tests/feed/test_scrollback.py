@@ -137,7 +137,7 @@ async def _use_up_the_unary_limit(server: Any, uid: str) -> int:
     from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
 
     async with grpc.aio.insecure_channel(server.address) as channel:
-        stub = marketdata_pb2_grpc.MarketDataServiceStub(channel)  # type: ignore[no-untyped-call]
+        stub = marketdata_pb2_grpc.MarketDataServiceStub(channel)
         request = marketdata_pb2.GetLastPricesRequest(instrument_id=[uid])
         for _ in range(100):
             try:

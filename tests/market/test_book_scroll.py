@@ -170,3 +170,50 @@ def test_any_upserts_under_any_anchor_stay_bounded_sorted_and_keep_the_newest(
         assert len(series) <= capacity + max(16, capacity // 8)
         if newest is not None and minute * 60 < newest.time:
             assert series.newest == newest  # an older candle never pushes out the newest
+
+
+def test_merging_a_page_of_history_inserts_it_in_order_and_reports_what_changed() -> None:
+    series = series_of(range(60 * 1_000, 60 * 1_100, 60))
+    version = series.version
+    page = [candle(t) for t in range(60 * 500, 60 * 1_001, 60)]  # repeats the oldest held (the seam)
+    changed = series.merge_history(page)
+    assert changed == page[:-1]  # the repeated boundary candle is no change
+    assert times(series) == list(range(60 * 500, 60 * 1_100, 60))
+    assert series.version == version + 1
+
+
+def test_merging_history_replaces_held_periods_as_upsert_does() -> None:
+    series = series_of(range(0, 600, 60))
+    grown = Candle(120, 10.0, 12.0, 8.0, 11.0, 50, True)
+    stale = Candle(180, 10.0, 12.0, 8.0, 11.0, 1, True)  # less volume than held: stale
+    assert series.merge_history([stale, grown]) == [grown]
+    assert series.get(120) == grown and series.get(180) == candle(180)
+
+
+def test_a_full_series_at_the_live_edge_merges_no_older_history_but_one_looking_back_does() -> None:
+    series = series_of(range(60 * 10_000, 60 * (10_000 + CAP), 60))
+    page = [candle(t) for t in range(0, 600, 60)]
+    assert series.merge_history(page) == []
+    series.anchor = 60 * 10_000
+    assert series.merge_history(page) == page
+    assert series.oldest == page[0]
+
+
+@given(
+    st.lists(st.integers(0, 3_000), max_size=300),
+    st.lists(st.tuples(st.integers(0, 3_000), st.integers(1, 9)), max_size=300),
+)
+def test_merging_history_holds_what_upserting_it_one_by_one_holds(
+    held: list[int], batch: list[tuple[int, int]]
+) -> None:
+    merged, upserted = CandleSeries(KEY), CandleSeries(KEY)
+    for series in (merged, upserted):
+        for t in held:
+            series.upsert(candle(t * 60))
+    page = [Candle(t * 60, 10.0, 11.0, 9.0, 10.5, volume, True) for t, volume in batch]
+    changed = merged.merge_history(page)
+    heard = [c for c in page if upserted.upsert(c)]
+    assert list(merged) == list(upserted)
+    # The same periods reported changed, each with the value it holds now, oldest first.
+    assert {c.time for c in changed} == {c.time for c in heard}
+    assert [c.time for c in changed] == sorted(c.time for c in changed)

@@ -45,6 +45,12 @@ class ScrollBack:
     `recent`): the series' `backfilled` ranges (the marks of an outage filled in) stay untouched.
     The page's newest candle may repeat the oldest held (the API repeats the boundary candle):
     `HistoryClient.fetch` keeps only those before it, and the book upserts by start time anyway.
+
+    The start of history is the instrument's first candle date for the interval's family
+    (`first_1min_candle_date` for intraday intervals, `first_1day_candle_date` for a day and
+    longer), once a page reached it. When the date is unknown, empty windows in a row reaching
+    back START_SILENCE_S mean the oldest candle held is the first. A start found holds while the
+    series keeps that candle; once a trim drops it, scrolling back works again.
     """
 
     def __init__(

@@ -43,7 +43,7 @@ class Feed(ListenerHost):
     Args:
         config: endpoint, token, timings.
         clock: time for every timer (tests pass a fast ScaledClock).
-        book: the CandleBook to fill (a new one by default).
+        book: the CandleBook to fill (by default a new one of `config.max_candles` per series).
         channel_factory: builds the grpc.aio channel inside the loop (default `open_channel`).
         backoff_factory: a fresh reconnect-delay iterator (default: the gRPC curve).
         rng: random source for the jitter.

@@ -298,3 +298,31 @@ def test_the_fake_feed_pages_through_the_history_a_test_gives_it() -> None:
     assert list(view.series) == history and feed.view(KEY).history.at_start
     feed.load_older(KEY)
     assert feed.older_requests == [KEY, KEY, KEY]  # at the start: no request
+
+
+def test_the_fake_feed_fails_a_page_with_the_reason_a_test_gives() -> None:
+    feed = FakeFeed(clock=ManualClock(1_800_000_000))
+    feed.watch([KEY])
+    feed.push_candles(KEY.id, KEY.interval, wave_candles(1_799_990_000 // 60 * 60, Interval.M1, 10, 100.0))
+    feed.hold_pages = True
+    feed.load_older(KEY)
+    feed.serve_older(KEY, error="older candles unavailable: internal error")
+    history = feed.view(KEY).history
+    assert history.error == "older candles unavailable: internal error"
+    assert not history.loading and not history.at_start
+
+
+def test_max_candles_goes_from_the_settings_to_every_series_of_the_feed() -> None:
+    from pydantic import ValidationError
+
+    from monitor.feed.config import FeedConfig
+    from monitor.settings import FeedSettings, Settings
+
+    config = FeedConfig.from_settings(Settings(feed=FeedSettings(max_candles=2_000)), token="t")
+    assert config.max_candles == 2_000
+    feed = Feed(config=replace(config, endpoint="127.0.0.1:1", plaintext=True))
+    assert feed.book.series(SeriesKey("uid", Interval.M1)).capacity == 2_000
+    assert FeedConfig().max_candles == FeedSettings().max_candles == 50_000
+    for bad in (999, 1_000_001):
+        with pytest.raises(ValidationError):
+            FeedSettings(max_candles=bad)

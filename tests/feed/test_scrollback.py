@@ -55,6 +55,34 @@ async def sim(clock: ScaledClock) -> AsyncIterator[Any]:
         await server.stop()
 
 
+async def test_the_sim_serves_no_candle_before_the_instruments_first_candle_date(sim: Any) -> None:
+    import grpc
+
+    from monitor.feed.channel import metadata
+    from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
+
+    item = sim.state.catalogue.resolve(KEY.id)
+    first = item.first_1min
+
+    async def starts(interval: Interval, start: int | None, end: int, limit: int | None = None) -> list[int]:
+        request = marketdata_pb2.GetCandlesRequest(instrument_id=item.uid, interval=interval.value)  # type: ignore[arg-type]
+        request.to.seconds = end
+        if start is not None:
+            getattr(request, "from").seconds = start
+        if limit is not None:
+            request.limit = limit
+        async with grpc.aio.insecure_channel(sim.address) as channel:
+            stub = marketdata_pb2_grpc.MarketDataServiceStub(channel)
+            answer = await stub.GetCandles(request, metadata=metadata(feed_config(sim)))
+        return [c.time.seconds for c in answer.candles]
+
+    assert await starts(Interval.M1, first - 3600, first + 600) == list(range(first, first + 600, 60))
+    assert await starts(Interval.M1, None, first + 600, limit=100) == list(range(first, first + 600, 60))
+    assert await starts(Interval.M1, first - DAY, first) == []
+    day = Interval.D1.start_of(item.first_1day)
+    assert (await starts(Interval.D1, day - 30 * DAY, day + 3 * DAY))[0] == day
+
+
 async def _running(sim: Any, clock: ScaledClock, **overrides: Any) -> Running:
     feed = Feed(config=feed_config(sim, **overrides), clock=clock)
     feed.watch((KEY,))
@@ -129,8 +157,8 @@ async def test_scrolling_back_pages_to_the_start_of_history_equal_to_the_simulat
         await run.stop()
 
 
-async def _use_up_the_unary_limit(server: Any, uid: str) -> int:
-    """Sends cheap MarketDataService calls until the sim refuses one (80002); returns the refusals."""
+async def _use_up_the_unary_limit(server: Any, uid: str) -> None:
+    """Sends cheap MarketDataService calls until the sim refuses one (80002)."""
     import grpc
 
     from monitor.feed.channel import metadata
@@ -144,7 +172,7 @@ async def _use_up_the_unary_limit(server: Any, uid: str) -> int:
                 await stub.GetLastPrices(request, metadata=metadata(feed_config(server)))
             except grpc.aio.AioRpcError as exc:
                 assert exc.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "80002" in (exc.details() or "")
-                return 1
+                return
     raise AssertionError("the sim never refused a call")
 
 

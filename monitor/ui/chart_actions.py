@@ -72,13 +72,10 @@ class ChartActions:
     def _set_chart(self, panel: int, key: WatchKey, series: CandleSeries, state: ChartState) -> None:
         old = self.model.charts.get(panel, key)
         self.model.charts.set(panel, key, state)
-        if hasattr(series, "anchor"):
-            # Trimming drops candles on the side away from what the user looks at.
-            series.anchor = state.right
+        # Trimming drops candles on the side away from what the user looks at.
+        series.anchor = state.right
         if chartview.wants_older(state, series, self._visible(panel, state)):
-            load_older = getattr(self.feed, "load_older", None)
-            if load_older is not None:
-                load_older(key)  # schedules a page; never awaited here
+            self.feed.load_older(key)  # schedules a page; never awaited here
         if state != old:
             self.refresh_now()
 

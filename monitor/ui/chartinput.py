@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from monitor.market import Candle, CandleSeries, Interval
-from monitor.ui.chartview import ChartState, Frame, ZoomLevel, frame, window
+from monitor.ui.chartview import ChartState, Frame, ZoomLevel, frame
 from monitor.ui.render.base import ChartInput, Renderer
 from monitor.ui.render.scale import decimals_for, format_price, format_volume
 
@@ -117,7 +117,7 @@ def build_input(
 ) -> Shown:
     """The ChartInput of the window `state` shows; fields the renderer lacks are left out."""
     shown = frame(state, series, visible)
-    candles = window(series, shown.start, shown.stop)
+    candles = series.window(shown.start, shown.stop)
     text = None
     if shown.cursor is not None and candles:
         held = candles[shown.cursor]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -34,35 +33,17 @@ DEFAULT_ZOOM = 2
 
 
 class SeriesLike(Protocol):
-    """What the view reads of a CandleSeries (kept narrow so tests can hand it plain candles)."""
+    """What the view reads of a CandleSeries: its length, a bisect by time and an O(k) slice."""
 
     def __len__(self) -> int: ...
 
-    def last(self, count: int | None = None) -> list[Candle]: ...
+    def index_of(self, time: int) -> int: ...
 
-
-def index_of(series: SeriesLike, time: int) -> int:
-    """The index of the first candle starting at or after `time` (CandleSeries.index_of: a bisect)."""
-    finder = getattr(series, "index_of", None)
-    if finder is not None:
-        found: int = finder(time)
-        return found
-    # Until every series has index_of: the same answer by walking the times once.
-    return bisect_left([candle.time for candle in series.last()], time)
-
-
-def window(series: SeriesLike, start: int, stop: int) -> list[Candle]:
-    """Candles [start, stop) oldest first (CandleSeries.window: an O(k) slice)."""
-    slicer = getattr(series, "window", None)
-    if slicer is not None:
-        found: list[Candle] = slicer(start, stop)
-        return found
-    size = len(series)
-    return series.last(size - start)[: stop - start] if start < size else []
+    def window(self, start: int, stop: int) -> list[Candle]: ...
 
 
 def time_at(series: SeriesLike, index: int) -> int:
-    return window(series, index, index + 1)[0].time
+    return series.window(index, index + 1)[0].time
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +91,16 @@ def frame(state: ChartState, series: SeriesLike, visible: int) -> Frame:
     size, visible = len(series), max(1, visible)
     if size == 0:
         return Frame(0, 0, None, 0, 0)
-    stop = size if state.right is None else min(size, index_of(series, state.right) + 1)
+    stop = size if state.right is None else min(size, series.index_of(state.right) + 1)
     # The view is always full: trimmed or missing candles on its left never leave it half empty.
     stop = max(stop, min(size, visible))
     start = max(0, stop - visible)
     cursor = None
     if state.cursor is not None:
-        cursor = min(stop - 1, max(start, index_of(series, state.cursor))) - start
+        cursor = min(stop - 1, max(start, series.index_of(state.cursor))) - start
     newer = 0
     if state.newest_seen is not None:
-        newer = max(0, size - index_of(series, state.newest_seen) - 1)
+        newer = max(0, size - series.index_of(state.newest_seen) - 1)
     back = 0 if stop == size else time_at(series, size - 1) - time_at(series, stop - 1)
     return Frame(start, stop, cursor, newer, back)
 
@@ -208,7 +189,9 @@ def format_span(seconds: int) -> str:
     return f"{mins}m"
 
 
-def history_label(state: ChartState, shown: Frame, loading: bool, at_start: bool) -> str:
+def history_label(
+    state: ChartState, shown: Frame, loading: bool, at_start: bool, error: str | None = None
+) -> str:
     """The panel header's word on where the view is: HISTORY −3h 20m · +12 new · loading… ."""
     parts: list[str] = []
     if not state.live:
@@ -219,6 +202,8 @@ def history_label(state: ChartState, shown: Frame, loading: bool, at_start: bool
         parts.append("loading…")
     elif at_start and shown.start == 0 and shown.stop > shown.start and not state.live:
         parts.append("start of history")
+    elif error and not state.live:
+        parts.append("load failed")
     return " · ".join(parts)
 
 

@@ -50,6 +50,8 @@ class PanelView:
     """A page of older candles is in flight."""
     at_start: bool = False
     """The series holds the instrument's first candle."""
+    history_error: str | None = None
+    """Why the last page of older candles failed."""
 
 
 def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
@@ -86,8 +88,10 @@ def panel_of(
     message = ""
     if badge.label == "ERROR" and view.reason:
         message = f"{key.id}: {view.reason}\nThe other panels keep streaming.\nx removes it; or fix the file."
-    # getattr: the feed's scroll-back state (WatchView.history) may not be there yet.
-    history = getattr(view, "history", None)
+    history = view.history
+    oldest = series.oldest if series is not None else None
+    # The first-candle date says it too, before a page came back empty.
+    first = history.first_time is not None and oldest is not None and oldest.time <= history.first_time
     return PanelView(
         key=key,
         title=f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}",
@@ -99,6 +103,7 @@ def panel_of(
         tz=tz,
         message=message,
         chart=chart,
-        loading=bool(getattr(history, "loading", False)),
-        at_start=bool(getattr(history, "at_start", False)),
+        loading=history.loading,
+        at_start=history.at_start or first,
+        history_error=history.error,
     )

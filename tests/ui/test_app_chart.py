@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual import events
 
 from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
@@ -9,6 +11,7 @@ from monitor.market import Interval, WatchKey
 from monitor.ui.app import MonitorApp
 from monitor.ui.chartview import DEFAULT_ZOOM, ChartState, frame
 from monitor.ui.widgets import CandlePanel
+from monitor.ui.widgets.panel import fit_header
 from tests.ui.uikit import MAIN, SIZE, AppFactory, fill, settle
 
 SBER, GAZP, LKOH = (WatchKey(i, Interval.M1) for i in ("SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR"))
@@ -38,14 +41,6 @@ def shown_times(app: MonitorApp, feed: FakeFeed, index: int = 0) -> list[int]:
     state = chart(app, index)
     window = frame(state, series, app.panel_widgets[index].visible_candles(state.zoom_level))
     return [candle.time for candle in series][window.start : window.stop]
-
-
-class LoadOlder:
-    """Records the feed's scroll-back requests (the fake feed has no history to page in)."""
-
-    def __init__(self, feed: FakeFeed) -> None:
-        self.keys: list[WatchKey] = []
-        feed.load_older = self.keys.append  # type: ignore[attr-defined]
 
 
 async def test_right_shows_the_cursor_on_the_newest_candle_with_its_readout(
@@ -117,19 +112,49 @@ async def test_shift_arrows_move_a_page(make: AppFactory, feed: FakeFeed) -> Non
 
 async def test_reaching_the_oldest_candle_asks_the_feed_for_older(make: AppFactory, feed: FakeFeed) -> None:
     app = make()
-    loads = LoadOlder(feed)
     async with app.run_test(size=SIZE) as pilot:
         fill(feed, MAIN, HISTORY)
         await settle(pilot, app)
         await pilot.press("right", "shift+left")
-        assert loads.keys == [], "not at the oldest candle yet"
+        assert feed.older_requests == [], "not at the oldest candle yet"
         await pilot.press("home")
         await settle(pilot, app)
-        assert loads.keys == [SBER]
+        assert feed.older_requests == [SBER]
         series = feed.view(SBER).series
-        assert series is not None
-        assert shown_times(app, feed)[0] == next(iter(series)).time
-        assert "HISTORY −" in header(app.panel_widgets[0])
+        assert series is not None and series.oldest is not None
+        assert shown_times(app, feed)[0] == series.oldest.time
+        # The fake holds nothing older: the page came back empty, the start of history.
+        assert "start of history" in header(app.panel_widgets[0])
+        # A narrow panel drops the word HISTORY and keeps how far back it is.
+        assert re.search(r" −\d+h \d+m · start of history", header(app.panel_widgets[0]))
+
+
+async def test_a_page_in_flight_says_loading_and_lands_without_moving_the_view(
+    make: AppFactory, feed: FakeFeed, clock: ManualClock
+) -> None:
+    app = make()
+    feed.hold_pages = True
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        first = Interval.M1.start_of(int(clock.now())) - (HISTORY - 1) * 60
+        feed.set_history("SBER_TQBR", Interval.M1, wave_candles(first - 600 * 60, Interval.M1, 600, 90.0))
+        await settle(pilot, app)
+        await pilot.press("home")
+        await settle(pilot, app)
+        panel = app.panel_widgets[0]
+        assert "loading…" in header(panel)
+        before = shown_times(app, feed)
+        feed.serve_older(SBER)
+        await settle(pilot, app)
+        assert shown_times(app, feed) == before, "the older page lands off screen, on the left"
+        assert "loading…" not in header(panel) and "start of history" not in header(panel)
+        await pilot.press("left", "left")
+        assert feed.older_requests == [SBER], "the view is no longer at the oldest candle held"
+        await pilot.press("home")
+        feed.serve_older(SBER, error="ResourceExhausted")
+        await settle(pilot, app)
+        assert "load failed" in header(panel)
+        assert "LIVE" in header(panel), "the badge always has its room"
 
 
 async def test_new_candles_while_looking_back_keep_the_view_and_say_they_wait(
@@ -239,3 +264,12 @@ async def test_a_click_on_a_row_selects_it_and_a_double_click_shows_it(
         await pilot.pause()
         assert app.model.selected == 0
         assert app.model.panels[1] == WatchKey("SBER_TQBR", Interval.M1)
+
+
+def test_a_narrow_header_keeps_the_badge_then_the_history_words() -> None:
+    words = "HISTORY −3h 20m · +12 new"  # 25 cells; the padding takes 4 more
+    assert fit_header(80, "LIVE 3s", "LIVE", words) == (" LIVE 3s ", f" {words} ")
+    assert fit_header(34, "LIVE 3s", "LIVE", words) == (" LIVE ", f" {words} "), "the age goes first"
+    assert fit_header(28, "LIVE 3s", "LIVE", words) == (" LIVE ", " −3h 20m · +12 new "), "then HISTORY"
+    assert fit_header(20, "LIVE 3s", "LIVE", words) == (" LIVE ", " −3h 20m · +1 "), "then it is cut"
+    assert fit_header(20, "LIVE 3s", "LIVE", "") == (" LIVE 3s ", "")

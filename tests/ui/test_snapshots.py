@@ -8,8 +8,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from monitor.feed.health import ConnectionState
-from monitor.feed.testing import FakeFeed, ManualClock
-from monitor.market import TradingPhase
+from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
+from monitor.market import Interval, TradingPhase
 from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, settle
 
 Snap = Callable[..., bool]
@@ -109,6 +109,38 @@ def test_bad_messages(snap_compare: Snap, make: AppFactory, feed: FakeFeed, cloc
         fill(feed, MAIN)
         feed.push_bad_message("candle high/low inconsistent", count=3)
         clock.advance(3)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_cursor_readout(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """→ then ← ←: the cursor on the third newest candle of the focused panel, its readout over the chart."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("right", "left", "left")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_view(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """Two pages back with new candles waiting: HISTORY −…, +N new in the header, the view kept."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("right", "shift+left", "shift+left", "escape", "tab", "left", "shift+left")
+        clock.advance(120)
+        # GAZP's two newer candles arrive while its panel looks back.
+        newer = Interval.M1.start_of(int(clock.now())) - 60
+        feed.push_candles("GAZP_TQBR", Interval.M1, wave_candles(newer, Interval.M1, 2, 140.0, seed=1))
         await settle(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

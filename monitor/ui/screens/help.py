@@ -43,6 +43,7 @@ CHART_VIEW: tuple[tuple[str, str], ...] = (
     ("+12 new", "12 candles arrived since you left the live edge; the view stays where it is"),
     ("loading…", "older candles are being fetched (reaching the oldest held asks for more)"),
     ("start of history", "the chart shows the instrument's first candle: nothing older exists"),
+    ("load failed", "the last page of older candles failed (the log says why); ← tries again"),
 )
 """The panel header's words on where the chart looks (monitor.ui.chartview.history_label)."""
 MOUSE: tuple[tuple[str, str], ...] = (

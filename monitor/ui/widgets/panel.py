@@ -28,6 +28,21 @@ HISTORY_STYLE = Style.parse("bold black on cyan")
 READOUT_STYLE = Style(bold=True)
 
 
+def fit_header(width: int, badge: str, label: str, history: str) -> tuple[str, str]:
+    """The badge and the history words, padded, shortened until both fit in `width` cells.
+
+    The badge keeps its room first, then where the chart looks; the title takes what is left.
+    Narrow panels drop the badge's detail (its age), then the word HISTORY, then cut the rest.
+    """
+    if not history:
+        return f" {badge} ", ""
+    short = history.removeprefix("HISTORY ")
+    for badge_text, words in ((badge, history), (label, history), (label, short)):
+        if len(badge_text) + len(words) + 4 <= width:
+            return f" {badge_text} ", f" {words} "
+    return f" {label} ", f" {short[: max(0, width - len(label) - 4)]} "
+
+
 class PanelMouse(Message):
     """A mouse action on panel `index`: click, hover (x in chart cells), wheel or drag (dx cells)."""
 
@@ -91,7 +106,7 @@ class CandlePanel(Widget):
             return ""
         visible = self.visible_candles(view.chart.zoom_level)
         shown = frame(view.chart, view.series, visible)
-        return history_label(view.chart, shown, view.loading, view.at_start)
+        return history_label(view.chart, shown, view.loading, view.at_start, view.history_error)
 
     def show(self, view: PanelView) -> None:
         """Takes a new view and repaints only the lines that changed."""
@@ -118,7 +133,7 @@ class CandlePanel(Widget):
     @staticmethod
     def _header_sig(view: PanelView) -> tuple[object, ...]:
         moves = view.series_version if not view.chart.live else None  # "+N new" counts arrivals
-        return (view.title, view.badge, view.chart, view.loading, view.at_start, moves)
+        return (view.title, view.badge, view.chart, view.loading, view.at_start, view.history_error, moves)
 
     @staticmethod
     def _chart_sig(view: PanelView) -> tuple[object, ...]:
@@ -192,9 +207,7 @@ class CandlePanel(Widget):
         view = self.view
         if view is None:
             return Strip.blank(width, base)
-        badge = f" {view.badge.text} "
-        history = self.history_text()
-        history = f" {history} " if history else ""
+        badge, history = fit_header(width, view.badge.text, view.badge.label, self.history_text())
         title_room = max(0, width - len(badge) - len(history) - 1)
         title = view.title[:title_room].ljust(title_room)
         segments = [Segment(title, base + Style(bold=True)), Segment(" ", base)]

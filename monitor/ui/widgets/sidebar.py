@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -73,7 +74,7 @@ class WatchlistSidebar(Widget):
     busy watchlist does not rebuild every row whenever any price moves.
     """
 
-    COMPONENT_CLASSES = {"watchlist-sidebar--selected"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"watchlist-sidebar--selected"}
     DEFAULT_CSS = """
     WatchlistSidebar > .watchlist-sidebar--selected {
         background: $accent 35%;

@@ -7,9 +7,10 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli import demo
+from monitor.cli import demo, record
 from monitor.cli.common import (
     add_connection_arguments,
     clock_from_args,
@@ -18,7 +19,7 @@ from monitor.cli.common import (
     silence,
 )
 from monitor.cli.printer import Outbox, Printer
-from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Interval, WatchKey
 
@@ -40,6 +41,9 @@ def add_parser(subparsers: Any) -> None:
         help="1m (default), 5m, 1h…",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per candle update")
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE", help="also record the stream to FILE (`monitor record`)"
+    )
     add_connection_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -59,6 +63,10 @@ async def _main(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     interrupted: list[int] = []
+    keys = [WatchKey(watch_id, args.interval) for watch_id in args.ids]
+    recorder = record.open_recording(args.record, keys, clock) if args.record else None
+    if args.record and recorder is None:
+        return EXIT_USAGE  # the file cannot be created: said on stderr
 
     def on_signal(sig: int) -> None:
         interrupted.append(sig)
@@ -73,13 +81,15 @@ async def _main(args: argparse.Namespace) -> int:
                     f"monitor: no token: streaming from the built-in simulator at {config.endpoint}",
                     file=sys.stderr,
                 )
-            feed = Feed(config=config, clock=clock)
+            feed = Feed(config=record.tapped(config, recorder), clock=clock)
             status = await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
             # Ctrl+C is an interruption (130, as every command); SIGTERM is a requested stop (0).
             return EXIT_INTERRUPTED if signal.SIGINT in interrupted and status == EXIT_OK else status
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+        if recorder is not None:
+            await record.close_recording(recorder, args.record)
 
 
 async def stream(

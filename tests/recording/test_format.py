@@ -9,11 +9,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
-from monitor.recording import FORMAT_VERSION, MAGIC, Header, RecordingError, RecordingWriter, StopReason
-from monitor.recording import Subscription, read_recording
+from monitor.recording import (
+    FORMAT_VERSION,
+    MAGIC,
+    Header,
+    RecordingError,
+    RecordingWriter,
+    StopReason,
+    Subscription,
+    read_recording,
+)
 from monitor.recording.format import encode_header, encode_record
 from monitor.recording.reader import parse_recording
 
@@ -31,7 +40,7 @@ def candle_message(minute: int, close: int) -> md.MarketDataResponse:
             instrument_uid="uid-sber", interval=md.SUBSCRIPTION_INTERVAL_ONE_MINUTE,
             open=common_pb2.Quotation(units=100), high=common_pb2.Quotation(units=close + 1),
             low=common_pb2.Quotation(units=99), close=common_pb2.Quotation(units=close, nano=500_000_000),
-            volume=10 * minute, time={"seconds": 1_796_000_000 + 60 * minute},
+            volume=10 * minute, time=Timestamp(seconds=1_796_000_000 + 60 * minute),
         )
     )  # fmt: skip
 
@@ -96,7 +105,10 @@ def test_a_damaged_record_stops_the_reading_there() -> None:
         (encode_header(HEADER)[:-3], "cut inside its header"),
         (encode_header(HEADER).replace(b'"version":1', b'"version":7'), "newer than this monitor reads"),
         (encode_header(HEADER).replace(b'"started_at"', b'"started_xx"'), "header is damaged"),
-        (encode_header(HEADER).replace(b"MarketDataResponse", b"MarketDataRequest_"), "not MarketDataResponse"),
+        (
+            encode_header(HEADER).replace(b"MarketDataResponse", b"MarketDataRequest_"),
+            "not MarketDataResponse",
+        ),
     ],
 )
 def test_what_is_not_a_readable_recording_is_refused_with_a_reason(data: bytes, says: str) -> None:

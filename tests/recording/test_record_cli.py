@@ -16,6 +16,7 @@ from typing import IO
 
 import pytest
 
+from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
 from monitor.recording import Recording, read_recording
 from monitor.recording.format import encode_header
@@ -28,7 +29,11 @@ Values = tuple[float, float, float, float, int]
 
 
 def env(tmp_path: Path, token: str | None = None) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and not k.endswith("_TOKEN_STRING")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MONITOR_") and not k.endswith("_TOKEN_STRING")
+    }
     base.update(
         XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_STATE_HOME=str(tmp_path / "state"), HOME=str(tmp_path),
         PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
@@ -47,7 +52,11 @@ def monitor(tmp_path: Path, *args: str, token: str | None = None) -> subprocess.
 
 def run_monitor(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, env=env(tmp_path), timeout=60
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env=env(tmp_path),
+        timeout=60,
     )
 
 
@@ -181,7 +190,9 @@ def test_record_refuses_an_existing_file_and_bad_bounds(tmp_path: Path) -> None:
 
 def test_record_stops_by_itself_at_its_size_bound(tmp_path: Path) -> None:
     path = tmp_path / "small.rec"
-    done = run_monitor(tmp_path, "record", "SBER_TQBR", "-o", str(path), "--max-bytes", "3000", "--sim-speed", SPEED)
+    done = run_monitor(
+        tmp_path, "record", "SBER_TQBR", "-o", str(path), "--max-bytes", "3000", "--sim-speed", SPEED
+    )
     assert done.returncode == 0, done.stderr
     assert "stopped: size limit" in done.stderr and path.stat().st_size <= 3000
     assert read_recording(path).messages and not read_recording(path).truncated
@@ -202,7 +213,7 @@ def test_a_cut_recording_is_served_and_the_simulator_says_where_it_was_cut(
     from monitor.recording import Header, Subscription
     from monitor.recording.format import encode_record
 
-    ping = md.MarketDataResponse(ping={"stream_id": "s"}).SerializeToString()
+    ping = md.MarketDataResponse(ping=common_pb2.Ping(stream_id="s")).SerializeToString()
     data = encode_header(Header((Subscription("SBER_TQBR", "1m"),), 0.0)) + encode_record(1.0, ping)
     path = tmp_path / "cut.rec"
     path.write_bytes(data + encode_record(2.0, ping)[:-1])

@@ -42,11 +42,15 @@ def closed_stream(feed: Feed, key: SeriesKey) -> dict[int, tuple[float, float, f
     series = feed.book.find(key)
     candles = list(series) if series is not None else []
     return {
-        c.time: (c.open, c.high, c.low, c.close, c.volume) for c in candles if c.closed and c.origin is Origin.STREAM
+        c.time: (c.open, c.high, c.low, c.close, c.volume)
+        for c in candles
+        if c.closed and c.origin is Origin.STREAM
     }
 
 
-def last_recorded(messages: list[md.MarketDataResponse], uid: str) -> dict[int, tuple[float, float, float, float, int]]:
+def last_recorded(
+    messages: list[md.MarketDataResponse], uid: str
+) -> dict[int, tuple[float, float, float, float, int]]:
     def price(q: object) -> float:
         return q.units + q.nano / 1e9  # type: ignore[attr-defined, no-any-return]
 
@@ -61,7 +65,9 @@ def last_recorded(messages: list[md.MarketDataResponse], uid: str) -> dict[int, 
 async def test_a_stuck_disk_does_not_delay_candles_reaching_the_book_and_nothing_is_lost() -> None:
     clock = ScaledClock(speed=SPEED)
     disk = StuckDisk()
-    writer = RecordingWriter(disk, Header((Subscription("SBER_TQBR", "1m"),), started_at=0.0, clock_speed=SPEED))
+    writer = RecordingWriter(
+        disk, Header((Subscription("SBER_TQBR", "1m"),), started_at=0.0, clock_speed=SPEED)
+    )
     async with SimServer(sim_config(), clock=clock) as sim:
         feed = Feed(config=feed_config(sim, on_raw=writer.append), clock=clock)
         feed.watch(WATCH)

@@ -123,8 +123,10 @@ class ReplaySession(StreamSession):
     def subscribe_candles(self, request: marketdata_pb2.SubscribeCandlesRequest) -> None:
         super().subscribe_candles(request)
         if self.cursor is None and self.candles:
-            self.timeline.clock.start()  # the first subscription anywhere starts the replay
-            self.cursor = self.timeline.position()
+            # The first subscription anywhere starts the replay from its first message; a stream
+            # opened later (a reconnect) joins where it has got to.
+            self.cursor = self.timeline.position() if self.timeline.clock.started else 0
+            self.timeline.clock.start()
 
     def tick(self, now: float) -> None:
         timeline, cursor = self.timeline, self.cursor

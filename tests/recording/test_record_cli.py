@@ -16,16 +16,18 @@ from typing import IO
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
 from monitor.pb import common_pb2
 from monitor.pb import marketdata_pb2 as md
-from monitor.recording import Recording, read_recording
+from monitor.recording import read_recording
 from monitor.recording.format import encode_header
 from monitor.recording.reader import parse_recording
+from tests.recording.kit import Values, expected_closed, recorded_versions
 
 REPO = Path(__file__).resolve().parents[2]
 SPEED = "300"  # a minute candle closes every 0.2 s of wall time
 IDS = ("SBER_TQBR", "GAZP_TQBR")
-Values = tuple[float, float, float, float, int]
 
 
 def env(tmp_path: Path, token: str | None = None) -> dict[str, str]:
@@ -86,21 +88,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) 
         threading.Event().wait(0.05)
 
 
-def price(q: object) -> float:
-    return q.units + q.nano / 1e9  # type: ignore[attr-defined, no-any-return]
-
-
-def recorded_versions(recording: Recording) -> dict[str, dict[int, list[Values]]]:
-    """Every recorded version of every candle, by instrument uid and period, in arrival order."""
-    found: dict[str, dict[int, list[Values]]] = {}
-    for _, m in recording.messages:
-        if m.WhichOneof("payload") == "candle":
-            c = m.candle
-            values = (price(c.open), price(c.high), price(c.low), price(c.close), c.volume)
-            found.setdefault(c.instrument_uid, {}).setdefault(c.time.seconds, []).append(values)
-    return found
-
-
 def closed_periods(versions: dict[str, dict[int, list[Values]]]) -> int:
     """Periods a client sees closed: every recorded period but each series' newest."""
     return sum(max(0, len(periods) - 1) for periods in versions.values())
@@ -127,7 +114,7 @@ def test_a_recording_replays_into_monitor_stream_as_the_candles_recorded(
     def enough() -> bool:  # a prefix of a file being written always reads
         if not path.exists():
             return False
-        versions = recorded_versions(parse_recording(path.read_bytes()))
+        versions = recorded_versions(m for _, m in parse_recording(path.read_bytes()).messages)
         return len(versions) == 2 and all(len(periods) >= 6 for periods in versions.values())
 
     wait_until(enough, "six periods of each instrument recorded")
@@ -141,7 +128,7 @@ def test_a_recording_replays_into_monitor_stream_as_the_candles_recorded(
     assert f"recorded {len(recording.messages)} messages" in record_err
     assert [(s.id, s.interval) for s in recording.header.subscriptions] == [(i, "1m") for i in IDS]
     assert recording.header.clock_speed == float(SPEED)
-    versions = recorded_versions(recording)
+    versions = recorded_versions(m for _, m in recording.messages)
 
     replay = monitor(tmp_path, "sim", "--replay", str(path), "--speed", "4", "--token", "tk2")
     processes.append(replay)
@@ -171,8 +158,7 @@ def test_a_recording_replays_into_monitor_stream_as_the_candles_recorded(
             closed.setdefault(record["uid"], []).append((when, values))
     for uid, periods in versions.items():
         # The closed candles are the recorded periods but the newest, each as last recorded, in order.
-        expected = [(t, periods[t][-1]) for t in sorted(periods)[:-1]]
-        assert closed[uid] == expected
+        assert closed[uid] == list(expected_closed(periods).items())
 
 
 def test_record_refuses_an_existing_file_and_bad_bounds(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from monitor.clock import ScaledClock
 from monitor.feed import Feed
-from monitor.market import Interval, Origin, SeriesKey
-from monitor.pb import marketdata_pb2 as md
+from monitor.market import Interval, SeriesKey
 from monitor.recording import Header, RecordingWriter, Subscription
 from monitor.recording.reader import parse_recording
 from monitor.sim import SimServer
 from tests.feed.feedkit import SPEED, WATCH, Running, feed_config, sim_config, wait_for
+from tests.recording.kit import closed_candles, recorded_versions
 
 
 class StuckDisk(io.BytesIO):
@@ -38,30 +38,6 @@ class StuckDisk(io.BytesIO):
         """Kept open: the test reads what was written."""
 
 
-def closed_stream(feed: Feed, key: SeriesKey) -> dict[int, tuple[float, float, float, float, int]]:
-    series = feed.book.find(key)
-    candles = list(series) if series is not None else []
-    return {
-        c.time: (c.open, c.high, c.low, c.close, c.volume)
-        for c in candles
-        if c.closed and c.origin is Origin.STREAM
-    }
-
-
-def last_recorded(
-    messages: list[md.MarketDataResponse], uid: str
-) -> dict[int, tuple[float, float, float, float, int]]:
-    def price(q: object) -> float:
-        return q.units + q.nano / 1e9  # type: ignore[attr-defined, no-any-return]
-
-    found = {}
-    for m in messages:
-        if m.WhichOneof("payload") == "candle" and m.candle.instrument_uid == uid:
-            c = m.candle
-            found[c.time.seconds] = (price(c.open), price(c.high), price(c.low), price(c.close), c.volume)
-    return found
-
-
 async def test_a_stuck_disk_does_not_delay_candles_reaching_the_book_and_nothing_is_lost() -> None:
     clock = ScaledClock(speed=SPEED)
     disk = StuckDisk()
@@ -76,17 +52,21 @@ async def test_a_stuck_disk_does_not_delay_candles_reaching_the_book_and_nothing
             await run.live()
             await wait_for(disk.stuck.is_set, what="the writer stuck in its first batch")
             key = SeriesKey(run.uid("SBER_TQBR"), Interval.M1)
-            before = len(closed_stream(feed, key))
+            before = len(closed_candles(feed, key, stream_only=True))
             # A minute candle closes every 0.2 s: five more while the disk does not move at all.
-            await wait_for(lambda: len(closed_stream(feed, key)) >= before + 5, what="candles while stuck")
+            await wait_for(
+                lambda: len(closed_candles(feed, key, stream_only=True)) >= before + 5,
+                what="candles while stuck",
+            )
             assert not disk.release.is_set() and writer.messages_written == 0
         finally:
             disk.release.set()
             await run.stop()
     await asyncio.to_thread(writer.close)
     recorded = [m for _, m in parse_recording(disk.getvalue()).messages]
-    # Every closed candle in the book is the last version the recording holds of its period.
-    book = closed_stream(feed, key)
-    in_file = last_recorded(recorded, key.uid)
-    assert book and all(in_file[t] == values for t, values in book.items())
+    # Every closed stream candle in the book (the history is the simulator's) is the last version
+    # the recording holds of its period.
+    book = closed_candles(feed, key, stream_only=True)
+    in_file = recorded_versions(recorded)[key.uid]
+    assert book and all(in_file[t][-1] == values for t, values in book.items())
     assert writer.messages_written == len(recorded) and writer.stop_reason is None

@@ -140,14 +140,19 @@ def test_a_recording_replays_into_monitor_stream_as_the_candles_recorded(
     assert stream.stdout is not None
     reader = read_lines(stream.stdout, lines)
     want = closed_periods(versions)
-    wait_until(lambda: sum('"closed":true' in line for line in list(lines)) >= want, f"{want} closed candles")
+
+    def closed_printed() -> int:
+        records = [json.loads(line) for line in list(lines)]
+        return len({(r["uid"], r["time"]) for r in records if r["closed"]})
+
+    wait_until(lambda: closed_printed() >= want, f"{want} closed candles")
     stream.send_signal(signal.SIGINT)
     _, stream_err = stream.communicate(timeout=20)
     reader.join(10)
     assert stream.returncode == 130 and "Traceback" not in stream_err
 
     printed = [json.loads(line) for line in lines]
-    closed: dict[str, list[tuple[int, Values]]] = {}
+    final: dict[str, dict[int, Values]] = {}  # insertion order: the order periods were first closed
     for record in printed:
         when = calendar.timegm(time.strptime(record["time"], "%Y-%m-%dT%H:%M:%SZ"))
         values = (record["open"], record["high"], record["low"], record["close"], record["volume"])
@@ -155,10 +160,12 @@ def test_a_recording_replays_into_monitor_stream_as_the_candles_recorded(
         # candle the recording holds: nothing is made up.
         assert values in versions[record["uid"]][when], record
         if record["closed"]:
-            closed.setdefault(record["uid"], []).append((when, values))
+            periods = final.setdefault(record["uid"], {})
+            assert (when in periods) == record.get("correction", False), record  # a repeat is a correction
+            periods[when] = values
     for uid, periods in versions.items():
-        # The closed candles are the recorded periods but the newest, each as last recorded, in order.
-        assert closed[uid] == list(expected_closed(periods).items())
+        # The closed candles are the recorded periods but the newest, in order, each as last recorded.
+        assert list(final[uid].items()) == list(expected_closed(periods).items())
 
 
 def test_record_refuses_an_existing_file_and_bad_bounds(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -126,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    # Imported here: `monitor --help` builds every command's parser and must not load grpc.
+    # Imported here: `monitor --help` builds every command's parser and must not load grpc; and
+    # monitor.cli.stream imports this module (for --record).
+    from monitor.cli.stream import stream
     from monitor.feed import Feed
 
     settings, _ = settings_from_args(args)
@@ -149,7 +152,6 @@ async def _main(args: argparse.Namespace) -> int:
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
-    gave_up = False
     try:
         async with demo.feed_config(settings, clock) as config:
             if config.mode == "DEMO":
@@ -158,29 +160,16 @@ async def _main(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             feed = Feed(config=tapped(config, writer), clock=clock)
-            feed.watch(keys)
-            runner = asyncio.create_task(feed.run())
-            stopped = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({runner, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                gave_up = runner.done() and not stop.is_set()
-            finally:
-                await feed.close()
-                for task in (runner, stopped):
-                    task.cancel()
-                await asyncio.gather(runner, stopped, return_exceptions=True)
+            # `monitor stream` without its candle lines: health on stderr, and it ends as it does.
+            with open(os.devnull, "w") as discard:
+                status = await stream(feed, args.ids, args.interval, as_json=False, stop=stop, out=discard)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
         written = await close_recording(writer, args.output)
-    if gave_up:
-        print(
-            f"monitor: error: the feed stopped: {feed.health.last_reason or 'unknown reason'}",
-            file=sys.stderr,
-        )
-    if gave_up or not written:
+    if not written:
         return EXIT_FAILED
-    return EXIT_INTERRUPTED if signal.SIGINT in interrupted else EXIT_OK
+    return EXIT_INTERRUPTED if signal.SIGINT in interrupted and status == EXIT_OK else status
 
 
 def _wake(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

@@ -160,9 +160,9 @@ def test_a_recording_replays_into_monitor_stream_as_the_candles_recorded(
         # candle the recording holds: nothing is made up.
         assert values in versions[record["uid"]][when], record
         if record["closed"]:
-            periods = final.setdefault(record["uid"], {})
-            assert (when in periods) == record.get("correction", False), record  # a repeat is a correction
-            periods[when] = values
+            closed = final.setdefault(record["uid"], {})
+            assert (when in closed) == record.get("correction", False), record  # a repeat is a correction
+            closed[when] = values
     for uid, periods in versions.items():
         # The closed candles are the recorded periods but the newest, in order, each as last recorded.
         assert list(final[uid].items()) == list(expected_closed(periods).items())
@@ -218,3 +218,38 @@ def test_a_cut_recording_is_served_and_the_simulator_says_where_it_was_cut(
     size = path.stat().st_size
     assert f"is cut: the file ends inside a record at byte {len(data)} of {size}" in err
     assert "replaying the 1 messages before it" in err and replay.returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_stream_with_record_writes_what_it_printed(
+    tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    path = tmp_path / "stream.rec"
+    stream = monitor(tmp_path, "stream", "SBER_TQBR", "--json", "--sim-speed", "600", "--record", str(path))
+    processes.append(stream)
+    lines: list[str] = []
+    assert stream.stdout is not None
+    reader = read_lines(stream.stdout, lines)
+    wait_until(
+        lambda: sum('"closed":true,"source":"stream"' in line for line in list(lines)) >= 2, "closed candles"
+    )
+    stream.send_signal(signal.SIGINT)
+    _, err = stream.communicate(timeout=20)
+    reader.join(10)
+    assert stream.returncode == 130 and "Traceback" not in err and "recorded " in err
+    recording = read_recording(path)
+    versions = recorded_versions(m for _, m in recording.messages)
+    live = [json.loads(line) for line in lines if '"source":"stream"' in line]
+    for record in live:  # every live line printed is a version the recording holds
+        when = calendar.timegm(time.strptime(record["time"], "%Y-%m-%dT%H:%M:%SZ"))
+        values = (record["open"], record["high"], record["low"], record["close"], record["volume"])
+        assert values in versions[record["uid"]][when]
+
+
+def test_record_flags_refuse_an_existing_file(tmp_path: Path) -> None:
+    existing = tmp_path / "kept.rec"
+    existing.write_bytes(b"precious")
+    for command in (("stream", "SBER_TQBR"), ("tui",)):
+        refused = run_monitor(tmp_path, *command, "--record", str(existing))
+        assert refused.returncode == 2 and "already exists" in refused.stderr, command
+    assert existing.read_bytes() == b"precious"

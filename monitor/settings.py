@@ -143,6 +143,8 @@ class FeedSettings(BaseModel):
 
     history_candles: int = Field(default=200, ge=1, le=5_000)
     """Closed candles backfilled per panel."""
+    max_candles: int = Field(default=50_000, ge=1_000, le=1_000_000)
+    """Most candles one series holds in memory, 1000..1000000 (scroll-back loads older ones)."""
     max_streams: int = Field(default=4, ge=1, le=16)
     """Most MarketDataStream calls opened at once (each carries up to 300 subscriptions)."""
     subscriptions_per_stream: int = Field(default=300, ge=1, le=300)

@@ -37,6 +37,14 @@ class FeedLike(Protocol):
         """The resolved instrument for a watchlist id, when resolution succeeded."""
         ...
 
+    def load_older(self, key: WatchKey) -> None:
+        """Schedules one page of candles older than the oldest the series holds (GetCandles).
+
+        Never blocks; a no-op while a page of the series is in flight, once its start of history
+        is reached, and for a key with no candles yet. `view(key).history` tells how it stands.
+        """
+        ...
+
     async def run(self) -> None:
         """Connects and keeps the data flowing until `close()`; after `close()` it starts again."""
         ...

@@ -36,6 +36,8 @@ class FeedConfig:
     ping_delay_ms: int = 15_000
     connect_timeout_s: float = 20.0
     history_candles: int = 200
+    max_candles: int = 50_000
+    """Most candles one series holds (CandleSeries.capacity), trimmed on the side away from the view."""
     max_streams: int = 4
     subscriptions_per_stream: int = 300
     """Candle subscriptions one stream may hold before the next stream is opened (API limit: 300)."""
@@ -108,6 +110,7 @@ class FeedConfig:
             ping_delay_ms=conn.ping_delay_ms,
             connect_timeout_s=conn.connect_timeout_s,
             history_candles=feed.history_candles,
+            max_candles=feed.max_candles,
             max_streams=feed.max_streams,
             subscriptions_per_stream=feed.subscriptions_per_stream,
             reconcile_interval_s=feed.reconcile_interval_s,

@@ -120,6 +120,8 @@ class AlertRule:
     hysteresis: float | None = None
     """How far (in price) the value must move back before a `rearm` rule fires again; None:
     ten price steps of the instrument."""
+    interval_given: bool = False
+    """Whether the file names the interval (else it follows the instrument's entry)."""
 
     @property
     def when(self) -> str:
@@ -153,6 +155,7 @@ def make_rule(
     note: str = "",
     rule_id: str | None = None,
     hysteresis: float | None = None,
+    interval_given: bool = False,
 ) -> AlertRule:
     """Builds a rule from its file fields (the UI adds rules through this too); RuleError when
     one is invalid."""
@@ -172,4 +175,5 @@ def make_rule(
         mode="once" if mode == "once" else "rearm",
         note=note,
         hysteresis=hysteresis,
+        interval_given=interval_given,
     )

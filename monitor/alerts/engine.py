@@ -355,7 +355,9 @@ class AlertEngine:
         self.state.save()  # before anyone hears of it: a crash now must not fire it again
         self._saved_at = self._now()
         fired = AlertFired(item.rule, value, source, float(at), offline)
-        log.info("alert_fired", **fired.record())
+        fields = fired.record()
+        del fields["event"]
+        log.info("alert_fired", **fields)
         for cb in self._listeners:
             try:
                 cb(fired)

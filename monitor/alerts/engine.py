@@ -303,7 +303,7 @@ class AlertEngine:
                 if threshold is None:
                     continue
                 span = Span(candle.high - threshold, candle.low - threshold, candle.close - threshold)
-                value, seen = (candle.high if span.high >= 0 else candle.low), float(candle.time)
+                seen = float(candle.time)
             else:
                 if not candle.closed or (state.seen is not None and candle.time <= state.seen):
                     continue  # a correction or a re-send of a period already judged: never again
@@ -319,14 +319,21 @@ class AlertEngine:
                 if threshold is None:
                     continue
                 span = Span.point(candle.close - threshold)
-                value = candle.close
             baseline = state.seen is None
             state.seen = seen if state.seen is None else max(state.seen, seen)
             self.state.dirty = True
-            if observe(item.rule, state, span, item.hysteresis, may_fire=not baseline):
-                self._fire(
-                    item, self._shown(item, value, series.key.uid), candle, candle.time, offline=offline
+            way = observe(item.rule, state, span, item.hysteresis, may_fire=not baseline)
+            if way is not None:
+                # A close crossed at its close; a candle going up at its high, going down at its low.
+                crossed = (
+                    candle.close
+                    if condition.on_closed_candles
+                    else candle.high
+                    if way == "up"
+                    else candle.low
                 )
+                shown = self._shown(item, crossed, series.key.uid)
+                self._fire(item, shown, candle, candle.time, offline=offline)
 
     def _close_threshold(self, item: _Tracked, series: CandleSeries, candle: Candle) -> float | None:
         condition = item.rule.condition

@@ -11,6 +11,7 @@ fire the rule is not ready until the value has moved back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from monitor.alerts.rules import AlertRule
 from monitor.alerts.state import RuleState
@@ -31,23 +32,28 @@ class Span:
         return cls(diff, diff, diff)
 
 
-def observe(rule: AlertRule, state: RuleState, span: Span, hysteresis: float, *, may_fire: bool) -> bool:
-    """Moves `state` by one observation; True when the rule fires (never when `may_fire` is False:
-    a baseline only arms, and a crossing it sees disarms silently)."""
+Fire = Literal["up", "down"] | None
+"""Which way a rule fired (None: it did not)."""
+
+
+def observe(rule: AlertRule, state: RuleState, span: Span, hysteresis: float, *, may_fire: bool) -> Fire:
+    """Moves `state` by one observation; the way the rule fired, if it did (never when `may_fire`
+    is False: a baseline only arms, and a crossing it sees disarms silently)."""
     direction = rule.condition.direction
-    fired = False
+    fired: Fire = None
+    allowed = may_fire and state.armed
     if direction in ("above", "crosses") and state.ready_up and span.high >= 0:
         state.ready_up = False
-        fired = may_fire and state.armed
+        fired = "up" if allowed else None
         if direction == "crosses":
             state.ready_down = False
-    if not fired and direction in ("below", "crosses") and state.ready_down and span.low <= 0:
+    if fired is None and direction in ("below", "crosses") and state.ready_down and span.low <= 0:
         state.ready_down = False
-        fired = may_fire and state.armed
+        fired = "down" if allowed else None
         if direction == "crosses":
             state.ready_up = False
     # Back on the far side: by the hysteresis once the rule has fired, strictly before that.
-    back = hysteresis if state.fired or fired else 0.0
+    back = hysteresis if state.fired or fired is not None else 0.0
     if direction in ("above", "crosses") and span.end < -back and span.end < 0:
         state.ready_up = True
     if direction in ("below", "crosses") and span.end > back and span.end > 0:

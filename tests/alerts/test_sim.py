@@ -93,7 +93,7 @@ async def test_a_crossing_during_an_outage_fires_once_offline_and_not_again_afte
             if found is not None:
                 break
         assert found is not None, "the price stays inside one candle's range for 12 minutes"
-        when, _level, crossed_at = found
+        when, level, crossed_at = found
         rule = make_rule(SBER.id, when, Interval.M1, mode="once", rule_id="outage")
         first.engine.set_rules([rule])
         await wait_for(lambda: first.engine.state.of(rule).seen is not None, 10, "a live baseline")
@@ -110,6 +110,7 @@ async def test_a_crossing_during_an_outage_fires_once_offline_and_not_again_afte
         fired = first.fired[0]
         assert fired.offline and fired.time == crossed_at and isinstance(fired.price_or_candle, Candle)
         assert fired.price_or_candle.time == crossed_at
+        assert fired.value >= level if "above" in when else fired.value <= level
         print(f"alert {when}: {fired.body}, outage {minutes} min from {down_at:.0f}")
     finally:
         await first.stop()

@@ -27,6 +27,9 @@ HOLD_MAX_S = 60.0
 """Wall seconds after a reconnect that live values wait for the outage's backfill at most."""
 SAVE_EVERY_S = 30.0
 """Wall seconds between saves of what changed without a fire (watermarks, re-arming)."""
+_CHECK_SAVE_EVERY = 1024
+"""Change batches between looks at the save clock (the change listener runs per message)."""
+_STREAM = Origin.STREAM  # hoisted: an Enum member lookup costs more than the candle listener's test
 
 
 @dataclass(slots=True)
@@ -89,6 +92,7 @@ class AlertEngine:
         self._live = False
         self._holds: dict[SeriesKey, _Hold] = {}
         self._saved_at = now()
+        self._changes = 0
         self.set_rules(rules)
 
     # ------------------------------------------------------------------ public surface
@@ -146,7 +150,7 @@ class AlertEngine:
 
     def on_candle(self, key: SeriesKey, candle: Candle) -> None:
         """A candle changed the book (the feed's candle listener)."""
-        if not candle.closed and candle.origin is Origin.STREAM:
+        if not candle.closed and candle.origin is _STREAM:
             return  # forming stream candles carry nothing a rule reads: the hot path stops here
         tracked = self._by_series.get(key)
         if tracked is None or self._feed is None:
@@ -200,6 +204,11 @@ class AlertEngine:
 
     def on_change(self) -> None:
         """After each batch of changes: resolve instruments, release holds, save now and then."""
+        self._changes += 1
+        if self._unresolved or self._holds or not self._changes % _CHECK_SAVE_EVERY:
+            self._maintain()
+
+    def _maintain(self) -> None:
         if self._unresolved:
             self._resolve()
         if self._holds and self._live:
@@ -378,7 +387,10 @@ def _in_gap(series: CandleSeries, time: int) -> bool:
 
 def _volume_threshold(series: CandleSeries, candle: Candle, multiple: float, count: int) -> float | None:
     """N × the average volume of the `count` closed candles before `candle`; None without enough."""
-    previous = [c for c in series.last() if c.time < candle.time and c.closed][-count:]
+    # The candle is nearly always among the newest: the tail first, the whole series only if short.
+    previous = [c for c in series.last(count + 4) if c.time < candle.time and c.closed][-count:]
+    if len(previous) < count:
+        previous = [c for c in series.last() if c.time < candle.time and c.closed][-count:]
     if len(previous) < count:
         return None
     return multiple * sum(c.volume for c in previous) / count

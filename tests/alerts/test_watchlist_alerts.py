@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,14 @@ def test_save_watchlists_writes_changed_alerts(tmp_path: Path) -> None:
     fresh = tmp_path / "new.toml"
     save_watchlists(fresh, load_watchlists(write(tmp_path, FILE)))
     assert load_watchlists(fresh).active_list.alerts == lists.active_list.alerts
+
+
+def test_the_readme_alerts_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Alerts", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    alerts = load_watchlists(write(tmp_path, example)).active_list.alerts
+    assert [r.condition.subject for r in alerts] == ["price", "price", "close", "change", "volume"]
+    assert alerts[2].interval is Interval.M5 and alerts[0].id == "sber-breakout"
+    record = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    assert record["event"] == "alert" and record["rule"] == "sber-breakout"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.settings import Settings, SettingsError, load_settings
+from monitor.settings_alerts import AlertSettings
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,8 @@ def test_a_command_string_is_split_like_a_shell_would_but_never_run_by_one(tmp_p
 
 
 def test_a_command_list_is_kept() -> None:
-    assert Settings(alerts={"command": ["notify-send", "{title}"]}).alerts.command == ["notify-send", "{title}"]
+    argv = ["notify-send", "{title}"]
+    assert AlertSettings(command=argv).command == argv
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ async def test_a_crossing_during_an_outage_fires_once_offline_and_not_again_afte
         series = first.feed.book.series(first.key())
         await wait_for(lambda: bool(first.fired), 20, "the alert")
         back_at = down_at + 60 * (minutes + 2)
-        await wait_for(lambda: (series.last_closed_time() or 0) >= back_at, 20, "two periods after the outage")
+        await wait_for(lambda: (series.last_closed_time() or 0) >= back_at, 20, "two periods after it")
         assert len(first.fired) == 1, first.fired
         fired = first.fired[0]
         assert fired.offline and fired.time == crossed_at and isinstance(fired.price_or_candle, Candle)

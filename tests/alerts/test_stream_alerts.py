@@ -22,7 +22,7 @@ WATCHLIST = """\
 name = "main"
 instruments = ["SBER_TQBR", "GAZP_TQBR"]
 alerts = [
-    { instrument = "SBER_TQBR", when = "volume above 0.001 x 1", mode = "once", note = "any trade", id = "sber-volume" },
+    { instrument = "SBER_TQBR", when = "volume above 0.001 x 1", note = "any trade", id = "sber-volume" },
     { instrument = "GAZP_TQBR", when = "volume above 0.001 x 1", id = "gazp-not-streamed" },
 ]
 """
@@ -30,22 +30,32 @@ alerts = [
 
 def test_the_alert_record_follows_the_ndjson_shape() -> None:
     rule = make_rule("SBER_TQBR", "close above 354.5", Interval.M1, note="breakout", rule_id="b")
-    fired = AlertFired(rule, 355.0, Candle(1_795_600_020 // 60 * 60, 1, 1, 1, 355.0, 1, True), 1_795_599_960, True)
-    line = Printer(StubFeed(), ["SBER_TQBR"], as_json=True).alert_line(fired)  # type: ignore[arg-type]
+    closed = Candle(1_795_599_960, 1, 1, 1, 355.0, 1, True)
+    fired = AlertFired(rule, 355.0, closed, 1_795_599_960, True)
+    line = Printer(StubFeed(), ["SBER_TQBR"], as_json=True).alert_line(fired)
     assert json.loads(line) == {
         "event": "alert", "rule": "b", "instrument": "SBER_TQBR", "when": "close above 354.5", "value": 355.0,
         "time": "2026-11-25T09:46:00Z", "offline": True, "note": "breakout",
     }  # fmt: skip
-    human = Printer(StubFeed(), ["SBER_TQBR"], as_json=False).alert_line(fired)  # type: ignore[arg-type]
-    assert human == "2026-11-25T09:46:00Z ALERT SBER_TQBR close above 354.5: 355 at 2026-11-25T09:46:00Z (while offline) — breakout\n"
+    human = Printer(StubFeed(), ["SBER_TQBR"], as_json=False).alert_line(fired)
+    assert human == (
+        "2026-11-25T09:46:00Z ALERT SBER_TQBR close above 354.5: 355 at 2026-11-25T09:46:00Z"
+        " (while offline) — breakout\n"
+    )
+
+
+def user_env(home: Path) -> dict[str, str]:
+    """The environment of a user whose home, config and state are `home`, with no token."""
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_STATE_HOME": str(home)}
+    for name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING", "MONITOR_CONFIG_FILE"):
+        env.pop(name, None)
+    return env
 
 
 def run_stream(tmp_path: Path, watchlist: Path, closed_wanted: int) -> tuple[list[dict[str, Any]], str, int]:
     """Runs `monitor stream SBER_TQBR --json` until `closed_wanted` live closed candles are out
     (or an alert line, when none are wanted), then Ctrl+C; (the records, stderr, exit status)."""
-    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    for name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING", "MONITOR_CONFIG_FILE"):
-        env.pop(name, None)
+    env = user_env(tmp_path)
     command = [sys.executable, "-m", "monitor", "stream", "SBER_TQBR", "--json", "--sim-speed", "600",
                "--watchlist", str(watchlist)]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -95,8 +105,7 @@ def test_stream_json_prints_an_alert_line_once_across_restarts(tmp_path: Path) -
 def test_a_broken_watchlist_named_on_the_command_line_is_a_usage_error(tmp_path: Path) -> None:
     watchlist = tmp_path / "w.toml"
     watchlist.write_text(WATCHLIST.replace("volume above", "volume abov", 1), encoding="utf-8")
-    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    env.pop("MONITOR_CONFIG_FILE", None)
+    env = user_env(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "stream", "SBER_TQBR", "--watchlist", str(watchlist)],
         capture_output=True, text=True, env=env, timeout=30,

@@ -29,7 +29,7 @@ name = "a"
 instruments = ["SBER_TQBR", { id = "GAZP_TQBR", interval = "5m" }]  # two
 alerts = [
     # the breakout I wait for
-    { instrument = "SBER_TQBR", when = "price above 354.5", mode = "once", note = "breakout", id = "sber-breakout" },
+    { instrument = "SBER_TQBR", when = "price above 354.5", note = "breakout", id = "sber-breakout" },
     { instrument = "GAZP_TQBR", when = "close below SMA 20", mode = "rearm", hysteresis = 0.5 },
 ]
 """
@@ -63,8 +63,8 @@ def test_when_forms(text: str, condition: Condition) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["price above", "price over 3", "close crosses 3", "close above wma 3", "change above 2", "volume above 2",
-     "volume above 0 x 5", "close above sma 0", "price above nan", "price above 1e400", ""],
+    ["price above", "price over 3", "close crosses 3", "close above wma 3", "change above 2",
+     "volume above 2", "volume above 0 x 5", "close above sma 0", "price above nan", "price above 1e400", ""],
 )  # fmt: skip
 def test_bad_when_texts_say_what_is_accepted(text: str) -> None:
     with pytest.raises(RuleError):
@@ -82,20 +82,23 @@ def test_rules_load_with_their_entry_interval_and_a_derived_id(tmp_path: Path) -
     assert lists.alerts == (first, second)
 
 
+ONE = 'alerts = [{ instrument = "SBER_TQBR", when = "price above 1"'
 BROKEN = [
-    ('alerts = [{ instrument = "LKOH_TQBR", when = "price above 1" }]', "alerts[0].instrument: instrument LKOH_TQBR is not in the list"),
+    ('alerts = [{ instrument = "LKOH_TQBR", when = "price above 1" }]',
+     "alerts[0].instrument: instrument LKOH_TQBR is not in the list"),
     ('alerts = [{ instrument = "SBER_TQBR", when = "price abov 1" }]', "alerts[0].when: cannot read"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", mode = "twice" }]', "alerts[0].mode: unknown mode"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", interval = "5m" }]', "alerts[0].interval: SBER_TQBR is not in the list at 5m"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", hysteresis = -1 }]', "alerts[0].hysteresis: expected a distance"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", hysteresis = true }]', "alerts[0].hysteresis: expected a distance"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", colour = 1 }]', "alerts[0].colour: unknown key"),
+    (ONE + ', mode = "twice" }]', "alerts[0].mode: unknown mode"),
+    (ONE + ', interval = "5m" }]', "alerts[0].interval: SBER_TQBR is not in the list at 5m"),
+    (ONE + ", hysteresis = -1 }]", "alerts[0].hysteresis: expected a distance"),
+    (ONE + ", hysteresis = true }]", "alerts[0].hysteresis: expected a distance"),
+    (ONE + ", colour = 1 }]", "alerts[0].colour: unknown key"),
     ('alerts = [{ instrument = "SBER_TQBR" }]', "alerts[0]: missing key 'when'"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", note = 3 }]', "alerts[0].note: expected a string"),
-    ('alerts = [{ instrument = "SBER_TQBR", when = "price above 1", id = "" }]', "alerts[0].id: expected a non-empty string"),
+    (ONE + ", note = 3 }]", "alerts[0].note: expected a string"),
+    (ONE + ', id = "" }]', "alerts[0].id: expected a non-empty string"),
     ('alerts = ["price above 1"]', "alerts[0]: expected { instrument"),
-    ('alerts = 3', "alerts: expected an array"),
-    ('alerts = [\n  { instrument = "SBER_TQBR", when = "price above 1" },\n  { instrument = "SBER_TQBR", when = "price  above 1" },\n]',
+    ("alerts = 3", "alerts: expected an array"),
+    ('alerts = [\n  { instrument = "SBER_TQBR", when = "price above 1" },\n'
+     '  { instrument = "SBER_TQBR", when = "price  above 1" },\n]',
      "alerts[1].id: duplicate alert id 'SBER_TQBR-price-above-1'"),
 ]  # fmt: skip
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time as _time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from monitor.alerts.evaluate import Span, observe, volume_fires
+from monitor.alerts.evaluate import Span, in_gap, observe, volume_fires, volume_threshold
 from monitor.alerts.events import AlertFired
+from monitor.alerts.hold import Hold
 from monitor.alerts.rules import AlertRule
 from monitor.alerts.state import AlertState, RuleState
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
@@ -23,6 +25,8 @@ Indicator = Callable[[CandleSeries, str, int, int], float | None]
 AlertListener = Callable[[AlertFired], None]
 HYSTERESIS_STEPS = 10
 """Default hysteresis of a `rearm` rule, in price steps of its instrument."""
+RECENT = 500
+"""Fires kept in `AlertEngine.recent`."""
 HOLD_MAX_S = 60.0
 """Wall seconds after a reconnect that live values wait for the outage's backfill at most."""
 SAVE_EVERY_S = 30.0
@@ -52,17 +56,6 @@ class _Tracked:
     hysteresis: float = 0.0
 
 
-@dataclass(slots=True)
-class _Hold:
-    """A series whose live values wait for its outage's backfill (so a crossing during the outage
-    fires from the backfilled candle, marked offline, rather than from the first live price)."""
-
-    backfilled: list[tuple[int, int]]
-    deadline: float | None = None
-    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
-    candles: list[Candle] = field(default_factory=list)
-
-
 class AlertEngine:
     """Keeps every rule's state, fed by a feed's listeners (`attach`) or directly (`on_*`).
 
@@ -84,13 +77,15 @@ class AlertEngine:
         self._indicator = indicator
         self._now = now
         self._listeners: list[AlertListener] = []
+        self.recent: deque[AlertFired] = deque(maxlen=RECENT)
+        """The latest fires of this run, oldest first (the UI's alert log)."""
         self._feed: FeedLike | None = None
         self._tracked: dict[str, _Tracked] = {}
         self._by_series: dict[SeriesKey, list[_Tracked]] = {}
         self._by_uid: dict[str, list[_Tracked]] = {}
         self._unresolved: list[_Tracked] = []
         self._live = False
-        self._holds: dict[SeriesKey, _Hold] = {}
+        self._holds: dict[SeriesKey, Hold] = {}
         self._saved_at = now()
         self._changes = 0
         self.set_rules(rules)
@@ -164,7 +159,7 @@ class AlertEngine:
                 # The initial history: only what came after the last run's watermark counts.
                 self._evaluate_candle(tracked, series, candle, offline=True, catch_up=True)
                 return
-            if _in_gap(series, candle.time):
+            if in_gap(series, candle.time):
                 self._evaluate_candle(tracked, series, candle, offline=True)
                 return
         if hold is not None:
@@ -199,7 +194,7 @@ class AlertEngine:
             for key in self._by_series:
                 series = self._feed.book.find(key)
                 if series is not None and series.history_loaded and key not in self._holds:
-                    self._holds[key] = _Hold(list(series.backfilled))
+                    self._holds[key] = Hold(list(series.backfilled))
         self._live = live
 
     def on_change(self) -> None:
@@ -245,18 +240,21 @@ class AlertEngine:
             default = float(instrument.price_step) * HYSTERESIS_STEPS
             item.hysteresis = item.rule.hysteresis if item.rule.hysteresis is not None else default
             self._by_series.setdefault(item.key, []).append(item)
+            series = feed.book.find(item.key)
+            if item.state.seen is not None and (series is None or not series.history_loaded):
+                # Restarted: live values wait for the history, which holds what happened meanwhile.
+                self._holds.setdefault(item.key, Hold(None, self._now() + HOLD_MAX_S))
             if not item.rule.condition.on_closed_candles:
                 self._by_uid.setdefault(instrument.uid, []).append(item)
         self._unresolved = waiting
 
     def _release(self, key: SeriesKey | None) -> None:
-        """Evaluates what a hold kept, once the outage's backfill is in (or it waited too long)."""
+        """Evaluates what a hold kept, once what it waits for is in (or it waited too long)."""
         hold = self._holds.get(key) if key is not None else None
         if hold is None or key is None or not self._live or self._feed is None:
             return
         series = self._feed.book.find(key)
-        filled = series is None or list(series.backfilled) != hold.backfilled
-        if not filled and (hold.deadline is None or self._now() < hold.deadline):
+        if not hold.over(series, self._now()):
             return
         del self._holds[key]
         tracked = self._by_series.get(key, [])
@@ -320,7 +318,7 @@ class AlertEngine:
                 if condition.subject == "volume":
                     baseline = state.seen is None
                     state.seen, self.state.dirty = seen, True
-                    threshold = _volume_threshold(series, candle, condition.level, condition.period)
+                    threshold = volume_threshold(series, candle, condition.level, condition.period)
                     if volume_fires(state, candle.volume, threshold, may_fire=not baseline):
                         self._fire(item, float(candle.volume), candle, candle.time, offline=offline)
                     continue
@@ -371,6 +369,7 @@ class AlertEngine:
         self.state.save()  # before anyone hears of it: a crash now must not fire it again
         self._saved_at = self._now()
         fired = AlertFired(item.rule, value, source, float(at), offline)
+        self.recent.append(fired)
         fields = fired.record()
         del fields["event"]
         log.info("alert_fired", **fields)
@@ -379,18 +378,3 @@ class AlertEngine:
                 cb(fired)
             except Exception:
                 log.exception("alert_listener_failed", listener=repr(cb))
-
-
-def _in_gap(series: CandleSeries, time: int) -> bool:
-    return any(lo <= time < hi for lo, hi in series.gaps)
-
-
-def _volume_threshold(series: CandleSeries, candle: Candle, multiple: float, count: int) -> float | None:
-    """N × the average volume of the `count` closed candles before `candle`; None without enough."""
-    # The candle is nearly always among the newest: the tail first, the whole series only if short.
-    previous = [c for c in series.last(count + 4) if c.time < candle.time and c.closed][-count:]
-    if len(previous) < count:
-        previous = [c for c in series.last() if c.time < candle.time and c.closed][-count:]
-    if len(previous) < count:
-        return None
-    return multiple * sum(c.volume for c in previous) / count

@@ -15,6 +15,7 @@ from typing import Literal
 
 from monitor.alerts.rules import AlertRule
 from monitor.alerts.state import RuleState
+from monitor.market import Candle, CandleSeries
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +65,19 @@ def observe(rule: AlertRule, state: RuleState, span: Span, hysteresis: float, *,
 def volume_fires(state: RuleState, volume: float, threshold: float | None, *, may_fire: bool) -> bool:
     """A volume rule fires for each closed candle whose volume reaches N × the average."""
     return may_fire and state.armed and threshold is not None and volume >= threshold
+
+
+def in_gap(series: CandleSeries, time: int) -> bool:
+    """Whether `time` lies in a period the series holds as missed (a gap fill is bringing it)."""
+    return any(lo <= time < hi for lo, hi in series.gaps)
+
+
+def volume_threshold(series: CandleSeries, candle: Candle, multiple: float, count: int) -> float | None:
+    """N × the average volume of the `count` closed candles before `candle`; None without enough."""
+    # The candle is nearly always among the newest: the tail first, the whole series only if short.
+    previous = [c for c in series.last(count + 4) if c.time < candle.time and c.closed][-count:]
+    if len(previous) < count:
+        previous = [c for c in series.last() if c.time < candle.time and c.closed][-count:]
+    if len(previous) < count:
+        return None
+    return multiple * sum(c.volume for c in previous) / count

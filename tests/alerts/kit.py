@@ -47,7 +47,9 @@ class Rig:
         if history:
             self.series.mark_history_loaded()
         state = AlertState(state_dir / "state.json") if state_dir is not None else None
-        self.engine = AlertEngine(rules, state, indicator=naive)
+        self.wall = 0.0
+        """The engine's wall clock (monotonic seconds), moved by the tests."""
+        self.engine = AlertEngine(rules, state, indicator=naive, now=lambda: self.wall)
         self.engine.attach(self.feed)
         self.fired: list[AlertFired] = []
         self.engine.add_listener(self.fired.append)

@@ -260,3 +260,26 @@ def test_rules_of_an_unknown_instrument_wait_unresolved() -> None:
     rig = Rig(make_rule("NOPE_TQBR", "price above 1", Interval.M1))
     rig.prices(0.5, 2.0)
     assert rig.fired == [] and rig.engine.statuses()[0].resolved is False
+
+
+def test_live_prices_held_after_a_reconnect_are_released_when_no_backfill_comes() -> None:
+    from monitor.alerts.engine import HOLD_MAX_S
+
+    rig = Rig(rule("price above 354.5"))
+    rig.prices(350.0)
+    rig.feed.set_connection(ConnectionState.RECONNECTING)
+    rig.feed.set_connection(ConnectionState.LIVE)
+    rig.clock.advance(10)
+    rig.prices(355.0)
+    assert rig.fired == []  # held: a gap fill may still bring the crossing with its own time
+    rig.wall += HOLD_MAX_S
+    rig.feed.notify()
+    assert [(f.value, f.offline) for f in rig.fired] == [(355.0, False)]
+
+
+def test_recent_keeps_this_runs_fires_in_order() -> None:
+    rig = Rig(rule("price above 100", mode="rearm", hysteresis=0), rule("price below 90"))
+    rig.prices(95.0, 100.0, 99.0, 101.0, 89.0)
+    assert [(f.rule.when, f.value) for f in rig.engine.recent] == [
+        ("price above 100", 100.0), ("price above 100", 101.0), ("price below 90", 89.0)
+    ]  # fmt: skip

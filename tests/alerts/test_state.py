@@ -110,3 +110,17 @@ def test_state_lives_in_the_xdg_state_dir_one_file_per_watchlist(
     monkeypatch.chdir(tmp_path)
     assert state_path(Path("w.toml")) == state_path(tmp_path / "w.toml")
     assert os.path.isabs(one)
+
+
+def test_after_a_restart_live_prices_wait_for_the_history_that_saw_the_crossing(tmp_path: Path) -> None:
+    first = Rig(rule("price above 100"), state_dir=tmp_path)
+    first.prices(99.0)
+    first.engine.flush()
+    second = Rig(rule("price above 100"), state_dir=tmp_path, history=False)
+    second.clock.advance(600)
+    second.prices(103.0)  # the stream is up before the history: held
+    assert second.fired == []
+    second.backfill(candle(2, 100.5, high=101.0, low=99.5), candle(3, 102.0))
+    second.series.mark_history_loaded()
+    second.feed.notify()
+    assert [(f.value, f.time, f.offline) for f in second.fired] == [(101.0, candle(2, 0).time, True)]

@@ -175,10 +175,9 @@ class AlertEngine:
             return
         key = tracked[0].key
         hold = self._holds.get(key) if key is not None else None
-        if hold is not None or not self._live:
-            if hold is not None:
-                hold.prices[uid] = (price, time)
-                self._release(key)
+        if hold is not None:
+            hold.prices[uid] = (price, time)
+            self._release(key)
             return
         self._evaluate_price(tracked, uid, price, time)
 
@@ -206,7 +205,7 @@ class AlertEngine:
     def _maintain(self) -> None:
         if self._unresolved:
             self._resolve()
-        if self._holds and self._live:
+        if self._holds:
             for key in list(self._holds):
                 self._release(key)
         if self.state.dirty and self._now() - self._saved_at >= SAVE_EVERY_S:
@@ -251,7 +250,7 @@ class AlertEngine:
     def _release(self, key: SeriesKey | None) -> None:
         """Evaluates what a hold kept, once what it waits for is in (or it waited too long)."""
         hold = self._holds.get(key) if key is not None else None
-        if hold is None or key is None or not self._live or self._feed is None:
+        if hold is None or key is None or self._feed is None:
             return
         series = self._feed.book.find(key)
         if not hold.over(series, self._now()):

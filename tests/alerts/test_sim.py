@@ -114,13 +114,16 @@ async def test_a_crossing_during_an_outage_fires_once_offline_and_not_again_afte
         print(f"alert {when}: {fired.body}, outage {minutes} min from {down_at:.0f}")
     finally:
         await first.stop()
-    second = Monitor(sim, [rule], state)  # the monitor restarted: the same state directory
+    # The monitor restarted (the same state directory), with a new rule that fires on any trade.
+    control = make_rule(SBER.id, "volume above 0.001 x 1", Interval.M1, rule_id="control")
+    second = Monitor(sim, [rule, control], state)
     try:
         await second.settled()
         again = second.feed.book.series(second.key())
         closed = again.last_closed_time() or 0
         await wait_for(lambda: (again.last_closed_time() or 0) >= closed + 180, 10, "three live periods")
         status = second.engine.statuses()[0]
-        assert second.fired == [] and status.fired == 1 and status.armed is False
+        assert [f.rule.id for f in second.fired] == ["control"]
+        assert status.fired == 1 and status.armed is False
     finally:
         await second.stop()

@@ -95,11 +95,13 @@ def test_stream_json_prints_an_alert_line_once_across_restarts(tmp_path: Path) -
     assert alert["offline"] is False and alert["value"] > 0 and alert["time"].endswith("Z")
     candles = {r["time"]: r for r in records if "event" not in r and r["closed"]}
     assert alert["time"] in candles and candles[alert["time"]]["volume"] == alert["value"]
-    # Restarted: the `once` alert fired already, so three more closed candles bring no alert line.
-    again, stderr, status = run_stream(tmp_path, watchlist, closed_wanted=3)
+    # Restarted with one more rule: the new one fires, the `once` one that fired already does not.
+    more = '    { instrument = "SBER_TQBR", when = "volume above 0.002 x 1", id = "sber-new" },\n]\n'
+    watchlist.write_text(WATCHLIST.rsplit("]", 1)[0] + more, encoding="utf-8")
+    again, stderr, status = run_stream(tmp_path, watchlist, closed_wanted=4)
     assert status == 130 and "Traceback" not in stderr
-    assert sum(1 for r in again if r.get("closed") and r.get("source") == "stream") >= 3
-    assert [r for r in again if r.get("event") == "alert"] == []
+    assert sum(1 for r in again if r.get("closed") and r.get("source") == "stream") >= 4
+    assert [r["rule"] for r in again if r.get("event") == "alert"] == ["sber-new"]
 
 
 def test_a_broken_watchlist_named_on_the_command_line_is_a_usage_error(tmp_path: Path) -> None:

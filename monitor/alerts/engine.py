@@ -16,7 +16,7 @@ from monitor.alerts.hold import Hold
 from monitor.alerts.rules import AlertRule
 from monitor.alerts.state import AlertState, RuleState
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
-from monitor.market import Candle, CandleSeries, Origin, SeriesKey
+from monitor.market import Candle, CandleSeries, Origin, SeriesKey, WatchKey
 
 log = structlog.get_logger()
 
@@ -44,6 +44,7 @@ class RuleStatus:
     armed: bool
     fired: int
     last: AlertFired | None
+    """The latest fire (also from before a restart: then `price_or_candle` is just its value)."""
     resolved: bool
     """Whether the rule's instrument is known to the feed (an unknown one never fires)."""
 
@@ -116,10 +117,13 @@ class AlertEngine:
         self._unresolved = list(self._tracked.values())
         self._resolve()
 
-    def statuses(self) -> list[RuleStatus]:
-        """Every rule with its armed/fired state, in file order."""
+    def statuses(self, key: WatchKey | None = None) -> list[RuleStatus]:
+        """Every rule (or those reading `key`, a panel's series) with its armed/fired state, in
+        file order."""
         result = []
         for item in self._tracked.values():
+            if key is not None and item.rule.key != key:
+                continue
             s = item.state
             last = None
             if s.last_time is not None and s.last_value is not None:

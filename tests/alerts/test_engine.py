@@ -7,7 +7,7 @@ from structlog.testing import capture_logs
 
 from monitor.alerts import AlertFired
 from monitor.feed import ConnectionState
-from monitor.market import Candle
+from monitor.market import Candle, Interval, WatchKey
 from tests.alerts.kit import T0, Rig, candle, rule
 
 
@@ -230,7 +230,8 @@ def test_a_disarmed_rule_does_not_fire_until_armed() -> None:
     assert rig.fired == []
     rig.engine.arm("SBER_TQBR-price-above-100")
     rig.prices(99.0, 101.0)
-    status = rig.engine.statuses()[0]
+    (status,) = rig.engine.statuses(WatchKey("SBER_TQBR", Interval.M1))
+    assert rig.engine.statuses(WatchKey("SBER_TQBR", Interval.M5)) == []
     assert rig.values == [101.0] and status.armed and status.fired == 1 and status.resolved
     assert status.last is not None and status.last.value == 101.0
 
@@ -255,7 +256,6 @@ def test_a_failing_listener_is_logged_and_the_others_still_hear() -> None:
 
 def test_rules_of_an_unknown_instrument_wait_unresolved() -> None:
     from monitor.alerts import make_rule
-    from monitor.market import Interval
 
     rig = Rig(make_rule("NOPE_TQBR", "price above 1", Interval.M1))
     rig.prices(0.5, 2.0)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitor.alerts import RuleError, make_rule, parse_when
 from monitor.alerts.rules import Condition
@@ -185,3 +188,46 @@ def test_the_readme_alerts_example_loads(tmp_path: Path) -> None:
     assert alerts[2].interval is Interval.M5 and alerts[0].id == "sber-breakout"
     record = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
     assert record["event"] == "alert" and record["rule"] == "sber-breakout"
+
+
+_VALUES = st.one_of(
+    st.text(max_size=30), st.integers(), st.floats(allow_nan=True), st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)  # fmt: skip
+_KINDS = ["price above", "close below sma", "change above", "volume above 2 x", "price crosses"]
+_WHEN = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda kind, n: f"{kind} {n}", st.sampled_from(_KINDS), st.integers(-(10**30), 10**30)),
+)
+_TABLES = st.lists(
+    st.dictionaries(
+        st.sampled_from(["instrument", "when", "mode", "note", "id", "interval", "hysteresis", "x"]),
+        _VALUES,
+        max_size=7,
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(_TABLES, _WHEN)
+def test_any_alert_table_loads_or_is_a_file_line_error(
+    tmp_path: Path, tables: list[dict[str, object]], when: str
+) -> None:
+    import tomlkit
+
+    doc = tomlkit.parse(HEAD)
+    rules = [{"instrument": "SBER_TQBR", "when": "price above 1", **t} for t in tables]
+    rules.append({"instrument": "SBER_TQBR", "when": when})
+    doc["lists"][0]["alerts"] = rules
+    try:
+        text = tomlkit.dumps(doc)
+    except (ValueError, TypeError):
+        return  # not representable as TOML: nothing a user could type
+    path = write(tmp_path, text)
+    try:
+        loaded = load_watchlists(path)
+    except WatchlistError as exc:
+        assert re.match(rf"{re.escape(str(path))}:\d+: lists\[0\]\.alerts", str(exc)), str(exc)
+    else:
+        assert len(loaded.active_list.alerts) == len(rules)

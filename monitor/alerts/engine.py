@@ -31,8 +31,9 @@ HOLD_MAX_S = 60.0
 """Wall seconds after a reconnect that live values wait for the outage's backfill at most."""
 SAVE_EVERY_S = 30.0
 """Wall seconds between saves of what changed without a fire (watermarks, re-arming)."""
-_CHECK_SAVE_EVERY = 1024
-"""Change batches between looks at the save clock (the change listener runs per message)."""
+_MAINTAIN_EVERY = 64
+"""Change batches between looks at unresolved instruments and the save clock (the change listener
+runs per message; a hold, while one waits, is looked at on every batch)."""
 _STREAM = Origin.STREAM  # hoisted: an Enum member lookup costs more than the candle listener's test
 
 
@@ -152,6 +153,9 @@ class AlertEngine:
         if not candle.closed and candle.origin is _STREAM:
             return  # forming stream candles carry nothing a rule reads: the hot path stops here
         tracked = self._by_series.get(key)
+        if tracked is None and self._unresolved:
+            self._resolve()  # the history may come before the change listener's next look
+            tracked = self._by_series.get(key)
         if tracked is None or self._feed is None:
             return
         series = self._feed.book.find(key)
@@ -203,7 +207,7 @@ class AlertEngine:
     def on_change(self) -> None:
         """After each batch of changes: resolve instruments, release holds, save now and then."""
         self._changes += 1
-        if self._unresolved or self._holds or not self._changes % _CHECK_SAVE_EVERY:
+        if self._holds or not self._changes % _MAINTAIN_EVERY:
             self._maintain()
 
     def _maintain(self) -> None:

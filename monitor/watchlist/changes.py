@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from monitor.alerts.rules import AlertRule
 from monitor.market import Interval, WatchKey
 from monitor.watchlist.model import (
     WatchlistError,
     Watchlists,
+    add_alert,
     add_entry,
+    remove_alert,
     remove_entry,
     set_active,
     set_entry_interval,
@@ -58,7 +61,23 @@ class SetActive:
     name: str
 
 
-Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive
+@dataclass(frozen=True, slots=True)
+class AddAlert:
+    """Alert `rule` is appended to list `list` (its instrument must be in the list)."""
+
+    list: str
+    rule: AlertRule
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAlert:
+    """Alert `rule_id` leaves list `list`."""
+
+    list: str
+    rule_id: str
+
+
+Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive | AddAlert | RemoveAlert
 
 
 def _index(watchlists: Watchlists, name: str, key: WatchKey) -> int:
@@ -81,6 +100,10 @@ def apply_change(watchlists: Watchlists, change: Change) -> Watchlists:
             return set_layout(watchlists, name, layout)
         case SetActive(name):
             return set_active(watchlists, name)
+        case AddAlert(name, rule):
+            return add_alert(watchlists, name, rule)
+        case RemoveAlert(name, rule_id):
+            return remove_alert(watchlists, name, rule_id)
 
 
 def replay(watchlists: Watchlists, changes: Iterable[Change]) -> tuple[Watchlists, list[str]]:

@@ -10,8 +10,18 @@ import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import Array, InlineTable, Item, String, StringType, Table
 
+from monitor.alerts.rules import AlertRule, derived_id
 from monitor.market import Interval, WatchKey
-from monitor.watchlist.changes import AddEntry, Change, RemoveEntry, SetActive, SetLayout, apply_change
+from monitor.watchlist.changes import (
+    AddAlert,
+    AddEntry,
+    Change,
+    RemoveAlert,
+    RemoveEntry,
+    SetActive,
+    SetLayout,
+    apply_change,
+)
 from monitor.watchlist.model import WatchlistError, Watchlists
 
 
@@ -51,6 +61,10 @@ def edit_document(doc: TOMLDocument, current: Watchlists, change: Change) -> TOM
     if isinstance(change, SetLayout):
         _set_layout(table, change.layout)
         return doc
+    if isinstance(change, AddAlert | RemoveAlert | RemoveEntry):
+        _edit_alerts(table, current, change)
+        if not isinstance(change, RemoveEntry):
+            return doc
     array = table["instruments"]
     if not isinstance(array, Array):
         raise WatchlistError(f"list {change.list!r}: instruments is not an array")
@@ -170,3 +184,37 @@ def _insert_active(text: str, name: str) -> str:
         cut -= 1
     at = sum(len(line) for line in lines[:cut])
     return f"{text[:at]}active = {_quoted(name)}\n\n{text[at:]}"
+
+
+def _edit_alerts(table: Any, current: Watchlists, change: AddAlert | RemoveAlert | RemoveEntry) -> None:
+    """Adds or removes an alert's inline table; a removed instrument's alerts go with it."""
+    before = current.get(change.list).alerts
+    after = apply_change(current, change).get(change.list).alerts
+    if isinstance(change, AddAlert):
+        if "alerts" not in table:
+            table["alerts"] = tomlkit.array()
+        array = table["alerts"]
+        if not isinstance(array, Array):
+            raise WatchlistError(f"list {change.list!r}: alerts is not an array")
+        array.append(_parse_value(alert_source(after[-1])))
+        return
+    kept = {rule.id for rule in after}
+    array = table.get("alerts")
+    for position in reversed(range(len(before))):
+        if before[position].id not in kept and isinstance(array, Array):
+            del array[position]
+
+
+def alert_source(rule: AlertRule) -> str:
+    """A rule as the inline table the README writes: only the fields that are not the default."""
+    fields = [f"instrument = {_quoted(rule.instrument)}", f"when = {_quoted(rule.when)}"]
+    fields.append(f"mode = {_quoted(rule.mode)}")
+    if rule.interval_given:
+        fields.append(f"interval = {_quoted(rule.interval.code)}")
+    if rule.hysteresis is not None:
+        fields.append(f"hysteresis = {rule.hysteresis!r}")
+    if rule.note:
+        fields.append(f"note = {_quoted(rule.note)}")
+    if rule.id != derived_id(rule.instrument, rule.condition):
+        fields.append(f"id = {_quoted(rule.id)}")
+    return "{ " + ", ".join(fields) + " }"

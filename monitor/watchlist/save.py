@@ -15,14 +15,16 @@ from tomlkit.items import AoT, Array, InlineTable, Table
 
 from monitor.market import Interval, WatchKey
 from monitor.watchlist.changes import (
+    AddAlert,
     AddEntry,
     Change,
+    RemoveAlert,
     RemoveEntry,
     SetActive,
     SetInterval,
     SetLayout,
 )
-from monitor.watchlist.doc import edit_text
+from monitor.watchlist.doc import alert_source, edit_text
 from monitor.watchlist.load import parse_watchlists
 from monitor.watchlist.model import DEFAULT_INTERVAL, Watchlist, WatchlistError, Watchlists
 from monitor.watchlist.readfile import WatchlistMissing, read_watchlist_bytes
@@ -123,7 +125,7 @@ def _merged(text: str, current: Watchlists, watchlists: Watchlists, path: Path) 
             pass
     # Lists added, removed or renamed: merged table by table (comments of kept lists stay).
     doc = tomlkit.parse(text)
-    _apply(doc, watchlists)
+    _apply(doc, watchlists, current)
     return doc.as_string()
 
 
@@ -137,6 +139,7 @@ def diff_changes(old: Watchlists, new: Watchlists) -> list[Change] | None:
             return None
         if before.layout != after.layout:
             changes.append(SetLayout(after.name, after.layout))
+        changes += _alert_removals(before, after)
         matcher = difflib.SequenceMatcher(None, before.entries, after.entries, autojunk=False)
         # From the end, so every index still points where it did in `before`.
         for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
@@ -148,9 +151,15 @@ def diff_changes(old: Watchlists, new: Watchlists) -> list[Change] | None:
                 continue
             changes += [RemoveEntry(after.name, key) for key in olds]
             changes += [AddEntry(after.name, key, i1 + n) for n, key in enumerate(news)]
+        changes += [AddAlert(after.name, rule) for rule in after.alerts if rule not in before.alerts]
     if old.active != new.active:
         changes.append(SetActive(new.active))
     return changes
+
+
+def _alert_removals(before: Watchlist, after: Watchlist) -> list[Change]:
+    """Alerts gone or changed (a changed one is removed, then added anew: it is a new rule)."""
+    return [RemoveAlert(after.name, rule.id) for rule in before.alerts if rule not in after.alerts]
 
 
 def _target(path: Path) -> Path:
@@ -181,7 +190,7 @@ def _write_new(path: Path, watchlists: Watchlists) -> None:
     _write(path, doc.as_string(), None)
 
 
-def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists) -> None:
+def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists, current: Watchlists | None = None) -> None:
     if doc.get("active") != watchlists.active:
         doc["active"] = watchlists.active
     tables = doc.get("lists")
@@ -201,6 +210,7 @@ def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists) -> None:
             tables.append(table)
             table = tables[-1]
         _apply_list(table, watchlist)
+        _apply_alerts(table, watchlist, current)
 
 
 def _apply_list(table: Table, watchlist: Watchlist) -> None:
@@ -223,6 +233,20 @@ def _apply_list(table: Table, watchlist: Watchlist) -> None:
     for j, entry in enumerate(watchlist.entries):
         if j not in kept_new:
             array.insert(j, _item_of(entry, watchlist.interval))
+
+
+def _apply_alerts(table: Table, watchlist: Watchlist, current: Watchlists | None) -> None:
+    """Writes the list's alerts array anew when its rules changed (kept as written otherwise)."""
+    held = next((w.alerts for w in current.lists if w.name == watchlist.name), ()) if current else ()
+    if held == watchlist.alerts:
+        return
+    array = tomlkit.array()
+    for rule in watchlist.alerts:
+        item = tomlkit.parse(f"v = {alert_source(rule)}\n")["v"]
+        array.append(item)
+    if watchlist.alerts:
+        array.multiline(True)
+    table["alerts"] = array
 
 
 def _interval_or_none(value: object) -> Interval | None:

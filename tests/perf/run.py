@@ -23,6 +23,7 @@ BENCHMARKS = [
     "render",
     "memory",
     "ingest",
+    "alerts",
     "ui_cpu",
     "latency",
     "startup",

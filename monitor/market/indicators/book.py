@@ -1,0 +1,109 @@
+"""IndicatorBook: indicator lines per series, kept up to date by recomputing only what changed."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from monitor.market.book import CandleSeries
+from monitor.market.candle import Candle, SeriesKey
+from monitor.market.indicators.compute import Calculator, Inputs, calculator
+from monitor.market.indicators.spec import IndicatorSpec
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorValues:
+    """One indicator's lines, each aligned with the series' candles (oldest first; None where there
+    is not enough data yet). The sequences are the book's own: read them, keep them only until the
+    next `IndicatorBook.values` call for the series."""
+
+    spec: IndicatorSpec
+    lines: dict[str, Sequence[float | None]]
+
+    def at(self, index: int) -> dict[str, float | None]:
+        """Every line's value at candle `index` (None outside the series)."""
+        return {
+            name: line[index] if -len(line) <= index < len(line) else None
+            for name, line in self.lines.items()
+        }
+
+
+@dataclass(slots=True)
+class _Held:
+    """What the book holds of one series: its candles as columns and a calculator per spec."""
+
+    inputs: Inputs = field(default_factory=Inputs)
+    version: int = -1
+    """The series' version the inputs were last brought up to."""
+    changed_from: int | None = None
+    """Earliest candle time changed since then (noted by `on_candle`)."""
+    calculators: dict[IndicatorSpec, Calculator] = field(default_factory=dict)
+    stale_from: dict[IndicatorSpec, int] = field(default_factory=dict)
+    """Per calculator, the earliest index whose inputs changed since it last ran."""
+
+
+class IndicatorBook:
+    """Indicator values for every series a panel shows.
+
+    `on_candle` (a feed candle listener, per streamed message) only notes the earliest changed
+    time; `values` brings the columns and the asked indicator up to date from the earliest changed
+    index. An append or an update of the newest candle costs O(1) amortised; a correction or a
+    backfill in the middle recomputes from there; candles prepended (scroll-back) or trimmed from
+    the front, seen as a new first time, recompute the series.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[SeriesKey, _Held] = {}
+
+    def on_candle(self, key: SeriesKey, candle: Candle) -> None:
+        """Notes that the candle starting at `candle.time` changed in series `key`."""
+        held = self._held.get(key)
+        if held is None:
+            return  # nothing computed for it yet: the first `values` reads it whole
+        if held.changed_from is None or candle.time < held.changed_from:
+            held.changed_from = candle.time
+
+    def values(self, series: CandleSeries, spec: IndicatorSpec) -> IndicatorValues:
+        """`spec`'s lines over `series` as it is now."""
+        held = self._held.get(series.key)
+        if held is None:
+            held = self._held[series.key] = _Held()
+        if held.version != series.version:
+            self._sync(held, series)
+        found = held.calculators.get(spec)
+        if found is None:
+            found = held.calculators[spec] = calculator(spec)
+            held.stale_from[spec] = 0
+        found.update(held.inputs, held.stale_from[spec])
+        held.stale_from[spec] = len(held.inputs.times)
+        return IndicatorValues(spec, dict(found.lines))
+
+    def forget(self, key: SeriesKey) -> None:
+        """Drops what is held for `key` (a panel no longer shows it)."""
+        self._held.pop(key, None)
+
+    def _sync(self, held: _Held, series: CandleSeries) -> None:
+        """Brings `held.inputs` in step with `series`; marks the calculators stale from there."""
+        inputs, times = held.inputs, held.inputs.times
+        first = next(iter(series)).time if len(series) else None
+        if not times or first != times[0]:
+            start = 0  # new, prepended to or trimmed from the front: everything moved
+        elif held.changed_from is None:
+            start = 0  # the series moved without a note (on_candle not wired): safe, not fast
+        else:
+            start = bisect_left(times, held.changed_from)
+        start = max(0, min(start, len(times), len(series)))
+        inputs.truncate(start)
+        for candle in series.last(len(series) - start) if len(series) > start else ():
+            times.append(candle.time)
+            inputs.high.append(candle.high)
+            inputs.low.append(candle.low)
+            inputs.close.append(candle.close)
+            inputs.volume.append(float(candle.volume))
+        held.version = series.version
+        held.changed_from = None
+        for spec, stale in held.stale_from.items():
+            held.stale_from[spec] = min(stale, start)

@@ -1,0 +1,281 @@
+"""The indicator computations, each resumable from any index of a series (the book's incremental path)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from monitor.market.indicators.spec import IndicatorSpec
+
+EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
+"""The trading session VWAP restarts at is the exchange day: MOEX trades on Moscow time."""
+
+Line = list[float | None]
+
+
+@dataclass(slots=True)
+class Inputs:
+    """A series' candles as columns, in time order (the book keeps them in step with the series)."""
+
+    times: list[int] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    close: list[float] = field(default_factory=list)
+    volume: list[float] = field(default_factory=list)
+
+    def truncate(self, length: int) -> None:
+        """Drops every candle from index `length` on."""
+        for column in (self.times, self.high, self.low, self.close, self.volume):
+            del column[length:]
+
+
+@lru_cache(maxsize=8192)
+def _exchange_day_of_hour(hour: int) -> int:
+    # Offsets change only on whole hours (Moscow has been UTC+3 since 2014; before that it moved).
+    moment = datetime.fromtimestamp(hour * 3600, UTC).astimezone(EXCHANGE_TZ)
+    return moment.toordinal()
+
+
+def session_of(time: int) -> int:
+    """The exchange day (an ordinal) the candle starting at `time` (UTC epoch s) trades in."""
+    return _exchange_day_of_hour(time // 3600)
+
+
+def _window_sum(values: list[float], stop: int, n: int) -> float:
+    return math.fsum(values[stop - n : stop])
+
+
+class Calculator:
+    """One indicator's lines over one series; `update(inputs, start)` recomputes from `start`.
+
+    Each value at index i depends only on the inputs and on the state at i - 1, which is kept, so
+    resuming at `start` gives the same numbers as computing the whole series.
+    """
+
+    def __init__(self, spec: IndicatorSpec) -> None:
+        self.spec = spec
+        self.lines: dict[str, Line] = {name: [] for name in spec.lines}
+
+    def update(self, inputs: Inputs, start: int) -> None:
+        """Recomputes every value from index `start` to the end of `inputs`."""
+        for line in self.lines.values():
+            del line[start:]
+        self._truncate(start)
+        self._extend(inputs, start)
+
+    def _truncate(self, start: int) -> None:
+        """Drops the kept state from `start` on."""
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        raise NotImplementedError
+
+
+class Sma(Calculator):
+    """Simple moving average of closes over N.
+
+    The window sum rolls (add the new close, drop the old one) and is recomputed exactly at every
+    N-th index, so rounding never accumulates over more than N steps however long the series is.
+    """
+
+    def __init__(self, spec: IndicatorSpec) -> None:
+        super().__init__(spec)
+        self.sums: list[float] = []
+        self.mean: Line = self.lines[spec.lines[0] if spec.kind == "sma" else "middle"]
+
+    def _truncate(self, start: int) -> None:
+        del self.sums[start:]
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        n, close, sums, out = self.spec.period(), inputs.close, self.sums, self.mean
+        for i in range(start, len(close)):
+            if i < n - 1:
+                sums.append(0.0)
+                out.append(None)
+                continue
+            total = _window_sum(close, i + 1, n) if i % n == n - 1 else sums[i - 1] + close[i] - close[i - n]
+            sums.append(total)
+            out.append(total / n)
+
+
+class Bollinger(Sma):
+    """Bollinger bands: the SMA over N (the middle line) ± K population standard deviations over N.
+
+    The window's sum of squared deviations (M2) rolls with the exact sliding update
+    M2 += (x_in - x_out)·(x_in - mean_new + x_out - mean_old), free of the cancellation of
+    Σx² - n·mean², and is recomputed in two passes wherever the sum is.
+    """
+
+    def __init__(self, spec: IndicatorSpec) -> None:
+        super().__init__(spec)
+        self.m2: list[float] = []
+
+    def _truncate(self, start: int) -> None:
+        super()._truncate(start)
+        del self.m2[start:]
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        super()._extend(inputs, start)
+        n, k, close, sums, m2 = self.spec.period(), self.spec.params[1], inputs.close, self.sums, self.m2
+        upper, lower = self.lines["upper"], self.lines["lower"]
+        for i in range(start, len(close)):
+            if i < n - 1:
+                m2.append(0.0)
+                upper.append(None)
+                lower.append(None)
+                continue
+            mean = sums[i] / n
+            if i % n == n - 1:
+                dev = math.fsum((x - mean) ** 2 for x in close[i + 1 - n : i + 1])
+            else:
+                x_in, x_out = close[i], close[i - n]
+                dev = m2[i - 1] + (x_in - x_out) * (x_in - mean + x_out - sums[i - 1] / n)
+            m2.append(dev)
+            width = k * math.sqrt(max(dev, 0.0) / n)
+            upper.append(mean + width)
+            lower.append(mean - width)
+
+
+def _ema(source: list[float | None], out: Line, start: int, n: int, first: int) -> None:
+    """Extends `out` (EMA over N of `source`, whose values start at index `first`) from `start`.
+
+    Seeded with the SMA of the first N values (the common convention: the value at first + N - 1
+    is their mean), then e = e_prev + α·(x - e_prev) with α = 2 / (N + 1).
+    """
+    alpha = 2.0 / (n + 1)
+    seed = first + n - 1
+    for i in range(start, len(source)):
+        if i < seed:
+            out.append(None)
+        elif i == seed:
+            out.append(math.fsum(x for x in source[first : seed + 1] if x is not None) / n)
+        else:
+            prev, x = out[i - 1], source[i]
+            assert prev is not None and x is not None  # defined from `seed` on
+            out.append(prev + alpha * (x - prev))
+
+
+class Ema(Calculator):
+    """Exponential moving average of closes over N, seeded with the SMA of the first N closes."""
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        _ema(inputs.close, self.lines["ema"], start, self.spec.period(), 0)  # type: ignore[arg-type]
+
+
+class Macd(Calculator):
+    """MACD = EMA(FAST) - EMA(SLOW) of closes; signal = EMA(SIGNAL) of MACD; hist = MACD - signal."""
+
+    def __init__(self, spec: IndicatorSpec) -> None:
+        super().__init__(spec)
+        self.fast: Line = []
+        self.slow: Line = []
+
+    def _truncate(self, start: int) -> None:
+        del self.fast[start:]
+        del self.slow[start:]
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        fast_n, slow_n, signal_n = self.spec.period(0), self.spec.period(1), self.spec.period(2)
+        close: list[float | None] = inputs.close  # type: ignore[assignment]
+        _ema(close, self.fast, start, fast_n, 0)
+        _ema(close, self.slow, start, slow_n, 0)
+        macd, signal, hist = self.lines["macd"], self.lines["signal"], self.lines["hist"]
+        for i in range(start, len(close)):
+            fast, slow = self.fast[i], self.slow[i]
+            macd.append(None if fast is None or slow is None else fast - slow)
+        _ema(macd, signal, start, signal_n, slow_n - 1)
+        for i in range(start, len(close)):
+            m, s = macd[i], signal[i]
+            hist.append(None if m is None or s is None else m - s)
+
+
+class Rsi(Calculator):
+    """Relative strength index over N with Wilder's smoothing.
+
+    The average gain and loss start as the plain means of the first N close-to-close changes (at
+    index N), then avg = (avg_prev·(N - 1) + current) / N. RSI = 100 - 100 / (1 + gain / loss):
+    100 when there was no loss, 50 when the price did not move at all.
+    """
+
+    def __init__(self, spec: IndicatorSpec) -> None:
+        super().__init__(spec)
+        self.gain: list[float] = []
+        self.loss: list[float] = []
+
+    def _truncate(self, start: int) -> None:
+        del self.gain[start:]
+        del self.loss[start:]
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        n, close, gains, losses, out = (
+            self.spec.period(),
+            inputs.close,
+            self.gain,
+            self.loss,
+            self.lines["rsi"],
+        )
+        for i in range(start, len(close)):
+            if i < n:
+                gains.append(0.0)
+                losses.append(0.0)
+                out.append(None)
+                continue
+            if i == n:
+                changes = [close[j] - close[j - 1] for j in range(1, n + 1)]
+                gain = math.fsum(max(c, 0.0) for c in changes) / n
+                loss = math.fsum(max(-c, 0.0) for c in changes) / n
+            else:
+                change = close[i] - close[i - 1]
+                gain = (gains[i - 1] * (n - 1) + max(change, 0.0)) / n
+                loss = (losses[i - 1] * (n - 1) + max(-change, 0.0)) / n
+            gains.append(gain)
+            losses.append(loss)
+            if loss == 0.0:
+                out.append(50.0 if gain == 0.0 else 100.0)
+            else:
+                out.append(100.0 - 100.0 / (1.0 + gain / loss))
+
+
+class Vwap(Calculator):
+    """Volume-weighted average price anchored to the session: Σ(typical·volume) / Σvolume since the
+    first candle of the exchange day (Moscow), typical = (high + low + close) / 3. None while the
+    session has traded no volume."""
+
+    def __init__(self, spec: IndicatorSpec) -> None:
+        super().__init__(spec)
+        self.pv: list[float] = []
+        self.v: list[float] = []
+
+    def _truncate(self, start: int) -> None:
+        del self.pv[start:]
+        del self.v[start:]
+
+    def _extend(self, inputs: Inputs, start: int) -> None:
+        times, high, low, close, volume = inputs.times, inputs.high, inputs.low, inputs.close, inputs.volume
+        pv, v, out = self.pv, self.v, self.lines["vwap"]
+        for i in range(start, len(times)):
+            typical = (high[i] + low[i] + close[i]) / 3.0
+            if i == 0 or session_of(times[i]) != session_of(times[i - 1]):
+                total_pv, total_v = typical * volume[i], volume[i]
+            else:
+                total_pv, total_v = pv[i - 1] + typical * volume[i], v[i - 1] + volume[i]
+            pv.append(total_pv)
+            v.append(total_v)
+            out.append(total_pv / total_v if total_v > 0 else None)
+
+
+_CALCULATORS: dict[str, type[Calculator]] = {
+    "sma": Sma,
+    "ema": Ema,
+    "bb": Bollinger,
+    "vwap": Vwap,
+    "rsi": Rsi,
+    "macd": Macd,
+}
+
+
+def calculator(spec: IndicatorSpec) -> Calculator:
+    """A new, empty calculator for `spec`."""
+    return _CALCULATORS[spec.kind](spec)

@@ -14,6 +14,9 @@ EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
 """The trading session VWAP restarts at is the exchange day: MOEX trades on Moscow time."""
 
 Line = list[float | None]
+_SMALL_DEVIATION = 1e-6
+"""Below this variance per squared price (deviation under 0.1 % of the price) Bollinger's rolled
+M2 is recomputed: its rounding (~1e-16·N²·price²) would otherwise reach the deviation."""
 
 
 @dataclass(slots=True)
@@ -105,7 +108,8 @@ class Bollinger(Sma):
 
     The window's sum of squared deviations (M2) rolls with the exact sliding update
     M2 += (x_in - x_out)·(x_in - mean_new + x_out - mean_old), free of the cancellation of
-    Σx² - n·mean², and is recomputed in two passes wherever the sum is.
+    Σx² - n·mean², and is recomputed in two passes wherever the sum is, and wherever it is so
+    small next to the price that its rounding would show through the square root (a flat market).
     """
 
     def __init__(self, spec: IndicatorSpec) -> None:
@@ -127,11 +131,12 @@ class Bollinger(Sma):
                 lower.append(None)
                 continue
             mean = sums[i] / n
-            if i % n == n - 1:
-                dev = math.fsum((x - mean) ** 2 for x in close[i + 1 - n : i + 1])
-            else:
+            dev = math.nan
+            if i % n != n - 1:
                 x_in, x_out = close[i], close[i - n]
                 dev = m2[i - 1] + (x_in - x_out) * (x_in - mean + x_out - sums[i - 1] / n)
+            if not dev >= _SMALL_DEVIATION * n * mean * mean:
+                dev = math.fsum((x - mean) ** 2 for x in close[i + 1 - n : i + 1])
             m2.append(dev)
             width = k * math.sqrt(max(dev, 0.0) / n)
             upper.append(mean + width)

@@ -5,6 +5,7 @@ from monitor.watchlist.changes import (
     Change,
     RemoveEntry,
     SetActive,
+    SetIndicators,
     SetInterval,
     SetLayout,
     apply_change,
@@ -24,6 +25,7 @@ from monitor.watchlist.model import (
     remove_entry,
     set_active,
     set_entry_interval,
+    set_indicators,
     set_layout,
 )
 from monitor.watchlist.readfile import MAX_BYTES, WatchlistMissing
@@ -47,6 +49,7 @@ __all__ = [
     "RemoveEntry",
     "Saved",
     "SetActive",
+    "SetIndicators",
     "SetInterval",
     "SetLayout",
     "Watchlist",
@@ -67,5 +70,6 @@ __all__ = [
     "save_watchlists",
     "set_active",
     "set_entry_interval",
+    "set_indicators",
     "set_layout",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec
 from monitor.watchlist.model import (
     WatchlistError,
     Watchlists,
@@ -13,6 +14,7 @@ from monitor.watchlist.model import (
     remove_entry,
     set_active,
     set_entry_interval,
+    set_indicators,
     set_layout,
 )
 
@@ -58,7 +60,16 @@ class SetActive:
     name: str
 
 
-Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive
+@dataclass(frozen=True, slots=True)
+class SetIndicators:
+    """List `list` (key None) or its entry `key` shows `specs` (None: the entry takes the list's)."""
+
+    list: str
+    key: WatchKey | None
+    specs: tuple[IndicatorSpec, ...] | None
+
+
+Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive | SetIndicators
 
 
 def _index(watchlists: Watchlists, name: str, key: WatchKey) -> int:
@@ -81,6 +92,8 @@ def apply_change(watchlists: Watchlists, change: Change) -> Watchlists:
             return set_layout(watchlists, name, layout)
         case SetActive(name):
             return set_active(watchlists, name)
+        case SetIndicators(name, key, specs):
+            return set_indicators(watchlists, name, key, specs)
 
 
 def replay(watchlists: Watchlists, changes: Iterable[Change]) -> tuple[Watchlists, list[str]]:

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Literal, cast, get_args
 
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec
 
 Layout = Literal["1", "1x2", "2x2", "3x3"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
@@ -53,6 +54,17 @@ class Watchlist:
     interval: Interval = DEFAULT_INTERVAL
     """Interval of entries that do not name their own."""
     entries: tuple[WatchKey, ...] = ()
+    indicators: tuple[IndicatorSpec, ...] = ()
+    """Indicators of the list's panels (an entry's own list replaces it)."""
+    entry_indicators: tuple[tuple[WatchKey, tuple[IndicatorSpec, ...]], ...] = ()
+    """The entries that have their own `indicators` (possibly empty: none at all), with them."""
+
+    def indicators_for(self, key: WatchKey) -> tuple[IndicatorSpec, ...]:
+        """The indicators a panel showing `key` draws: the entry's own, else the list's."""
+        for entry, specs in self.entry_indicators:
+            if entry == key:
+                return specs
+        return self.indicators
 
 
 @dataclass(frozen=True)
@@ -120,16 +132,18 @@ def remove_entry(watchlists: Watchlists, name: str, index: int) -> Watchlists:
     if len(current.entries) <= 1:
         raise WatchlistError(f"list {name!r} needs at least one instrument")
     entries = current.entries[:index] + current.entries[index + 1 :]
-    return _with_list(watchlists, name, replace(current, entries=entries))
+    own = _rekeyed(current, current.entries[index], None)
+    return _with_list(watchlists, name, replace(current, entries=entries, entry_indicators=own))
 
 
 def set_entry_interval(watchlists: Watchlists, name: str, index: int, interval: Interval) -> Watchlists:
     """Changes the interval of one entry."""
     current = watchlists.get(name)
     entries = list(current.entries)
-    entries[index] = replace(entries[index], interval=interval)
+    old, entries[index] = entries[index], replace(entries[index], interval=interval)
     _check_entries(entries)
-    return _with_list(watchlists, name, replace(current, entries=tuple(entries)))
+    own = _rekeyed(current, old, entries[index])
+    return _with_list(watchlists, name, replace(current, entries=tuple(entries), entry_indicators=own))
 
 
 def set_layout(watchlists: Watchlists, name: str, layout: str) -> Watchlists:
@@ -144,3 +158,29 @@ def set_active(watchlists: Watchlists, name: str) -> Watchlists:
     """Makes list `name` the active one."""
     watchlists.get(name)
     return replace(watchlists, active=name)
+
+
+def _rekeyed(
+    current: Watchlist, old: WatchKey, new: WatchKey | None
+) -> tuple[tuple[WatchKey, tuple[IndicatorSpec, ...]], ...]:
+    """The list's entry indicators with `old`'s moved to `new` (dropped when None): they live in
+    the entry's table, so they follow it."""
+    own = ((new, specs) if key == old else (key, specs) for key, specs in current.entry_indicators)
+    return tuple((key, specs) for key, specs in own if key is not None)
+
+
+def set_indicators(
+    watchlists: Watchlists, name: str, key: WatchKey | None, specs: Sequence[IndicatorSpec] | None
+) -> Watchlists:
+    """Sets the indicators of list `name` (key None) or of its entry `key` (specs None: the entry
+    goes back to the list's)."""
+    current = watchlists.get(name)
+    if key is None:
+        return _with_list(watchlists, name, replace(current, indicators=tuple(specs or ())))
+    if key not in current.entries:
+        raise WatchlistError(f"{key.id} at {key.interval.code} is no longer in list {name!r}")
+    own = [(k, v) for k, v in current.entry_indicators if k != key]
+    if specs is not None:
+        own.append((key, tuple(specs)))
+        own.sort(key=lambda pair: current.entries.index(pair[0]))
+    return _with_list(watchlists, name, replace(current, entry_indicators=tuple(own)))

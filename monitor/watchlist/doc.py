@@ -147,10 +147,17 @@ def _set_list_indicators(table: Table | InlineTable, specs: Sequence[IndicatorSp
 def _set_entry_indicators(array: Array, position: int, specs: Sequence[IndicatorSpec] | None) -> None:
     item = array[position]
     if isinstance(item, InlineTable) and "indicators" in item:
-        if specs is None:
-            del item["indicators"]
-        else:
+        if specs is not None:
             item["indicators"] = _specs_array(specs)
+            return
+        # Cut from the text (tomlkit's del leaves the separator's spaces); specs hold no bracket.
+        source = item.as_string()
+        for pattern in (r",\s*indicators\s*=\s*\[[^\]]*\]", r"indicators\s*=\s*\[[^\]]*\]\s*,\s*"):
+            cut = re.sub(pattern, "", source, count=1)
+            if cut != source:
+                _replace_keeping_comment_column(array, position, source, _parse_value(cut))
+                return
+        del item["indicators"]
         return
     if specs is None:
         return

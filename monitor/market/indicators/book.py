@@ -23,10 +23,7 @@ class IndicatorValues:
 
     def at(self, index: int) -> dict[str, float | None]:
         """Every line's value at candle `index` (None outside the series)."""
-        return {
-            name: line[index] if 0 <= index < len(line) else None
-            for name, line in self.lines.items()
-        }
+        return {name: line[index] if 0 <= index < len(line) else None for name, line in self.lines.items()}
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ name = "main"  # the main one
 indicators = ["sma 20", "ema 50"]  # overlays everywhere
 instruments = [
     "SBER_TQBR",                                                # Sberbank
-    { id = "GAZP_TQBR", interval = "5m", indicators = ["rsi"] },  # Gazprom with its own
+    { id = "GAZP_TQBR", interval = "5m", indicators = ["rsi"] },  # Gazprom
     { id = "LKOH_TQBR", indicators = [] },                      # LUKOIL: none at all
 ]
 
@@ -175,8 +175,8 @@ SAVES = [
         SetIndicators("main", GAZP, specs("macd")),
         [
             (
-                '    { id = "GAZP_TQBR", interval = "5m", indicators = ["rsi"] },  # Gazprom with its own',
-                '    { id = "GAZP_TQBR", interval = "5m", indicators = ["macd 12 26 9"] },  # Gazprom with its own',
+                '    { id = "GAZP_TQBR", interval = "5m", indicators = ["rsi"] },  # Gazprom',
+                '    { id = "GAZP_TQBR", interval = "5m", indicators = ["macd 12 26 9"] },  # Gazprom',
             )
         ],
     ),

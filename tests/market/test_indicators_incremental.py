@@ -260,7 +260,7 @@ def test_nothing_changed_recomputes_nothing(starts: list[int]) -> None:
     spec = parse_indicator("sma 5")
     book.values(series, spec)
     book.values(series, spec)
-    assert starts == [0, 50]  # resumed at the end: no candle recomputed
+    assert starts == [0]  # the second call found nothing to do
 
 
 def test_a_prepend_recomputes_the_series(starts: list[int]) -> None:

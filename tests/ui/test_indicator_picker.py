@@ -1,4 +1,4 @@
-"""The indicator picker, driven by the pilot: marks, toggles, typed specs with inline errors, save and cancel."""
+"""The indicator picker, driven by the pilot: marks, toggles, typed specs with inline errors, save, cancel."""
 
 from __future__ import annotations
 

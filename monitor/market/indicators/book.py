@@ -15,8 +15,8 @@ from monitor.market.indicators.spec import IndicatorSpec
 @dataclass(frozen=True, slots=True)
 class IndicatorValues:
     """One indicator's lines, each aligned with the series' candles (oldest first; None where there
-    is not enough data yet). The sequences are the book's own: read them, keep them only until the
-    next `IndicatorBook.values` call for the series."""
+    is not enough data yet). The sequences are the book's own, updated in place by the next
+    `IndicatorBook.values` call for the series: read them, never change them."""
 
     spec: IndicatorSpec
     lines: dict[str, Sequence[float | None]]
@@ -35,9 +35,17 @@ class _Held:
     """The series' version the inputs were last brought up to."""
     changed_from: int | None = None
     """Earliest candle time changed since then (noted by `on_candle`)."""
-    calculators: dict[IndicatorSpec, Calculator] = field(default_factory=dict)
-    stale_from: dict[IndicatorSpec, int] = field(default_factory=dict)
-    """Per calculator, the earliest index whose inputs changed since it last ran."""
+    calculators: dict[IndicatorSpec, _Slot] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One indicator over one series: its calculator, its values and where it is stale from."""
+
+    calculator: Calculator
+    values: IndicatorValues
+    stale_from: int = 0
+    """The earliest index whose inputs changed since the calculator last ran."""
 
 
 class IndicatorBook:
@@ -70,13 +78,16 @@ class IndicatorBook:
             held = self._held[series.key] = _Held()
         if held.version != series.version:
             self._sync(held, series)
-        found = held.calculators.get(spec)
-        if found is None:
-            found = held.calculators[spec] = calculator(spec)
-            held.stale_from[spec] = 0
-        found.update(held.inputs, held.stale_from[spec])
-        held.stale_from[spec] = len(held.inputs.times)
-        return IndicatorValues(spec, dict(found.lines))
+        slot = held.calculators.get(spec)
+        if slot is None:
+            made = calculator(spec)
+            # The lines are updated in place, so one IndicatorValues serves every call.
+            slot = held.calculators[spec] = _Slot(made, IndicatorValues(spec, dict(made.lines)))
+        length = len(held.inputs.times)
+        if slot.stale_from < length:
+            slot.calculator.update(held.inputs, slot.stale_from)
+            slot.stale_from = length
+        return slot.values
 
     def forget(self, key: SeriesKey) -> None:
         """Drops what is held for `key` (a panel no longer shows it)."""
@@ -102,5 +113,5 @@ class IndicatorBook:
             inputs.volume.append(float(candle.volume))
         held.version = series.version
         held.changed_from = None
-        for spec, stale in held.stale_from.items():
-            held.stale_from[spec] = min(stale, start)
+        for slot in held.calculators.values():
+            slot.stale_from = min(slot.stale_from, start)

@@ -1,0 +1,118 @@
+"""Indicator budget: IndicatorBook's cost per streamed candle (9 series × 2 overlays) against the plain
+book upsert measured in the same run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from monitor.market import Candle, CandleBook, Interval, SeriesKey
+from monitor.market.indicators import IndicatorBook, parse_indicator
+from tests.perf.harness import Result, median
+
+SERIES = 9
+HISTORY = 2_000
+"""Candles each series holds before the stream starts (a panel's backfill)."""
+UPDATES_PER_CANDLE = 60
+"""Streamed updates of the forming candle before the next one opens (1,000/s over 9 series of 1m)."""
+OVERLAYS = ("sma 20", "bb 20 2")
+RATE = 1_000
+"""Updates per second the budget is set at (issue 14)."""
+KEYS = [SeriesKey(f"uid-{i}", Interval.M1) for i in range(SERIES)]
+
+
+def _stream(count: int) -> list[tuple[SeriesKey, Candle]]:
+    """`count` updates round-robin over the series: the forming candle grows, every
+    UPDATES_PER_CANDLE-th update of a series opens the next one."""
+    out: list[tuple[SeriesKey, Candle]] = []
+    for n in range(count):
+        key, step = KEYS[n % SERIES], n // SERIES
+        time_ = 60 * (HISTORY + step // UPDATES_PER_CANDLE)
+        price = 100.0 + (n * 7919 % 211) / 100
+        out.append(
+            (key, Candle(time_, 100.0, price + 1, price - 1, price, 1 + step % UPDATES_PER_CANDLE, False))
+        )
+    return out
+
+
+def _loaded() -> CandleBook:
+    book = CandleBook(capacity=50_000)
+    for key in KEYS:
+        for t in range(HISTORY):
+            price = 100.0 + (t * 31 % 97) / 10
+            book.upsert(key, Candle(60 * t, price, price + 1, price - 1, price, 10, True))
+    return book
+
+
+def _per_update(
+    body: Callable[[CandleBook, IndicatorBook, list[tuple[SeriesKey, Candle]]], None], count: int
+) -> float:
+    """Seconds per update of `body` over a fresh book and stream (its warm-up values excluded)."""
+    book, indicators, stream = _loaded(), IndicatorBook(), _stream(count)
+    specs = [parse_indicator(text) for text in OVERLAYS]
+    for key in KEYS:  # the panels' first draw: the whole history, not timed
+        for spec in specs:
+            indicators.values(book.series(key), spec)
+    start = time.perf_counter()
+    body(book, indicators, stream)
+    return (time.perf_counter() - start) / count
+
+
+def _upsert_only(book: CandleBook, _: IndicatorBook, stream: list[tuple[SeriesKey, Candle]]) -> None:
+    upsert = book.upsert
+    for key, candle in stream:
+        upsert(key, candle)
+
+
+def _with_listener(
+    book: CandleBook, indicators: IndicatorBook, stream: list[tuple[SeriesKey, Candle]]
+) -> None:
+    upsert, note = book.upsert, indicators.on_candle
+    for key, candle in stream:
+        if upsert(key, candle):
+            note(key, candle)
+
+
+def _with_values(book: CandleBook, indicators: IndicatorBook, stream: list[tuple[SeriesKey, Candle]]) -> None:
+    """The worst case: every update is followed by a redraw reading both overlays."""
+    upsert, note, values = book.upsert, indicators.on_candle, indicators.values
+    specs = [parse_indicator(text) for text in OVERLAYS]
+    for key, candle in stream:
+        if upsert(key, candle):
+            note(key, candle)
+            series = book.series(key)
+            for spec in specs:
+                values(series, spec)
+
+
+def run(quick: bool) -> list[Result]:
+    count, rounds = (9_000, 3) if quick else (45_000, 5)
+    base, listener, full = [], [], []
+    for _ in range(rounds):  # interleaved, so a noisy moment hits all three alike
+        base.append(_per_update(_upsert_only, count))
+        listener.append(_per_update(_with_listener, count))
+        full.append(_per_update(_with_values, count))
+    upsert_us = median(base) * 1e6
+    listen_us = median(listener) * 1e6 - upsert_us
+    values_us = median(full) * 1e6 - upsert_us
+    listen_ratio, values_ratio = listen_us / upsert_us, values_us / upsert_us
+    core_share = values_us * RATE / 1e6 * 100
+    reference = {"upsert_us": upsert_us, "updates": float(count), "series": float(SERIES)}
+    return [
+        Result(
+            "indicators: on_candle per update",
+            listen_ratio,
+            "× upsert",
+            "<= 1 × upsert",
+            listen_ratio <= 1.0,
+            {**reference, "on_candle_us": listen_us},
+        ),
+        Result(
+            "indicators: 2 overlays per update",
+            values_ratio,
+            "× upsert",
+            "<= 25 × upsert",
+            values_ratio <= 25.0,
+            {**reference, "indicator_us": values_us, "core_at_1000_per_s_pct": core_share},
+        ),
+    ]

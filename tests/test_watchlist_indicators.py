@@ -201,9 +201,12 @@ SAVES = [
 ]
 
 
-@pytest.mark.parametrize(
+each_save = pytest.mark.parametrize(
     ("change", "lines"), SAVES, ids=["list", "entry-table", "entry-string", "entry-removed"]
 )
+
+
+@each_save
 def test_a_saved_indicator_change_edits_only_its_value(
     tmp_path: Path, change: SetIndicators, lines: list[tuple[str, str]]
 ) -> None:
@@ -214,9 +217,7 @@ def test_a_saved_indicator_change_edits_only_its_value(
     assert saved.watchlists == apply_change(before, change) == load_watchlists(path)
 
 
-@pytest.mark.parametrize(
-    ("change", "lines"), SAVES, ids=["list", "entry-table", "entry-string", "entry-removed"]
-)
+@each_save
 def test_saving_the_edited_model_finds_the_same_edit(
     tmp_path: Path, change: SetIndicators, lines: list[tuple[str, str]]
 ) -> None:

@@ -221,38 +221,26 @@ def streamed(count: int) -> tuple[CandleSeries, IndicatorBook]:
     return series, book
 
 
-def test_an_update_of_the_newest_recomputes_only_the_newest(starts: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("spec", "edit", "resumed_at"),
+    [
+        ("bb 20 2", bar(BASE + 60 * 499, 111, 99), 499),  # the forming candle trades again
+        ("macd 12 26 9", bar(BASE + 60 * 500, 101, 3), 500),  # a new candle opens
+        ("rsi 14", bar(BASE + 60 * 200, 90, 50, closed=True), 200),  # a correction in the middle
+    ],
+    ids=["update-of-the-newest", "append", "correction"],
+)
+def test_a_change_recomputes_only_from_the_changed_candle(
+    starts: list[int], spec: str, edit: Candle, resumed_at: int
+) -> None:
     series, book = streamed(500)
-    spec = parse_indicator("bb 20 2")
-    book.values(series, spec)
-    update = bar(BASE + 60 * 499, 111, 99)
-    series.upsert(update)
-    book.on_candle(KEY, update)
-    book.values(series, spec)
-    assert starts == [0, 499]
-
-
-def test_an_append_recomputes_only_the_new_candle(starts: list[int]) -> None:
-    series, book = streamed(500)
-    spec = parse_indicator("macd 12 26 9")
-    book.values(series, spec)
-    new = bar(BASE + 60 * 500, 101, 3)
-    series.upsert(new)
-    book.on_candle(KEY, new)
-    book.values(series, spec)
-    assert starts == [0, 500]
-
-
-def test_a_correction_in_the_middle_recomputes_from_it(starts: list[int]) -> None:
-    series, book = streamed(500)
-    spec = parse_indicator("rsi 14")
-    book.values(series, spec)
-    fixed = bar(BASE + 60 * 200, 90, 50, closed=True)
-    series.upsert(fixed)
-    book.on_candle(KEY, fixed)
-    book.values(series, spec)
-    assert starts == [0, 200]
-    assert_matches(book, series, spec)
+    indicator = parse_indicator(spec)
+    book.values(series, indicator)
+    assert series.upsert(edit)
+    book.on_candle(KEY, edit)
+    book.values(series, indicator)
+    assert starts == [0, resumed_at]
+    assert_matches(book, series, indicator)
 
 
 def test_nothing_changed_recomputes_nothing(starts: list[int]) -> None:

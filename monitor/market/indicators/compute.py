@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.market.indicators.spec import IndicatorSpec
@@ -64,13 +65,13 @@ class Calculator:
 
     def update(self, inputs: Inputs, start: int) -> None:
         """Recomputes every value from index `start` to the end of `inputs`."""
-        for line in self.lines.values():
-            del line[start:]
-        self._truncate(start)
+        for column in (*self.lines.values(), *self.state()):
+            del column[start:]
         self._extend(inputs, start)
 
-    def _truncate(self, start: int) -> None:
-        """Drops the kept state from `start` on."""
+    def state(self) -> tuple[list[Any], ...]:
+        """The per-index state kept besides the lines (running sums), truncated with them."""
+        return ()
 
     def _extend(self, inputs: Inputs, start: int) -> None:
         raise NotImplementedError
@@ -88,8 +89,8 @@ class Sma(Calculator):
         self.sums: list[float] = []
         self.mean: Line = self.lines[spec.lines[0] if spec.kind == "sma" else "middle"]
 
-    def _truncate(self, start: int) -> None:
-        del self.sums[start:]
+    def state(self) -> tuple[list[Any], ...]:
+        return (self.sums,)
 
     def _extend(self, inputs: Inputs, start: int) -> None:
         n, close, sums, out = self.spec.period(), inputs.close, self.sums, self.mean
@@ -116,9 +117,8 @@ class Bollinger(Sma):
         super().__init__(spec)
         self.m2: list[float] = []
 
-    def _truncate(self, start: int) -> None:
-        super()._truncate(start)
-        del self.m2[start:]
+    def state(self) -> tuple[list[Any], ...]:
+        return (self.sums, self.m2)
 
     def _extend(self, inputs: Inputs, start: int) -> None:
         super()._extend(inputs, start)
@@ -177,9 +177,8 @@ class Macd(Calculator):
         self.fast: Line = []
         self.slow: Line = []
 
-    def _truncate(self, start: int) -> None:
-        del self.fast[start:]
-        del self.slow[start:]
+    def state(self) -> tuple[list[Any], ...]:
+        return (self.fast, self.slow)
 
     def _extend(self, inputs: Inputs, start: int) -> None:
         fast_n, slow_n, signal_n = self.spec.period(0), self.spec.period(1), self.spec.period(2)
@@ -209,9 +208,8 @@ class Rsi(Calculator):
         self.gain: list[float] = []
         self.loss: list[float] = []
 
-    def _truncate(self, start: int) -> None:
-        del self.gain[start:]
-        del self.loss[start:]
+    def state(self) -> tuple[list[Any], ...]:
+        return (self.gain, self.loss)
 
     def _extend(self, inputs: Inputs, start: int) -> None:
         n, close, gains, losses, out = (
@@ -253,9 +251,8 @@ class Vwap(Calculator):
         self.pv: list[float] = []
         self.v: list[float] = []
 
-    def _truncate(self, start: int) -> None:
-        del self.pv[start:]
-        del self.v[start:]
+    def state(self) -> tuple[list[Any], ...]:
+        return (self.pv, self.v)
 
     def _extend(self, inputs: Inputs, start: int) -> None:
         times, high, low, close, volume = inputs.times, inputs.high, inputs.low, inputs.close, inputs.volume

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from monitor.market import Candle, CandleSeries, Interval, SeriesKey
 from monitor.market.indicators import IndicatorBook, IndicatorSpec, parse_indicator
-from monitor.market.indicators.compute import Calculator
+from monitor.market.indicators.compute import Bollinger, Calculator, Ema, Inputs, Macd, Rsi, Sma
 
 KEY = SeriesKey("uid", Interval.M1)
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -251,16 +251,37 @@ def test_nothing_changed_recomputes_nothing(starts: list[int]) -> None:
     assert starts == [0]  # the second call found nothing to do
 
 
-def test_a_prepend_recomputes_the_series(starts: list[int]) -> None:
-    series, book = streamed(50)
-    spec = parse_indicator("ema 5")
-    book.values(series, spec)
-    older = bar(BASE - 60, 80, 5, closed=True)
-    series.upsert(older)
-    book.on_candle(KEY, older)
-    book.values(series, spec)
-    assert starts == [0, 0]
-    assert_matches(book, series, spec)
+@pytest.mark.parametrize(
+    ("spec", "kind", "most"),
+    [
+        ("sma 20", Sma, 100 + 20),  # the head and one window into what was held
+        ("bb 20 2", Bollinger, 100 + 20),
+        ("ema 10", Ema, 100 + 400),  # until the new seed's effect has decayed below 1e-12
+        ("rsi 14", Rsi, 100 + 600),
+        ("macd 12 26 9", Macd, 100 + 1_500),
+    ],
+)
+def test_a_prepend_recomputes_the_new_head_until_it_agrees(
+    monkeypatch: pytest.MonkeyPatch, spec: str, kind: type[Calculator], most: int
+) -> None:
+    series, book = streamed(3_000)
+    indicator = parse_indicator(spec)
+    book.values(series, indicator)
+    reached: list[int] = []
+    original = kind._extend
+
+    def spy(self: Calculator, inputs: Inputs, start: int, stop: int) -> None:
+        reached.append(stop)
+        original(self, inputs, start, stop)
+
+    monkeypatch.setattr(kind, "_extend", spy)
+    for i in range(1, 101):  # a scroll-back page of 100 older candles
+        older = bar(BASE - 60 * i, 90 + i % 13, 5, closed=True)
+        series.upsert(older)
+        book.on_candle(KEY, older)
+    book.values(series, indicator)
+    assert 100 < max(reached) <= most
+    assert_matches(book, series, indicator)
 
 
 def test_a_change_not_announced_is_still_seen() -> None:

@@ -34,7 +34,9 @@ class _Held:
     version: int = -1
     """The series' version the inputs were last brought up to."""
     changed_from: int | None = None
-    """Earliest candle time changed since then (noted by `on_candle`)."""
+    """Earliest candle time changed since then at or after the held front (noted by `on_candle`)."""
+    noted: bool = False
+    """Whether `on_candle` saw every change since then (else the series is read whole)."""
     calculators: dict[IndicatorSpec, _Slot] = field(default_factory=dict)
 
 
@@ -68,6 +70,10 @@ class IndicatorBook:
         held = self._held.get(key)
         if held is None:
             return  # nothing computed for it yet: the first `values` reads it whole
+        held.noted = True
+        times = held.inputs.times
+        if times and candle.time < times[0]:
+            return  # prepended (scroll-back): `values` sees the new front and moves it
         if held.changed_from is None or candle.time < held.changed_from:
             held.changed_from = candle.time
 
@@ -97,21 +103,41 @@ class IndicatorBook:
         """Brings `held.inputs` in step with `series`; marks the calculators stale from there."""
         inputs, times = held.inputs, held.inputs.times
         first = next(iter(series)).time if len(series) else None
-        if not times or first != times[0]:
-            start = 0  # new, prepended to or trimmed from the front: everything moved
-        elif held.changed_from is None:
-            start = 0  # the series moved without a note (on_candle not wired): safe, not fast
-        else:
-            start = bisect_left(times, held.changed_from)
+        start = 0  # new, or moved without a note (on_candle not wired): everything, safe not fast
+        if times and held.noted:
+            shift = 0 if first == times[0] else _move_front(inputs, series)
+            if shift is not None:
+                for slot in held.calculators.values() if shift else ():
+                    slot.stale_from = slot.calculator.rebase(inputs, shift, slot.stale_from)
+                changed = held.changed_from
+                start = len(times) if changed is None else bisect_left(times, changed)
         start = max(0, min(start, len(times), len(series)))
         inputs.truncate(start)
         for candle in series.last(len(series) - start) if len(series) > start else ():
-            times.append(candle.time)
-            inputs.high.append(candle.high)
-            inputs.low.append(candle.low)
-            inputs.close.append(candle.close)
-            inputs.volume.append(float(candle.volume))
+            inputs.append(candle)
         held.version = series.version
-        held.changed_from = None
+        held.changed_from, held.noted = None, False
         for slot in held.calculators.values():
             slot.stale_from = min(slot.stale_from, start)
+
+
+def _move_front(inputs: Inputs, series: CandleSeries) -> int | None:
+    """Moves the columns' front to the series' one: the candles prepended (scroll-back) put
+    before, the ones trimmed dropped. Returns the shift (+prepended, -trimmed), or None when the
+    front changed some other way (then everything is read again)."""
+    times = inputs.times
+    head: list[Candle] = []
+    for candle in series:
+        if candle.time >= times[0]:
+            if candle.time != times[0]:
+                break  # the old front is gone: a trim (or worse)
+            inputs.prepend(head)
+            return len(head)
+        head.append(candle)
+    if head:
+        return None
+    cut = bisect_left(times, next(iter(series)).time)
+    if cut >= len(times) or times[cut] != next(iter(series)).time:
+        return None
+    inputs.truncate_front(cut)
+    return -cut

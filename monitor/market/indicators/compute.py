@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.market.candle import Candle
 from monitor.market.indicators.spec import IndicatorSpec
 
 EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
 """The trading session VWAP restarts at is the exchange day: MOEX trades on Moscow time."""
 
 Line = list[float | None]
+_AGREE = 1e-12
+"""How close (relative to the price) a recomputed head must come to the held values to hand over."""
+_REBASE_SEARCH = 20_000
+"""Indexes a rebase recomputes looking for agreement before it recomputes the rest outright."""
 _SMALL_DEVIATION = 1e-6
 """Below this variance per squared price (deviation under 0.1 % of the price) Bollinger's rolled
 M2 is recomputed: its rounding (~1e-16·N²·price²) would otherwise reach the deviation."""
@@ -34,6 +40,27 @@ class Inputs:
         """Drops every candle from index `length` on."""
         for column in (self.times, self.high, self.low, self.close, self.volume):
             del column[length:]
+
+    def append(self, candle: Candle) -> None:
+        """Adds `candle` at the end."""
+        self.times.append(candle.time)
+        self.high.append(candle.high)
+        self.low.append(candle.low)
+        self.close.append(candle.close)
+        self.volume.append(float(candle.volume))
+
+    def prepend(self, candles: Sequence[Candle]) -> None:
+        """Puts `candles` (older than every held one, in order) before the front."""
+        self.times[:0] = [c.time for c in candles]
+        self.high[:0] = [c.high for c in candles]
+        self.low[:0] = [c.low for c in candles]
+        self.close[:0] = [c.close for c in candles]
+        self.volume[:0] = [float(c.volume) for c in candles]
+
+    def truncate_front(self, count: int) -> None:
+        """Drops the first `count` candles."""
+        for column in (self.times, self.high, self.low, self.close, self.volume):
+            del column[:count]
 
 
 @lru_cache(maxsize=8192)
@@ -65,15 +92,51 @@ class Calculator:
 
     def update(self, inputs: Inputs, start: int) -> None:
         """Recomputes every value from index `start` to the end of `inputs`."""
-        for column in (*self.lines.values(), *self.state()):
+        for column in self.columns():
             del column[start:]
-        self._extend(inputs, start)
+        self._extend(inputs, start, len(inputs.times))
 
     def state(self) -> tuple[list[Any], ...]:
         """The per-index state kept besides the lines (running sums), truncated with them."""
         return ()
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
+    def columns(self) -> tuple[list[Any], ...]:
+        """The lines and the state, in a fixed order."""
+        return (*self.lines.values(), *self.state())
+
+    def rebase(self, inputs: Inputs, shift: int, valid: int) -> int:
+        """After `shift` candles were put before the front (> 0, scroll-back) or taken from it
+        (< 0, a trim), with `inputs` already moved: recomputes the new head only until it agrees
+        with the values held (`valid` of them were up to date), keeps those from there on, and
+        returns how many values are up to date now.
+        """
+        fresh, held = type(self)(self.spec), self.columns()
+        usable, length = min(valid + shift, len(inputs.times)), len(inputs.times)
+        i, first = 0, max(shift, 0)
+        while i < usable and i - first < _REBASE_SEARCH:
+            fresh._extend(inputs, i, i + 1)
+            if i >= first and self._agrees(fresh, inputs, i, shift):
+                for new, old in zip(fresh.columns(), held, strict=True):
+                    old[:] = new + old[i + 1 - shift : valid]
+                return usable
+            i += 1
+        fresh._extend(inputs, i, length)  # never agreed (or nothing held): the fresh values stand
+        for new, old in zip(fresh.columns(), held, strict=True):
+            old[:] = new
+        return length
+
+    def _agrees(self, fresh: Calculator, inputs: Inputs, i: int, shift: int) -> bool:
+        """Whether `fresh` at index i matches what is held at i - shift, so that the held values
+        after it are what `fresh` would compute (to rounding). This default, for the recursive
+        kinds (EMA, RSI, MACD), wants every line and state defined and within 1e-12 of the price."""
+        scale = abs(inputs.close[i])
+        for new, old in zip(fresh.columns(), self.columns(), strict=True):
+            a, b = new[i], old[i - shift]
+            if a is None or b is None or abs(a - b) > _AGREE * max(abs(a), abs(b), scale):
+                return False  # not warmed up (a count of values decides what comes) or apart
+        return True
+
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
         raise NotImplementedError
 
 
@@ -92,9 +155,13 @@ class Sma(Calculator):
     def state(self) -> tuple[list[Any], ...]:
         return (self.sums,)
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
+    def _agrees(self, fresh: Calculator, inputs: Inputs, i: int, shift: int) -> bool:
+        # A window wholly inside the candles held before: the same closes, the same value.
+        return i >= max(shift, 0) + self.spec.period() - 1
+
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
         n, close, sums, out = self.spec.period(), inputs.close, self.sums, self.mean
-        for i in range(start, len(close)):
+        for i in range(start, stop):
             if i < n - 1:
                 sums.append(0.0)
                 out.append(None)
@@ -120,11 +187,11 @@ class Bollinger(Sma):
     def state(self) -> tuple[list[Any], ...]:
         return (self.sums, self.m2)
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
-        super()._extend(inputs, start)
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
+        super()._extend(inputs, start, stop)
         n, k, close, sums, m2 = self.spec.period(), self.spec.params[1], inputs.close, self.sums, self.m2
         upper, lower = self.lines["upper"], self.lines["lower"]
-        for i in range(start, len(close)):
+        for i in range(start, stop):
             if i < n - 1:
                 m2.append(0.0)
                 upper.append(None)
@@ -143,7 +210,7 @@ class Bollinger(Sma):
             lower.append(mean - width)
 
 
-def _ema(source: list[float | None], out: Line, start: int, n: int, first: int) -> None:
+def _ema(source: list[float | None], out: Line, start: int, stop: int, n: int, first: int) -> None:
     """Extends `out` (EMA over N of `source`, whose values start at index `first`) from `start`.
 
     Seeded with the SMA of the first N values (the common convention: the value at first + N - 1
@@ -151,7 +218,7 @@ def _ema(source: list[float | None], out: Line, start: int, n: int, first: int) 
     """
     alpha = 2.0 / (n + 1)
     seed = first + n - 1
-    for i in range(start, len(source)):
+    for i in range(start, stop):
         if i < seed:
             out.append(None)
         elif i == seed:
@@ -165,8 +232,8 @@ def _ema(source: list[float | None], out: Line, start: int, n: int, first: int) 
 class Ema(Calculator):
     """Exponential moving average of closes over N, seeded with the SMA of the first N closes."""
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
-        _ema(inputs.close, self.lines["ema"], start, self.spec.period(), 0)  # type: ignore[arg-type]
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
+        _ema(inputs.close, self.lines["ema"], start, stop, self.spec.period(), 0)  # type: ignore[arg-type]
 
 
 class Macd(Calculator):
@@ -180,17 +247,17 @@ class Macd(Calculator):
     def state(self) -> tuple[list[Any], ...]:
         return (self.fast, self.slow)
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
         fast_n, slow_n, signal_n = self.spec.period(0), self.spec.period(1), self.spec.period(2)
         close: list[float | None] = inputs.close  # type: ignore[assignment]
-        _ema(close, self.fast, start, fast_n, 0)
-        _ema(close, self.slow, start, slow_n, 0)
+        _ema(close, self.fast, start, stop, fast_n, 0)
+        _ema(close, self.slow, start, stop, slow_n, 0)
         macd, signal, hist = self.lines["macd"], self.lines["signal"], self.lines["hist"]
-        for i in range(start, len(close)):
+        for i in range(start, stop):
             fast, slow = self.fast[i], self.slow[i]
             macd.append(None if fast is None or slow is None else fast - slow)
-        _ema(macd, signal, start, signal_n, slow_n - 1)
-        for i in range(start, len(close)):
+        _ema(macd, signal, start, stop, signal_n, slow_n - 1)
+        for i in range(start, stop):
             m, s = macd[i], signal[i]
             hist.append(None if m is None or s is None else m - s)
 
@@ -211,7 +278,7 @@ class Rsi(Calculator):
     def state(self) -> tuple[list[Any], ...]:
         return (self.gain, self.loss)
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
         n, close, gains, losses, out = (
             self.spec.period(),
             inputs.close,
@@ -219,7 +286,7 @@ class Rsi(Calculator):
             self.loss,
             self.lines["rsi"],
         )
-        for i in range(start, len(close)):
+        for i in range(start, stop):
             if i < n:
                 gains.append(0.0)
                 losses.append(0.0)
@@ -254,10 +321,14 @@ class Vwap(Calculator):
     def state(self) -> tuple[list[Any], ...]:
         return (self.pv, self.v)
 
-    def _extend(self, inputs: Inputs, start: int) -> None:
+    def _agrees(self, fresh: Calculator, inputs: Inputs, i: int, shift: int) -> bool:
+        # Both start the session over at a session's first candle.
+        return i > 0 and session_of(inputs.times[i]) != session_of(inputs.times[i - 1])
+
+    def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
         times, high, low, close, volume = inputs.times, inputs.high, inputs.low, inputs.close, inputs.volume
         pv, v, out = self.pv, self.v, self.lines["vwap"]
-        for i in range(start, len(times)):
+        for i in range(start, stop):
             typical = (high[i] + low[i] + close[i]) / 3.0
             if i == 0 or session_of(times[i]) != session_of(times[i - 1]):
                 total_pv, total_v = typical * volume[i], volume[i]

@@ -85,6 +85,40 @@ def _with_values(book: CandleBook, indicators: IndicatorBook, stream: list[tuple
                 values(series, spec)
 
 
+SCROLL_HELD = 20_000
+SCROLL_PAGE = 1_000
+"""A scroll-back page: older candles put before a long series (GetCandles' 1m limit is 2,400)."""
+SCROLL_SPECS = (*OVERLAYS, "ema 50", "rsi 14")
+
+
+def _scroll_back(pages: int) -> tuple[float, float]:
+    """Seconds per page: the book's upserts of it (the reference), then the indicators' catch-up."""
+    book, indicators = CandleBook(capacity=50_000), IndicatorBook()
+    key, specs = KEYS[0], [parse_indicator(text) for text in SCROLL_SPECS]
+    oldest = 60 * (pages * SCROLL_PAGE)
+    for t in range(SCROLL_HELD):
+        price = 100.0 + (t * 31 % 97) / 10
+        book.upsert(key, Candle(oldest + 60 * t, price, price + 1, price - 1, price, 10, True))
+    series = book.series(key)
+    for spec in specs:
+        indicators.values(series, spec)
+    upserts, catch_up = 0.0, 0.0
+    for page in range(pages):
+        start = time.perf_counter()
+        for n in range(SCROLL_PAGE):
+            t = oldest - 60 * (page * SCROLL_PAGE + n + 1)
+            price = 100.0 + (t // 60 * 17 % 89) / 10
+            candle = Candle(t, price, price + 1, price - 1, price, 10, True)
+            if book.upsert(key, candle):
+                indicators.on_candle(key, candle)
+        middle = time.perf_counter()
+        for spec in specs:
+            indicators.values(series, spec)
+        upserts += middle - start
+        catch_up += time.perf_counter() - middle
+    return upserts / pages, catch_up / pages
+
+
 def run(quick: bool) -> list[Result]:
     count, rounds = (9_000, 3) if quick else (45_000, 5)
     base, listener, full = [], [], []
@@ -98,6 +132,10 @@ def run(quick: bool) -> list[Result]:
     listen_ratio, values_ratio = listen_us / upsert_us, values_us / upsert_us
     core_share = values_us * RATE / 1e6 * 100
     reference = {"upsert_us": upsert_us, "updates": float(count), "series": float(SERIES)}
+    scrolls = [_scroll_back(3 if quick else 10) for _ in range(rounds)]
+    page_ms = median([s[0] for s in scrolls]) * 1e3
+    catch_ms = median([s[1] for s in scrolls]) * 1e3
+    scroll_ratio = catch_ms / page_ms
     return [
         Result(
             "indicators: on_candle per update",
@@ -114,5 +152,19 @@ def run(quick: bool) -> list[Result]:
             "<= 25 × upsert",
             values_ratio <= 25.0,
             {**reference, "indicator_us": values_us, "core_at_1000_per_s_pct": core_share},
+        ),
+        Result(
+            "indicators: scroll-back page",
+            scroll_ratio,
+            "× upsert",
+            "<= 3 × page upserts",
+            scroll_ratio <= 3.0,
+            {
+                "page_upserts_ms": page_ms,
+                "indicators_ms": catch_ms,
+                "held": float(SCROLL_HELD),
+                "page": float(SCROLL_PAGE),
+                "indicators": float(len(SCROLL_SPECS)),
+            },
         ),
     ]

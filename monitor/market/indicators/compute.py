@@ -19,6 +19,7 @@ EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
 Line = list[float | None]
 _AGREE = 1e-12
 """How close (relative to the price) a recomputed head must come to the held values to hand over."""
+_REBASE_CHUNK = 256
 _REBASE_SEARCH = 20_000
 """Indexes a rebase recomputes looking for agreement before it recomputes the rest outright."""
 _SMALL_DEVIATION = 1e-6
@@ -112,15 +113,18 @@ class Calculator:
         """
         fresh, held = type(self)(self.spec), self.columns()
         usable, length = min(valid + shift, len(inputs.times)), len(inputs.times)
-        i, first = 0, max(shift, 0)
-        while i < usable and i - first < _REBASE_SEARCH:
-            fresh._extend(inputs, i, i + 1)
-            if i >= first and self._agrees(fresh, inputs, i, shift):
-                for new, old in zip(fresh.columns(), held, strict=True):
-                    old[:] = new + old[i + 1 - shift : valid]
-                return usable
-            i += 1
-        fresh._extend(inputs, i, length)  # never agreed (or nothing held): the fresh values stand
+        done, first = 0, max(shift, 0)
+        while done < usable and done - first < _REBASE_SEARCH:
+            # In chunks: a call per index cost more than the computing.
+            stop = min(usable, max(done, first) + _REBASE_CHUNK)
+            fresh._extend(inputs, done, stop)
+            for i in range(max(done, first), stop):
+                if self._agrees(fresh, inputs, i, shift):
+                    for new, old in zip(fresh.columns(), held, strict=True):
+                        old[:] = new[: i + 1] + old[i + 1 - shift : valid]
+                    return usable
+            done = stop
+        fresh._extend(inputs, done, length)  # never agreed (or nothing held): the fresh values stand
         for new, old in zip(fresh.columns(), held, strict=True):
             old[:] = new
         return length
@@ -328,9 +332,11 @@ class Vwap(Calculator):
     def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
         times, high, low, close, volume = inputs.times, inputs.high, inputs.low, inputs.close, inputs.volume
         pv, v, out = self.pv, self.v, self.lines["vwap"]
+        session = session_of(times[start - 1]) if start > 0 else None
         for i in range(start, stop):
             typical = (high[i] + low[i] + close[i]) / 3.0
-            if i == 0 or session_of(times[i]) != session_of(times[i - 1]):
+            previous, session = session, session_of(times[i])
+            if session != previous:
                 total_pv, total_v = typical * volume[i], volume[i]
             else:
                 total_pv, total_v = pv[i - 1] + typical * volume[i], v[i - 1] + volume[i]

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitor import cli
 from monitor.market import Interval, WatchKey
-from monitor.market.indicators import parse_indicator
+from monitor.market.indicators import IndicatorSpec, parse_indicator
 from monitor.watchlist import (
     AddEntry,
     RemoveEntry,
@@ -46,8 +48,12 @@ instruments = ["NVTK_TQBR"]  # Novatek
 """
 
 
-def specs(*texts: str) -> tuple:  # type: ignore[type-arg]
+def specs(*texts: str) -> tuple[IndicatorSpec, ...]:
     return tuple(parse_indicator(text) for text in texts)
+
+
+def specs_of(texts: list[str]) -> tuple[IndicatorSpec, ...]:
+    return specs(*texts)
 
 
 def write(tmp_path: Path, text: str = TEXT) -> Path:
@@ -259,3 +265,29 @@ def test_a_new_file_is_written_with_the_indicators(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "w.toml"
     save_watchlists(fresh, lists)
     assert load_watchlists(fresh) == lists
+
+
+spec_lists = st.none() | st.lists(
+    st.sampled_from(["sma 5", "ema 9", "bb 20 2.5", "vwap", "rsi", "macd 5 35 9"]), unique=True, max_size=3
+).map(specs_of)
+targets = st.sampled_from([None, SBER, GAZP, LKOH])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(targets, spec_lists), min_size=1, max_size=6))
+def test_any_indicator_changes_save_as_meant_and_keep_every_comment(
+    tmp_path: Path, edits: list[tuple[WatchKey | None, tuple[IndicatorSpec, ...] | None]]
+) -> None:
+    path = write(tmp_path)
+    changes = [
+        SetIndicators("main", key, () if key is None and chosen is None else chosen) for key, chosen in edits
+    ]
+    expected = load_watchlists(path)
+    for change in changes:
+        expected = apply_change(expected, change)
+    saved = save_changes(path, changes)
+    text = path.read_text(encoding="utf-8")
+    assert saved.watchlists == expected == load_watchlists(path)
+    comments = [line.split("#", 1)[1] for line in TEXT.splitlines() if "#" in line]
+    assert all(comment in text for comment in comments)
+    assert text.splitlines()[:3] == TEXT.splitlines()[:3]  # lines before the change, byte for byte

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +77,11 @@ def session_of(time: int) -> int:
     return _exchange_day_of_hour(time // 3600)
 
 
+def _floats() -> array[float]:
+    """A state column: raw doubles (8 bytes a value, not a float object and a pointer)."""
+    return array("d")
+
+
 def _window_sum(values: list[float], stop: int, n: int) -> float:
     return math.fsum(values[stop - n : stop])
 
@@ -97,11 +103,11 @@ class Calculator:
             del column[start:]
         self._extend(inputs, start, len(inputs.times))
 
-    def state(self) -> tuple[list[Any], ...]:
-        """The per-index state kept besides the lines (running sums), truncated with them."""
+    def state(self) -> tuple[Any, ...]:
+        """The per-index state kept besides the lines (running sums: lists or arrays), truncated with them."""
         return ()
 
-    def columns(self) -> tuple[list[Any], ...]:
+    def columns(self) -> tuple[Any, ...]:
         """The lines and the state, in a fixed order."""
         return (*self.lines.values(), *self.state())
 
@@ -153,10 +159,10 @@ class Sma(Calculator):
 
     def __init__(self, spec: IndicatorSpec) -> None:
         super().__init__(spec)
-        self.sums: list[float] = []
+        self.sums = _floats()
         self.mean: Line = self.lines[spec.lines[0] if spec.kind == "sma" else "middle"]
 
-    def state(self) -> tuple[list[Any], ...]:
+    def state(self) -> tuple[Any, ...]:
         return (self.sums,)
 
     def _agrees(self, fresh: Calculator, inputs: Inputs, i: int, shift: int) -> bool:
@@ -186,9 +192,9 @@ class Bollinger(Sma):
 
     def __init__(self, spec: IndicatorSpec) -> None:
         super().__init__(spec)
-        self.m2: list[float] = []
+        self.m2 = _floats()
 
-    def state(self) -> tuple[list[Any], ...]:
+    def state(self) -> tuple[Any, ...]:
         return (self.sums, self.m2)
 
     def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
@@ -248,7 +254,7 @@ class Macd(Calculator):
         self.fast: Line = []
         self.slow: Line = []
 
-    def state(self) -> tuple[list[Any], ...]:
+    def state(self) -> tuple[Any, ...]:
         return (self.fast, self.slow)
 
     def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
@@ -276,10 +282,10 @@ class Rsi(Calculator):
 
     def __init__(self, spec: IndicatorSpec) -> None:
         super().__init__(spec)
-        self.gain: list[float] = []
-        self.loss: list[float] = []
+        self.gain = _floats()
+        self.loss = _floats()
 
-    def state(self) -> tuple[list[Any], ...]:
+    def state(self) -> tuple[Any, ...]:
         return (self.gain, self.loss)
 
     def _extend(self, inputs: Inputs, start: int, stop: int) -> None:
@@ -319,10 +325,10 @@ class Vwap(Calculator):
 
     def __init__(self, spec: IndicatorSpec) -> None:
         super().__init__(spec)
-        self.pv: list[float] = []
-        self.v: list[float] = []
+        self.pv = _floats()
+        self.v = _floats()
 
-    def state(self) -> tuple[list[Any], ...]:
+    def state(self) -> tuple[Any, ...]:
         return (self.pv, self.v)
 
     def _agrees(self, fresh: Calculator, inputs: Inputs, i: int, shift: int) -> bool:

@@ -321,3 +321,30 @@ def test_a_front_trimmed_by_the_capacity_recomputes_the_series() -> None:
         for spec in specs:
             assert_matches(book, series, spec)
     assert len(series) < 80
+
+
+class TailTrimmedSeries(CandleSeries):
+    """A series that can lose its newest candles unannounced, as a trim away from a view that
+    looks back does (the feed's scroll-back anchors the series; this stands in for it here)."""
+
+    def drop_newest(self, count: int) -> None:
+        for time in self._times[-count:]:
+            del self._candles[time]
+        del self._times[-count:]
+        self.version += 1
+
+
+@pytest.mark.parametrize("appended", [0, 5])
+def test_candles_dropped_from_the_newest_end_are_seen(appended: int) -> None:
+    series, book = TailTrimmedSeries(KEY, capacity=10_000), IndicatorBook()
+    for i in range(40):
+        series.upsert(bar(BASE + 60 * i, 100 + i % 9, 3, closed=True))
+    for spec in SPECS:
+        book.values(series, spec)
+    series.drop_newest(12)
+    for i in range(appended):  # the live edge goes on filling after the trim
+        live = bar(BASE + 60 * (100 + i), 120 - i, 4)
+        series.upsert(live)
+        book.on_candle(KEY, live)
+    for spec in SPECS:
+        assert_matches(book, series, spec)

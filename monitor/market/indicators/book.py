@@ -90,7 +90,7 @@ class IndicatorBook:
             # The lines are updated in place, so one IndicatorValues serves every call.
             slot = held.calculators[spec] = _Slot(made, IndicatorValues(spec, dict(made.lines)))
         length = len(held.inputs.times)
-        if slot.stale_from < length:
+        if slot.stale_from < length or len(slot.values.lines[spec.lines[0]]) != length:
             slot.calculator.update(held.inputs, slot.stale_from)
             slot.stale_from = length
         return slot.values
@@ -112,13 +112,27 @@ class IndicatorBook:
                 changed = held.changed_from
                 start = len(times) if changed is None else bisect_left(times, changed)
         start = max(0, min(start, len(times), len(series)))
+        tail = series.last(len(series) - start + 1) if start else []
+        if tail and tail[0].time != times[start - 1]:
+            # Candles went from the newest end (a trim away from a view that looks back), which
+            # no note tells: the held columns are good only up to the first time that differs.
+            start = _first_difference(times, series)
+            tail = series.last(len(series) - start + 1) if start else []
         inputs.truncate(start)
-        for candle in series.last(len(series) - start) if len(series) > start else ():
+        for candle in tail[1:] if start else series:
             inputs.append(candle)
         held.version = series.version
         held.changed_from, held.noted = None, False
         for slot in held.calculators.values():
             slot.stale_from = min(slot.stale_from, start)
+
+
+def _first_difference(times: list[int], series: CandleSeries) -> int:
+    """The first index where the held times and the series' differ (the shorter length if none)."""
+    for i, (held, candle) in enumerate(zip(times, series, strict=False)):  # the shorter one ends it
+        if held != candle.time:
+            return i
+    return min(len(times), len(series))
 
 
 def _move_front(inputs: Inputs, series: CandleSeries) -> int | None:

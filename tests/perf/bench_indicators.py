@@ -1,5 +1,4 @@
-"""Indicator budget: IndicatorBook's cost per streamed candle (9 series × 2 overlays) against the plain
-book upsert measured in the same run."""
+"""Indicator budget: IndicatorBook per streamed candle and per scroll-back page, against book upserts."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from monitor.watchlist.changes import (
     RemoveAlert,
     RemoveEntry,
     SetActive,
+    SetIndicators,
     SetInterval,
     SetLayout,
     apply_change,
@@ -28,6 +29,7 @@ from monitor.watchlist.model import (
     remove_entry,
     set_active,
     set_entry_interval,
+    set_indicators,
     set_layout,
 )
 from monitor.watchlist.readfile import MAX_BYTES, WatchlistMissing
@@ -53,6 +55,7 @@ __all__ = [
     "RemoveEntry",
     "Saved",
     "SetActive",
+    "SetIndicators",
     "SetInterval",
     "SetLayout",
     "Watchlist",
@@ -75,5 +78,6 @@ __all__ = [
     "save_watchlists",
     "set_active",
     "set_entry_interval",
+    "set_indicators",
     "set_layout",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from monitor.alerts.rules import AlertRule
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec
 from monitor.watchlist.model import (
     WatchlistError,
     Watchlists,
@@ -16,6 +17,7 @@ from monitor.watchlist.model import (
     remove_entry,
     set_active,
     set_entry_interval,
+    set_indicators,
     set_layout,
 )
 
@@ -77,7 +79,16 @@ class RemoveAlert:
     rule_id: str
 
 
-Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive | AddAlert | RemoveAlert
+@dataclass(frozen=True, slots=True)
+class SetIndicators:
+    """List `list` (key None) or its entry `key` shows `specs` (None: the entry takes the list's)."""
+
+    list: str
+    key: WatchKey | None
+    specs: tuple[IndicatorSpec, ...] | None
+
+
+Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive | SetIndicators | AddAlert | RemoveAlert
 
 
 def _index(watchlists: Watchlists, name: str, key: WatchKey) -> int:
@@ -104,6 +115,8 @@ def apply_change(watchlists: Watchlists, change: Change) -> Watchlists:
             return add_alert(watchlists, name, rule)
         case RemoveAlert(name, rule_id):
             return remove_alert(watchlists, name, rule_id)
+        case SetIndicators(name, key, specs):
+            return set_indicators(watchlists, name, key, specs)
 
 
 def replay(watchlists: Watchlists, changes: Iterable[Change]) -> tuple[Watchlists, list[str]]:

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from monitor.alerts.rules import MODES, AlertRule, RuleError, make_rule, parse_when
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec, IndicatorSpecError, parse_indicator
 from monitor.tomlpos import find_line
 from monitor.watchlist.model import (
     DEFAULT_INTERVAL,
@@ -26,9 +27,9 @@ from monitor.watchlist.model import (
 from monitor.watchlist.readfile import read_watchlist_bytes
 
 _TOP_KEYS = ("active", "lists")
-_LIST_KEYS = ("name", "layout", "interval", "instruments", "alerts")
-_ENTRY_KEYS = ("id", "interval")
 _ALERT_KEYS = ("instrument", "when", "mode", "note", "id", "interval", "hysteresis")
+_LIST_KEYS = ("name", "layout", "interval", "instruments", "indicators", "alerts")
+_ENTRY_KEYS = ("id", "interval", "indicators")
 
 
 class _Checker:
@@ -96,6 +97,7 @@ class _Checker:
             raise self.fail([*loc, "instruments"], "expected a non-empty array of instruments")
         entries: list[WatchKey] = []
         seen: set[WatchKey] = set()  # a set: `in entries` made 1,000-instrument files quadratic
+        own: list[tuple[WatchKey, tuple[IndicatorSpec, ...]]] = []
         for i, item in enumerate(instruments):
             entry = self.entry(item, interval, [*loc, "instruments", i])
             if entry in seen:
@@ -104,9 +106,18 @@ class _Checker:
                 )
             seen.add(entry)
             entries.append(entry)
-        alerts = self.alerts(raw.get("alerts", []), entries, [*loc, "alerts"])
+            if isinstance(item, dict) and "indicators" in item:
+                own.append(
+                    (entry, self.indicators(item["indicators"], [*loc, "instruments", i, "indicators"]))
+                )
         return Watchlist(
-            name=name, layout=cast(Layout, layout), interval=interval, entries=tuple(entries), alerts=alerts
+            name=name,
+            layout=cast(Layout, layout),
+            interval=interval,
+            entries=tuple(entries),
+            indicators=self.indicators(raw.get("indicators", []), [*loc, "indicators"]),
+            entry_indicators=tuple(own),
+            alerts=self.alerts(raw.get("alerts", []), entries, [*loc, "alerts"]),
         )
 
     def alerts(self, raw: object, entries: list[WatchKey], loc: list[str | int]) -> tuple[AlertRule, ...]:
@@ -164,6 +175,26 @@ class _Checker:
                         f"duplicate alert id {rule.id!r} (also in list {seen[rule.id]!r}); give one an id",
                     )
                 seen[rule.id] = item.name
+
+    def indicators(self, value: object, loc: list[str | int]) -> tuple[IndicatorSpec, ...]:
+        if not isinstance(value, list):
+            raise self.fail(
+                loc, f'expected an array of indicators like ["sma 20", "rsi 14"], got {_describe(value)}'
+            )
+        specs: list[IndicatorSpec] = []
+        for i, text in enumerate(value):
+            if not isinstance(text, str):
+                raise self.fail(
+                    [*loc, i], f'expected an indicator string like "sma 20", got {_describe(text)}'
+                )
+            try:
+                spec = parse_indicator(text)
+            except IndicatorSpecError as exc:
+                raise self.fail([*loc, i], str(exc)) from None
+            if spec in specs:
+                raise self.fail([*loc, i], f"duplicate indicator {str(spec)!r}")
+            specs.append(spec)
+        return tuple(specs)
 
     def entry(self, item: object, default: Interval, loc: list[str | int]) -> WatchKey:
         if isinstance(item, dict):

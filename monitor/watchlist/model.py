@@ -10,6 +10,7 @@ from typing import Literal, cast, get_args
 
 from monitor.alerts.rules import AlertRule
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec
 
 Layout = Literal["1", "1x2", "2x2", "3x3"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
@@ -56,6 +57,17 @@ class Watchlist:
     entries: tuple[WatchKey, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     """Alert rules on the list's instruments, in file order."""
+    indicators: tuple[IndicatorSpec, ...] = ()
+    """Indicators of the list's panels (an entry's own list replaces it)."""
+    entry_indicators: tuple[tuple[WatchKey, tuple[IndicatorSpec, ...]], ...] = ()
+    """The entries that have their own `indicators` (possibly empty: none at all), with them."""
+
+    def indicators_for(self, key: WatchKey) -> tuple[IndicatorSpec, ...]:
+        """The indicators a panel showing `key` draws: the entry's own, else the list's."""
+        for entry, specs in self.entry_indicators:
+            if entry == key:
+                return specs
+        return self.indicators
 
 
 @dataclass(frozen=True)
@@ -128,16 +140,20 @@ def remove_entry(watchlists: Watchlists, name: str, index: int) -> Watchlists:
     if len(current.entries) <= 1:
         raise WatchlistError(f"list {name!r} needs at least one instrument")
     entries = current.entries[:index] + current.entries[index + 1 :]
-    return _with_list(watchlists, name, _with_entries(current, entries, drop=True))
+    own = _rekeyed(current, current.entries[index], None)
+    return _with_list(
+        watchlists, name, _with_entries(replace(current, entry_indicators=own), entries, drop=True)
+    )
 
 
 def set_entry_interval(watchlists: Watchlists, name: str, index: int, interval: Interval) -> Watchlists:
     """Changes the interval of one entry."""
     current = watchlists.get(name)
     entries = list(current.entries)
-    entries[index] = replace(entries[index], interval=interval)
+    old, entries[index] = entries[index], replace(entries[index], interval=interval)
     _check_entries(entries)
-    return _with_list(watchlists, name, _with_entries(current, entries))
+    own = _rekeyed(current, old, entries[index])
+    return _with_list(watchlists, name, _with_entries(replace(current, entry_indicators=own), entries))
 
 
 def set_layout(watchlists: Watchlists, name: str, layout: str) -> Watchlists:
@@ -206,3 +222,29 @@ def remove_alert(watchlists: Watchlists, name: str, rule_id: str) -> Watchlists:
     if len(kept) == len(current.alerts):
         raise WatchlistError(f"no alert {rule_id!r} in list {name!r}")
     return _with_list(watchlists, name, replace(current, alerts=kept))
+
+
+def _rekeyed(
+    current: Watchlist, old: WatchKey, new: WatchKey | None
+) -> tuple[tuple[WatchKey, tuple[IndicatorSpec, ...]], ...]:
+    """The list's entry indicators with `old`'s moved to `new` (dropped when None): they live in
+    the entry's table, so they follow it."""
+    own = ((new, specs) if key == old else (key, specs) for key, specs in current.entry_indicators)
+    return tuple((key, specs) for key, specs in own if key is not None)
+
+
+def set_indicators(
+    watchlists: Watchlists, name: str, key: WatchKey | None, specs: Sequence[IndicatorSpec] | None
+) -> Watchlists:
+    """Sets the indicators of list `name` (key None) or of its entry `key` (specs None: the entry
+    goes back to the list's)."""
+    current = watchlists.get(name)
+    if key is None:
+        return _with_list(watchlists, name, replace(current, indicators=tuple(specs or ())))
+    if key not in current.entries:
+        raise WatchlistError(f"{key.id} at {key.interval.code} is no longer in list {name!r}")
+    own = [(k, v) for k, v in current.entry_indicators if k != key]
+    if specs is not None:
+        own.append((key, tuple(specs)))
+        own.sort(key=lambda pair: current.entries.index(pair[0]))
+    return _with_list(watchlists, name, replace(current, entry_indicators=tuple(own)))

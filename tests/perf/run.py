@@ -31,6 +31,7 @@ BENCHMARKS = [
     "soak",
     "faults",
     "scale",
+    "indicators",
 ]
 
 

@@ -21,6 +21,10 @@ BACKFILL = "━"
 LAST_LINE = "┄"
 LAST_MARK = "◀"
 FORMING_MARK = "•"
+CURSOR_LINE = "┊"
+CURSOR_MARK = "◁"
+CURSOR_TICK = "▲"
+LEVEL_LINE = "┄"
 VOLUME = " ▁▂▃▄▅▆▇█"
 
 
@@ -72,6 +76,9 @@ class Palette:
     last_label: Style
     candle: dict[tuple[bool, bool], Style]  # (up, forming) -> style
     volume: dict[bool, Style]  # up -> style
+    cursor: Style
+    cursor_label: Style
+    background: str | None
 
 
 @lru_cache(maxsize=32)
@@ -96,13 +103,25 @@ def palette(style: ChartStyle) -> Palette:
             (True, True): make(style.up, dim=style.forming_dim),
             (False, True): make(style.down, dim=style.forming_dim),
         },
-        volume={True: make(style.up, dim=True), False: make(style.down, dim=True)},
+        # The very styles of the closed candles: a dimmed copy was blended by the terminal into
+        # another hue (magenta bars under red candles in 256 colours, pastel in the light theme).
+        volume={True: make(style.up), False: make(style.down)},
+        cursor=make(style.cursor),
+        cursor_label=Style(color=_color(style.cursor), bgcolor=bg, bold=True, reverse=True),
+        background=style.background,
     )
+
+
+@lru_cache(maxsize=64)
+def line_style(color: str | None, background: str | None) -> Style:
+    """The style of an indicator line in `color` (cached: the canvas compares styles by identity)."""
+    return Style(color=_color(color), bgcolor=_color(background))
 
 
 def forget_styles() -> None:
     """Drops the cached palettes and row strips (after a theme change their colours are gone for good)."""
     palette.cache_clear()
+    line_style.cache_clear()
     _ROWS.clear()
 
 

@@ -24,6 +24,8 @@ class ChartStyle:
     backfill: str = "dark_cyan"
     last_price: str = "yellow"
     cursor: str = "bright_white"
+    lines: tuple[str, ...] = ("bright_cyan", "bright_magenta", "orange1", "bright_blue", "yellow3")
+    """Colours of indicator lines that do not name their own, in order."""
     background: str | None = None
 
 

@@ -78,6 +78,7 @@ class Palette:
     volume: dict[bool, Style]  # up -> style
     cursor: Style
     cursor_label: Style
+    lines: tuple[Style, ...]
     background: str | None
 
 
@@ -108,6 +109,7 @@ def palette(style: ChartStyle) -> Palette:
         volume={True: make(style.up), False: make(style.down)},
         cursor=make(style.cursor),
         cursor_label=Style(color=_color(style.cursor), bgcolor=bg, bold=True, reverse=True),
+        lines=tuple(make(color) for color in style.lines) or (make(style.axis),),
         background=style.background,
     )
 

@@ -29,7 +29,7 @@ from monitor.ui.render.cells import (
     palette,
 )
 from monitor.ui.render.geometry import Geometry, Layout, sane_value, visible_candles
-from monitor.ui.render.overlay import OVERLAY_COLORS, draw_line
+from monitor.ui.render.overlay import draw_line
 from monitor.ui.render.pane import draw_pane
 from monitor.ui.render.scale import (
     PriceScale,
@@ -212,6 +212,7 @@ class _Chart:
         self.draw_cursor()
         self.draw_price_axis()
         draw_time_axis(self.canvas, layout, self.data, self.pal)
+        self.draw_cursor_tick()
         if layout.top and self.data.readout is not None:
             self.canvas.text(0, 0, self.data.readout, self.pal.cursor)
 
@@ -256,8 +257,10 @@ class _Chart:
         layout, background = self.layout, self.pal.background
         area = (layout.top, layout.price_rows, scale.lo, scale.hi)
         for number, overlay in enumerate(self.data.overlays):
-            color = overlay.color or OVERLAY_COLORS[number % len(OVERLAY_COLORS)]
-            draw_line(self.canvas, layout, layout.values(overlay.values), area, line_style(color, background))
+            style = self.pal.lines[number % len(self.pal.lines)]
+            if overlay.color is not None:
+                style = line_style(overlay.color, background)
+            draw_line(self.canvas, layout, layout.values(overlay.values), area, style)
 
     def draw_volume(self) -> None:
         layout = self.layout
@@ -299,7 +302,12 @@ class _Chart:
         for row in range(layout.top, layout.plot_bottom):
             if chars[row][centre] in (" ", LAST_LINE):
                 self.canvas.put(row, centre, CURSOR_LINE, self.pal.cursor)
-        self.canvas.put(layout.marker_row, centre, CURSOR_TICK, self.pal.cursor)
+
+    def draw_cursor_tick(self) -> None:
+        """The cursor's mark on the time axis (over a label tick or the forming dot: it is the focus)."""
+        if self.layout.cursor_slot is not None:
+            centre = self.layout.columns(self.layout.cursor_slot)[1]
+            self.canvas.put(self.layout.marker_row, centre, CURSOR_TICK, self.pal.cursor)
 
     def draw_price_axis(self) -> None:
         canvas, pal, layout = self.canvas, self.pal, self.layout

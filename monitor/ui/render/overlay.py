@@ -12,8 +12,6 @@ from monitor.ui.render.geometry import Layout
 BRAILLE_BASE = 0x2800
 # Dot bits of a braille cell by (sub-column, sub-row from the top).
 DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
-OVERLAY_COLORS = ("bright_cyan", "bright_magenta", "orange1", "bright_blue", "yellow3", "white")
-"""Colours of overlays that do not name their own, in order."""
 
 
 def is_braille(char: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from monitor.ui.render.base import Pane
 from monitor.ui.render.cells import LEVEL_LINE, SIDE, Canvas, Palette, line_style
 from monitor.ui.render.geometry import Layout, sane_value
-from monitor.ui.render.overlay import OVERLAY_COLORS, draw_line
+from monitor.ui.render.overlay import draw_line
 from monitor.ui.render.scale import PriceScale, fit_range
 
 
@@ -49,8 +49,8 @@ def draw_pane(canvas: Canvas, layout: Layout, pane: Pane, pal: Palette) -> None:
         _draw_histogram(canvas, layout, hist, scale, pal)
     background = pal.background
     for number, (line, values) in enumerate(zip(pane.lines, lines, strict=True)):
-        color = line.color or OVERLAY_COLORS[number % len(OVERLAY_COLORS)]
-        draw_line(canvas, layout, values, (top, rows, lo, hi), line_style(color, background))
+        style = pal.lines[number % len(pal.lines)] if line.color is None else line_style(line.color, background)
+        draw_line(canvas, layout, values, (top, rows, lo, hi), style)
     used: list[int] = []
     for value in levels or [hi, lo]:
         row = scale.row(value)

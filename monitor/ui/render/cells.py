@@ -114,16 +114,23 @@ def palette(style: ChartStyle) -> Palette:
     )
 
 
+def line_style(pal: Palette, number: int, color: str | None) -> Style:
+    """The style of the number-th indicator line: its own colour, else the palette's next one."""
+    if color is None:
+        return pal.lines[number % len(pal.lines)]
+    return _colored(color, pal.background)
+
+
 @lru_cache(maxsize=64)
-def line_style(color: str | None, background: str | None) -> Style:
-    """The style of an indicator line in `color` (cached: the canvas compares styles by identity)."""
+def _colored(color: str, background: str | None) -> Style:
+    # Cached: the canvas finds runs of equal styles by identity.
     return Style(color=_color(color), bgcolor=_color(background))
 
 
 def forget_styles() -> None:
     """Drops the cached palettes and row strips (after a theme change their colours are gone for good)."""
     palette.cache_clear()
-    line_style.cache_clear()
+    _colored.cache_clear()
     _ROWS.clear()
 
 

@@ -47,10 +47,8 @@ def draw_pane(canvas: Canvas, layout: Layout, pane: Pane, pal: Palette) -> None:
                 canvas.put(row, col, LEVEL_LINE, pal.axis)
     if hist:
         _draw_histogram(canvas, layout, hist, scale, pal)
-    background = pal.background
     for number, (line, values) in enumerate(zip(pane.lines, lines, strict=True)):
-        style = pal.lines[number % len(pal.lines)] if line.color is None else line_style(line.color, background)
-        draw_line(canvas, layout, values, (top, rows, lo, hi), style)
+        draw_line(canvas, layout, values, (top, rows, lo, hi), line_style(pal, number, line.color))
     used: list[int] = []
     for value in levels or [hi, lo]:
         row = scale.row(value)

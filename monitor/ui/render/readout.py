@@ -31,7 +31,7 @@ def readout_text(
 ) -> str:
     """The readout line of the cursor's candle, e.g.
 
-    `25.11.26 10:05  O 3 944.4  H 3 950.0  L 3 940.1  C 3 948.2  +3.8 +0.10%  V 12 345  closed  SMA 20 3 945.1`
+    `25.11.26 10:05  O 3 944.4  H 3 950.0  L 3 940.1  C 3 948.2  +3.8 +0.10%  V 12 345  closed  SMA 20 …`
 
     Prices have the decimals of the price step and the list's thousands grouping; the change is
     from `previous_close` (omitted when there is none); an unknown indicator value reads "—".

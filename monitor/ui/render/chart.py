@@ -50,6 +50,13 @@ def _candle_cells(
     return tuple(cells)
 
 
+@lru_cache(maxsize=256)
+def _volume_glyphs(units: int, rows: int) -> tuple[str, ...]:
+    """The glyphs of a volume bar `units` eighths of a row high, bottom row first (no blanks)."""
+    glyphs = (VOLUME[min(8, max(0, units - 8 * k))] for k in range(rows))
+    return tuple(glyph for glyph in glyphs if glyph != " ")
+
+
 class Chart:
     """One frame's drawing steps over a computed Layout."""
 
@@ -128,20 +135,21 @@ class Chart:
         biggest = max((max(0, c.volume) for c in layout.candles), default=0)
         if not layout.vol_rows or biggest <= 0:
             return
-        levels = layout.vol_rows * 8
-        bottom = layout.vol_top + layout.vol_rows - 1
+        rows = layout.vol_rows
+        levels = rows * 8
+        bottom = layout.vol_top + rows - 1
+        chars, styles, volume_styles = self.canvas.chars, self.canvas.styles, self.pal.volume
         for index, slot in enumerate(layout.slots):
             candle = slot.candle
             if candle is None or candle.volume <= 0:
                 continue
-            units = max(1, round(candle.volume / biggest * levels))
-            style = self.pal.volume[candle.close >= candle.open]
+            style = volume_styles[candle.close >= candle.open]
             body = layout.columns(index)[2]
-            for k in range(layout.vol_rows):
-                glyph = VOLUME[min(8, max(0, units - 8 * k))]
-                if glyph != " ":
-                    for col in body:
-                        self.canvas.put(bottom - k, col, glyph, style)
+            for k, glyph in enumerate(_volume_glyphs(max(1, round(candle.volume / biggest * levels)), rows)):
+                row_chars, row_styles = chars[bottom - k], styles[bottom - k]
+                for col in body:
+                    row_chars[col] = glyph
+                    row_styles[col] = style
         if self._marked_rows().isdisjoint({layout.vol_top - 1, layout.vol_top}):
             # The volume label sits on the first volume row; a price mark right above it wins.
             self.canvas.put(layout.vol_top, layout.plot_w, "┤", self.pal.axis)

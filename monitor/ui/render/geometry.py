@@ -26,6 +26,9 @@ MIN_PRICE_ROWS = 6
 
 def sane_value(value: object) -> float | None:
     """`value` as a drawable float, or None (None, NaN, inf, absurd sizes, non-numbers)."""
+    if type(value) is float:
+        # The common case first: a NaN fails both comparisons, an inf the bound.
+        return value if -MAX_PRICE <= value <= MAX_PRICE else None
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     number = float(value)
@@ -125,7 +128,6 @@ class Layout:
         self.pane_top = self.vol_top + self.vol_rows
         self.plot_bottom = self.pane_top + self.pane_rows  # first row below the plotted areas
         self.marker_row, self.label_row = height - 2, height - 1
-        self.local_index = local_index
         prices = [p for s in slots if s.candle is not None for p in (s.candle.low, s.candle.high)]
         prices += [last] if last is not None else []
         lo, hi = fit_range(min(prices), max(prices), data.price_step) if prices else (0.0, 1.0)
@@ -146,7 +148,11 @@ class Layout:
             first = cursor_slot  # the cursor's candle is always in view
         self.slots = slots[first : first + fit]
         self.x0 = self.plot_w - len(self.slots) * self.step
+        self._columns = [self._slot_columns(index) for index in range(len(self.slots))]
         self.cursor_slot = None if cursor_slot is None else cursor_slot - first
+        self.slot_index: list[int | None] = [
+            None if slot.candle is None else local_index.get(slot.time) for slot in self.slots
+        ]
         self.candles: list[Candle] = [s.candle for s in self.slots if s.candle is not None]
         self.scale: PriceScale | None = None
         if self.candles or last is not None:
@@ -170,30 +176,23 @@ class Layout:
 
     def columns(self, index: int) -> tuple[int, int, range]:
         """(slot start, centre column, body columns) of the index-th visible slot."""
+        return self._columns[index]
+
+    def _slot_columns(self, index: int) -> tuple[int, int, range]:
         x = self.x0 + index * self.step
         if self.body_w == 3:
             return x, x + 1, range(x, x + 3)
         return x, x, range(x, x + self.body_w)
 
-    def index_of_slot(self, index: int) -> int | None:
-        """The index into the (trimmed) candles of the index-th visible slot's candle."""
-        slot = self.slots[index]
-        return None if slot.candle is None else self.local_index.get(slot.time)
-
     def values(self, values: Sequence[float | None]) -> list[float | None]:
         """`values` (aligned with the candles) picked for each visible slot, drawable or None."""
-        out: list[float | None] = []
         size = len(values)
-        for index in range(len(self.slots)):
-            at = self.index_of_slot(index)
-            out.append(sane_value(values[at]) if at is not None and at < size else None)
-        return out
+        return [None if at is None or at >= size else sane_value(values[at]) for at in self.slot_index]
 
     def geometry(self, offset: int) -> Geometry:
         """The public Geometry; `offset` turns trimmed-candle indices back into the caller's."""
         columns: list[int | None] = [None] * self.plot_w
-        for index in range(len(self.slots)):
-            at = self.index_of_slot(index)
+        for index, at in enumerate(self.slot_index):
             if at is None:
                 continue
             x = self.x0 + index * self.step

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from rich.style import Style
 
-from monitor.ui.render.cells import Canvas
+from monitor.ui.render.cells import LEVEL_LINE, Canvas
 from monitor.ui.render.geometry import Layout
 
 BRAILLE_BASE = 0x2800
 # Dot bits of a braille cell by (sub-column, sub-row from the top).
 DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
+Area = tuple[int, int, float, float]
+"""(top row, rows, lo, hi) of the area a line is drawn in."""
+Cells = tuple[tuple[int, int, int], ...]
+"""(row, column, dot bits) of the cells a line touches."""
 
 
 def is_braille(char: str) -> bool:
     return BRAILLE_BASE <= ord(char) <= BRAILLE_BASE + 0xFF
 
 
-def draw_line(
-    canvas: Canvas,
-    layout: Layout,
-    values: Sequence[float | None],
-    area: tuple[int, int, float, float],
-    style: Style,
-) -> None:
-    """Draws one line of per-slot `values` into `area` = (top row, rows, lo, hi).
+def draw_line(canvas: Canvas, layout: Layout, values: Sequence[float | None], area: Area, style: Style) -> None:
+    """Draws one line of per-slot `values` into `area`.
 
     The line is sampled at every braille dot column, linearly between the slot centres around
     it; a dot outside [lo, hi] is not drawn (clipped, never pulled to the edge), and neither is
@@ -33,38 +32,67 @@ def draw_line(
     braille keep their glyph: the candles are never hidden under an indicator.
     """
     top, rows, lo, hi = area
-    if rows <= 0 or hi <= lo or not values:
+    if rows <= 0 or not hi > lo or not values:
         return
-    centres = [layout.columns(index)[1] for index in range(len(values))]
-    dots = rows * 4
-    span = hi - lo
+    first = layout.columns(0)[1]
+    shape = (first, layout.step, layout.plot_w, top, rows, lo, hi)
+    # A live frame differs from the last one in its newest value only: everything up to the
+    # segment into it is memoized, the rest is drawn afresh.
+    split = max(0, len(values) - 2)
+    _apply(canvas, _segments(tuple(values[: split + 1]), 0, *shape), style)
+    _apply(canvas, _segments(tuple(values[split:]), split, *shape, last=True), style)
+
+
+def _apply(canvas: Canvas, cells: Iterable[tuple[int, int, int]], style: Style) -> None:
     chars, styles = canvas.chars, canvas.styles
-    for index in range(len(values)):
-        value = values[index]
-        if value is None:
+    for row, col, bits in cells:
+        char = chars[row][col]
+        if char == " " or char == LEVEL_LINE:
+            chars[row][col] = chr(BRAILLE_BASE | bits)
+        elif BRAILLE_BASE <= ord(char) <= BRAILLE_BASE + 0xFF:
+            chars[row][col] = chr(ord(char) | bits)
+        else:
+            continue  # a candle, volume bar or marker: keep it visible
+        styles[row][col] = style
+
+
+@lru_cache(maxsize=512)
+def _segments(
+    values: tuple[float | None, ...],
+    offset: int,
+    first: int,
+    step: int,
+    plot_w: int,
+    top: int,
+    rows: int,
+    lo: float,
+    hi: float,
+    *,
+    last: bool = False,
+) -> Cells:
+    """The cells of the segments between consecutive `values` (slots offset.. of the layout),
+    plus the final value's own dot pair when `last`."""
+    dots = rows * 4
+    scale = (dots - 1) / (hi - lo)
+    levels = [None if v is None else (v - lo) * scale for v in values]
+    bits: dict[tuple[int, int], int] = {}
+    count = len(levels)
+    for index in range(count if last else count - 1):
+        level = levels[index]
+        if level is None:
             continue
-        nxt = values[index + 1] if index + 1 < len(values) else None
-        start = 2 * centres[index]
-        # Dot columns from this slot's centre up to the next one's (or only the centre's own pair).
-        end = 2 * centres[index + 1] if nxt is not None else start + 2
-        for dot_x in range(start, end):
-            if nxt is None or end == start:
-                sample = value
-            else:
-                sample = value + (nxt - value) * (dot_x - start) / (end - start)
-            level = (sample - lo) / span * (dots - 1)
-            if not -0.5 <= level <= dots - 0.5:
+        start = 2 * (first + (offset + index) * step)
+        nxt = levels[index + 1] if index + 1 < count else None
+        if nxt is None:
+            samples: Iterable[tuple[int, float]] = ((start, level), (start + 1, level)) if last else ()
+        else:
+            width = 2 * step
+            slope = (nxt - level) / width
+            samples = ((start + k, level + slope * k) for k in range(width))
+        for dot_x, sample in samples:
+            if not -0.5 <= sample <= dots - 0.5 or dot_x >= 2 * plot_w:
                 continue  # outside the area: clipped
-            dot_row = min(dots - 1, max(0, dots - 1 - round(level)))
-            row, col = top + dot_row // 4, dot_x // 2
-            if col >= layout.plot_w:
-                continue
-            char = chars[row][col]
-            if char == " " or char == "┄" or char == "·":
-                bits = 0
-            elif is_braille(char):
-                bits = ord(char) - BRAILLE_BASE
-            else:
-                continue  # a candle, volume bar or marker: keep it visible
-            chars[row][col] = chr(BRAILLE_BASE | bits | DOT_BITS[dot_x % 2][dot_row % 4])
-            styles[row][col] = style
+            dot_row = min(dots - 1, max(0, dots - 1 - round(sample)))
+            key = (top + dot_row // 4, dot_x // 2)
+            bits[key] = bits.get(key, 0) | DOT_BITS[dot_x % 2][dot_row % 4]
+    return tuple((row, col, value) for (row, col), value in bits.items())

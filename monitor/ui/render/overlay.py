@@ -23,7 +23,9 @@ def is_braille(char: str) -> bool:
     return BRAILLE_BASE <= ord(char) <= BRAILLE_BASE + 0xFF
 
 
-def draw_line(canvas: Canvas, layout: Layout, values: Sequence[float | None], area: Area, style: Style) -> None:
+def draw_line(
+    canvas: Canvas, layout: Layout, values: Sequence[float | None], area: Area, style: Style
+) -> None:
     """Draws one line of per-slot `values` into `area`.
 
     The line is sampled at every braille dot column, linearly between the slot centres around

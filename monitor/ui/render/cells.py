@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rich.cells import get_character_cell_size
 from rich.color import Color, ColorParseError
 from rich.segment import Segment
 from rich.style import Style
@@ -132,6 +133,16 @@ def forget_styles() -> None:
     palette.cache_clear()
     _colored.cache_clear()
     _ROWS.clear()
+
+
+def single_cells(text: str) -> str:
+    """`text` with every character that is not exactly one cell wide (wide, combining, control)
+    replaced by "?", so a caller's text can never push a row past its width."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(
+        char if get_character_cell_size(char) == 1 and char.isprintable() else "?" for char in text
+    )
 
 
 class Canvas:

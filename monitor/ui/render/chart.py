@@ -18,6 +18,7 @@ from monitor.ui.render.cells import (
     Canvas,
     Palette,
     line_style,
+    single_cells,
 )
 from monitor.ui.render.geometry import Layout
 from monitor.ui.render.overlay import draw_line
@@ -84,7 +85,7 @@ class Chart:
         draw_time_axis(self.canvas, layout, self.data, self.pal)
         self.draw_cursor_tick()
         if layout.top and self.data.readout is not None:
-            self.canvas.text(0, 0, self.data.readout, self.pal.cursor)
+            self.canvas.text(0, 0, single_cells(self.data.readout), self.pal.cursor)
 
     def draw_gaps(self) -> None:
         put, layout = self.canvas.put, self.layout

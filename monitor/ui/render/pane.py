@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.ui.render.base import Pane
-from monitor.ui.render.cells import LEVEL_LINE, SIDE, Canvas, Palette, line_style
+from monitor.ui.render.cells import LEVEL_LINE, SIDE, Canvas, Palette, line_style, single_cells
 from monitor.ui.render.geometry import Layout, sane_value
 from monitor.ui.render.overlay import draw_line
 from monitor.ui.render.scale import PriceScale, fit_range
@@ -38,7 +38,7 @@ def draw_pane(canvas: Canvas, layout: Layout, pane: Pane, pal: Palette) -> None:
     hist = layout.values(pane.histogram) if pane.histogram is not None else []
     lo, hi = pane_range(pane, lines, hist)
     scale = PriceScale(lo, hi, rows)
-    canvas.text(top, 0, pane.label[: max(0, plot_w - 1)], pal.axis)
+    canvas.text(top, 0, single_cells(pane.label[: max(0, plot_w - 1)]), pal.axis)
     levels = [v for v in (sane_value(level) for level in pane.levels) if v is not None and lo <= v <= hi]
     for level in levels:
         row = top + scale.row(level)

@@ -118,7 +118,8 @@ def test_a_pane_histogram_grows_up_and_down_from_zero_in_the_candle_colours() ->
     rows = ["".join(ch for ch, _ in row) for row in grid]
     top = next(r for r, line in enumerate(rows) if line.startswith("MACD"))
     geometry = NativeRenderer().geometry(data, 100, 30)
-    up_rows, down_rows = set(), set()
+    up_rows: set[int] = set()
+    down_rows: set[int] = set()
     for r in range(top, top + 6):
         for x, (ch, st) in enumerate(grid[r][: geometry.plot_width]):
             if ch in "█▀▄":

@@ -151,10 +151,11 @@ class Chart:
                 for col in body:
                     row_chars[col] = glyph
                     row_styles[col] = style
-        if self._marked_rows().isdisjoint({layout.vol_top - 1, layout.vol_top}):
-            # The volume label sits on the first volume row; a price mark right above it wins.
-            self.canvas.put(layout.vol_top, layout.plot_w, "┤", self.pal.axis)
-            self.canvas.text(layout.vol_top, layout.plot_w + 2, format_volume(biggest), self.pal.axis)
+        # The volume label sits on the first volume row, or one lower when a price mark (last price,
+        # cursor) is right above it: labels on touching rows read as one.
+        row = layout.vol_top if layout.vol_top - 1 not in self._marked_rows() else layout.vol_top + 1
+        self.canvas.put(row, layout.plot_w, "┤", self.pal.axis)
+        self.canvas.text(row, layout.plot_w + 2, format_volume(biggest), self.pal.axis)
 
     def _marked_rows(self) -> set[int]:
         """Rows of the last-price and cursor marks on the price axis."""

@@ -7,6 +7,7 @@ import itertools
 import re
 
 import pytest
+from rich.style import Style
 
 from monitor.market import Candle, Interval, Origin
 from monitor.market.aggregate import aggregate
@@ -19,11 +20,14 @@ from tests.ui.test_render_native import CANDLE_GLYPHS, MSK, T0, candle, cells, c
 STYLE = ChartStyle(cursor="bright_white")
 
 
-def draw(data: ChartInput, width: int = 80, height: int = 20) -> list[list[tuple[str, object]]]:
-    return cells(NativeRenderer().render(data, width, height, STYLE))  # type: ignore[return-value]
+Grid = list[list[tuple[str, Style | None]]]
 
 
-def text(grid: list[list[tuple[str, object]]], row: int) -> str:
+def draw(data: ChartInput, width: int = 80, height: int = 20) -> Grid:
+    return cells(NativeRenderer().render(data, width, height, STYLE))
+
+
+def text(grid: Grid, row: int) -> str:
     return "".join(ch for ch, _ in grid[row])
 
 
@@ -40,7 +44,7 @@ def test_the_cursor_column_is_marked_the_whole_plot_height_without_hiding_its_ca
             assert grid[row][centre][0] == plain[row][centre][0]  # the candle stays visible
         else:
             assert grid[row][centre][0] == CURSOR_LINE
-            assert colour(grid[row][centre][1]) == "bright_white"  # type: ignore[arg-type]
+            assert colour(grid[row][centre][1]) == "bright_white"
     assert grid[18][centre][0] == CURSOR_TICK
     # No other column changed in the price area.
     for row in range(18):
@@ -57,7 +61,7 @@ def test_the_cursor_close_is_marked_on_the_price_axis_apart_from_the_last_price(
     line = text(grid, row)
     assert f"{CURSOR_MARK} {candles[3].close:.2f}" in line
     label = [st for ch, st in grid[row][line.index(CURSOR_MARK) :] if ch.strip()]
-    assert all(st.reverse for st in label)  # type: ignore[attr-defined]
+    assert label and all(st is not None and st.reverse for st in label)
     assert "◀ 106.00" in text(grid, scale.row(106.0))
 
 

@@ -149,6 +149,9 @@ def test_plotext_ignores_the_new_fields_and_still_draws() -> None:
         pane=rsi_pane([None] * 40),
         readout="readout",
     )
-    strips = get_renderer("plotext").render(data, 100, 30, STYLE)
+    plotext = get_renderer("plotext")
+    strips = plotext.render(data, 100, 30, STYLE)
     assert len(strips) == 30 and all(strip.cell_length == 100 for strip in strips)
     assert any(ch in "│┃█" for strip in strips for ch in strip.text)
+    # It maps no column to a candle (its layout is its own), and says so instead of guessing.
+    assert all(plotext.geometry(data, 100, 30).index_at(x) is None for x in range(100))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.strip import Strip
 
 from monitor.market import Candle, Interval
+
+if TYPE_CHECKING:
+    from monitor.ui.render.geometry import Geometry  # geometry imports this module
 
 
 @dataclass(frozen=True)
@@ -107,4 +110,8 @@ class Renderer(Protocol):
 
     def render(self, data: ChartInput, width: int, height: int, style: ChartStyle) -> list[Strip]:
         """Renders the chart; never raises for any finite input, any size >= 0."""
+        ...
+
+    def geometry(self, data: ChartInput, width: int, height: int) -> Geometry:
+        """Where `render` puts the candles of `data` at this size (mouse hover and clicks)."""
         ...

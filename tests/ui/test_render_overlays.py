@@ -52,7 +52,9 @@ def test_an_overlay_outside_the_range_is_clipped_and_never_moves_the_scale() -> 
         line = Overlay("far", [value] * 14)
         grid = draw(ChartInput(candles, Interval.M1, overlays=(line,), show_volume=False), 90, 22)
         assert not braille_cells(grid, range(22))
-        assert grid == plain  # the price axis is the candles' own
+        # Nothing moved (the price axis is the candles' own); only the legend names the line.
+        assert grid[1:] == plain[1:] and grid[0][3:] == plain[0][3:]
+        assert "".join(ch for ch, _ in grid[0][:3]) == "far"
 
 
 def test_a_line_crossing_the_range_edge_is_drawn_only_inside() -> None:
@@ -155,3 +157,17 @@ def test_plotext_ignores_the_new_fields_and_still_draws() -> None:
     assert any(ch in "│┃█" for strip in strips for ch in strip.text)
     # It maps no column to a candle (its layout is its own), and says so instead of guessing.
     assert all(plotext.geometry(data, 100, 30).index_at(x) is None for x in range(100))
+
+
+def test_the_legend_names_each_overlay_in_its_colour_where_the_top_row_is_free() -> None:
+    candles = [c._replace(high=min(c.high, 107.0)) for c in series(14)] + series(16)[14:]
+    lines = (Overlay("SMA 20", [101.0] * 16), Overlay("EMA 5", [102.0] * 16, color="orange1"))
+    grid = draw(ChartInput(candles, Interval.M1, overlays=lines, show_volume=False), 90, 22)
+    top = "".join(ch for ch, _ in grid[0])
+    assert top.startswith("SMA 20  EMA 5")
+    assert {colour(st) for _, st in grid[0][:6]} == {"cyan"}
+    assert {colour(st) for _, st in grid[0][8:13]} == {"orange1"}
+    # Where a candle reaches the top row, the legend gives way.
+    tall = [c._replace(high=120.0) for c in series(120)]  # more candles than columns: no free cell
+    blocked = draw(ChartInput(tall, Interval.M1, overlays=lines, show_volume=False), 90, 22)
+    assert "SMA" not in "".join(ch for ch, _ in blocked[0])

@@ -21,7 +21,7 @@ from monitor.ui.render.cells import (
     single_cells,
 )
 from monitor.ui.render.geometry import Layout
-from monitor.ui.render.overlay import draw_line
+from monitor.ui.render.overlay import draw_line, is_braille
 from monitor.ui.render.pane import draw_pane
 from monitor.ui.render.scale import PriceScale, format_volume, nice_ticks
 from monitor.ui.render.timeaxis import draw_time_axis
@@ -77,6 +77,7 @@ class Chart:
             self.draw_candles(scale)
             self.draw_last_line(scale)
             self.draw_overlays(scale)
+            self.draw_legend()
         self.draw_volume()
         if layout.pane_rows and self.data.pane is not None:
             draw_pane(self.canvas, layout, self.data.pane, self.pal)
@@ -130,6 +131,20 @@ class Chart:
         for number, overlay in enumerate(self.data.overlays):
             style = line_style(self.pal, number, overlay.color)
             draw_line(self.canvas, layout, layout.values(overlay.values), area, style)
+
+    def draw_legend(self) -> None:
+        """The overlays' labels in their colours along the top price row, where the row is free."""
+        layout, chars = self.layout, self.canvas.chars[self.layout.top]
+        x = 0
+        for number, overlay in enumerate(self.data.overlays):
+            label = single_cells(overlay.label)
+            end = x + len(label)
+            if not label or end > layout.plot_w:
+                break
+            if any(not (c == " " or c == LAST_LINE or is_braille(c)) for c in chars[x:end]):
+                break  # a candle reaches the top row here: it is not covered by a label
+            self.canvas.text(layout.top, x, label, line_style(self.pal, number, overlay.color))
+            x = end + 2
 
     def draw_volume(self) -> None:
         layout = self.layout

@@ -61,9 +61,9 @@ def visible_candles(width: int, zoom: Zoom) -> int:
 
 def _step(cells: int, count: int, plot_w: int) -> int:
     """Columns per slot: the zoom's width plus a free column, or (unzoomed) as wide as fits."""
-    if cells > 1:
-        return cells + 1
-    return 4 if count * 4 <= plot_w else 2 if count * 2 <= plot_w else 1
+    fitted = 4 if count * 4 <= plot_w else 2 if count * 2 <= plot_w else 1
+    # Zooming in never draws a candle narrower than the unzoomed view of few candles does.
+    return max(cells + 1, fitted) if cells > 1 else fitted
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,7 @@ class Layout:
         cells = cells_per_candle(data.zoom)
         self.step = _step(cells, len(slots), self.plot_w)
         self.body_w = 3 if self.step == 4 else cells if cells > 1 else 1
+
         fit = max(1, self.plot_w // self.step)
         first = max(0, len(slots) - fit)
         cursor_slot = self._slot_of(slots, cursor_time)

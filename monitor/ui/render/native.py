@@ -21,6 +21,8 @@ class NativeRenderer:
     def __init__(self) -> None:
         self._key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
+        self._geometry_key: tuple[object, ...] | None = None
+        self._geometry = Geometry()
 
     def render(self, data: ChartInput, width: int, height: int, style: ChartStyle) -> list[Strip]:
         """Renders `data` into exactly `height` strips of `width` cells (see the module docstring)."""
@@ -33,11 +35,18 @@ class NativeRenderer:
         return list(self._strips)
 
     def geometry(self, data: ChartInput, width: int, height: int) -> Geometry:
-        """Where `render` puts the candles of `data` at this size (for mouse hover and clicks)."""
+        """Where `render` puts the candles of `data` at this size (for mouse hover and clicks).
+
+        Remembered like the frame: a pointer moving over an unchanged panel asks for it again and again.
+        """
         width, height = max(0, width), max(0, height)
         start, candles = _window(data, width)
-        layout = _layout(data, start, candles, width, height)
-        return Geometry() if layout is None else layout.geometry(start)
+        key = (*_frame_key(data, start, candles, width, height), start)
+        if key != self._geometry_key:
+            layout = _layout(data, start, candles, width, height)
+            self._geometry = Geometry() if layout is None else layout.geometry(start)
+            self._geometry_key = key
+        return self._geometry
 
     @staticmethod
     def visible_candles(width: int, zoom: Zoom) -> int:

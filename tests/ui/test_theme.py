@@ -152,7 +152,7 @@ def test_cursor_and_indicator_lines_take_theme_colours() -> None:
     assert chart_style({}, UISettings()).lines == ChartStyle().lines
 
 
-async def test_light_theme_borders_are_stronger_than_the_panel_shade(make: AppFactory, feed: FakeFeed) -> None:
+async def test_light_theme_borders_stand_out_from_the_background(make: AppFactory, feed: FakeFeed) -> None:
     app = make()
     async with app.run_test(size=SIZE) as pilot:
         fill(feed, MAIN)
@@ -164,4 +164,5 @@ async def test_light_theme_borders_are_stronger_than_the_panel_shade(make: AppFa
             border = widget.styles.border_top[1]
             # Composited over the background, the border stands further from it than the old shade.
             shown = background + border
-            assert abs(shown.brightness - background.brightness) > abs(faint.brightness - background.brightness)
+            old_contrast = abs(faint.brightness - background.brightness)
+            assert abs(shown.brightness - background.brightness) > old_contrast

@@ -11,6 +11,8 @@ from monitor.ui.render.cells import LEVEL_LINE, Canvas
 from monitor.ui.render.geometry import Layout
 
 BRAILLE_BASE = 0x2800
+BRAILLE = tuple(chr(BRAILLE_BASE + bits) for bits in range(256))
+BRAILLE_FIRST, BRAILLE_LAST = BRAILLE[0], BRAILLE[-1]
 # Dot bits of a braille cell by (sub-column, sub-row from the top).
 DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 Area = tuple[int, int, float, float]
@@ -20,7 +22,7 @@ Cells = tuple[tuple[int, int, int], ...]
 
 
 def is_braille(char: str) -> bool:
-    return BRAILLE_BASE <= ord(char) <= BRAILLE_BASE + 0xFF
+    return BRAILLE_FIRST <= char <= BRAILLE_LAST
 
 
 def draw_line(
@@ -48,11 +50,12 @@ def draw_line(
 def _apply(canvas: Canvas, cells: Iterable[tuple[int, int, int]], style: Style) -> None:
     chars, styles = canvas.chars, canvas.styles
     for row, col, bits in cells:
-        char = chars[row][col]
+        line = chars[row]
+        char = line[col]
         if char == " " or char == LEVEL_LINE:
-            chars[row][col] = chr(BRAILLE_BASE | bits)
-        elif BRAILLE_BASE <= ord(char) <= BRAILLE_BASE + 0xFF:
-            chars[row][col] = chr(ord(char) | bits)
+            line[col] = BRAILLE[bits]
+        elif BRAILLE_FIRST <= char <= BRAILLE_LAST:
+            line[col] = BRAILLE[(ord(char) - BRAILLE_BASE) | bits]
         else:
             continue  # a candle, volume bar or marker: keep it visible
         styles[row][col] = style

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from monitor.market import Candle
 from monitor.ui.render.base import ChartInput, Zoom
+from monitor.ui.render.cells import MIN_HEIGHT
 from monitor.ui.render.scale import (
     MAX_PRICE,
     PriceScale,
@@ -87,7 +88,7 @@ class Geometry:
     hi: float | None = None
 
     def index_at(self, x: int) -> int | None:
-        """The candle index drawn at column `x` (its nearest candle between two), or None."""
+        """The candle index drawn at column `x` (a slot's free column counts as its candle's), or None."""
         offset = x - self.plot_left
         if not 0 <= offset < len(self.columns):
             return None
@@ -117,7 +118,7 @@ class Layout:
         height: int,
     ) -> None:
         self.width, self.height = width, height
-        self.top = 1 if data.readout is not None and height - 1 >= 5 else 0
+        self.top = 1 if data.readout is not None and height - 1 >= MIN_HEIGHT else 0
         body = height - self.top
         self.vol_rows = min(4, max(2, body // 8)) if data.show_volume and body >= 12 else 0
         self.pane_rows = min(8, max(3, body // 5)) if data.pane is not None and body >= 16 else 0
@@ -141,7 +142,6 @@ class Layout:
         cells = cells_per_candle(data.zoom)
         self.step = _step(cells, len(slots), self.plot_w)
         self.body_w = 3 if self.step == 4 else cells if cells > 1 else 1
-
         fit = max(1, self.plot_w // self.step)
         first = max(0, len(slots) - fit)
         cursor_slot = self._slot_of(slots, cursor_time)

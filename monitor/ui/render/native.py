@@ -86,10 +86,6 @@ def _frame_key(
     return (*key, cursor, overlays, pane_key, data.zoom, data.readout)
 
 
-def _sane_price(value: float | None) -> float | None:
-    return sane_value(value)
-
-
 def _layout(
     data: ChartInput, start: int, candles: tuple[Candle, ...], width: int, height: int
 ) -> Layout | None:
@@ -103,7 +99,7 @@ def _layout(
     local = {candle.time: index for index, candle in enumerate(candles)}
     cursor = None if data.cursor is None else data.cursor - start
     cursor_time = candles[cursor].time if cursor is not None and 0 <= cursor < len(candles) else None
-    return Layout(data, slots, local, cursor_time, _sane_price(data.last_price), width, height)
+    return Layout(data, slots, local, cursor_time, sane_value(data.last_price), width, height)
 
 
 def _draw(
@@ -120,7 +116,7 @@ def _draw(
     if layout is None:
         canvas.text(height // 2, max(0, (width - len(WAITING)) // 2), WAITING, pal.axis)
         return canvas.strips()
-    Chart(canvas, data, layout, _sane_price(data.last_price), pal).draw()
+    Chart(canvas, data, layout, sane_value(data.last_price), pal).draw()
     return canvas.strips()
 
 
@@ -130,7 +126,7 @@ def _summary(canvas: Canvas, data: ChartInput, candles: tuple[Candle, ...], pal:
     if not sane:
         canvas.text(0, 0, WAITING, pal.axis)
         return
-    last = _sane_price(data.last_price)
+    last = sane_value(data.last_price)
     price = sane[-1].close if last is None else last
     previous = sane[-2].close if len(sane) > 1 else sane[-1].open
     change = (price - previous) / previous * 100 if previous else 0.0

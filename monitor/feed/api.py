@@ -15,6 +15,8 @@ CandleListener = Callable[[SeriesKey, Candle], None]
 """Called with every candle that changed the book (streamed or from history)."""
 EventListener = Callable[[HealthEvent], None]
 """Called with every connection transition."""
+PriceListener = Callable[[str, float, float], None]
+"""Called with every streamed last price (uid, price, time); an older one may follow a newer one."""
 
 
 class FeedLike(Protocol):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitor.endpoints import PROD_ENDPOINT
 
 if TYPE_CHECKING:
+    from monitor.pb.marketdata_pb2 import MarketDataResponse
     from monitor.settings import Settings
 
 
@@ -43,6 +45,11 @@ class FeedConfig:
     stale_after_s: float | None = None
     mode: str = "LIVE API"
     """DEMO (built-in simulator), SANDBOX or LIVE API: shown on the status bar."""
+    on_raw: Callable[[MarketDataResponse, float], None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Told every stream message with its receive time, first thing on the receive loop (a
+    recorder's tap): it must only queue, never block."""
 
     @property
     def stale_after(self) -> float:

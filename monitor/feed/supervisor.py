@@ -80,6 +80,7 @@ class Feed(ListenerHost):
             subscriptions=self._subscriptions,
             emit=self._listen.emit,
             emit_candle=self._listen.emit_stream_candle,
+            emit_price=self._listen.emit_price,
         )
         self._backfill = Backfiller(
             book=self.book,

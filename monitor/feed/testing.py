@@ -269,6 +269,7 @@ class FakeFeed(ListenerHost):
             if quote is None or quote.session_open is None:
                 self.book.set_session_open(uid, self.book.series(key).last()[0].open)
             self.book.set_price(uid, last.close, now)
+            self._listen.emit_price(uid, last.close, now)
         self.messages += 1
         self.last_message_at = now
         self.notify()
@@ -300,6 +301,7 @@ class FakeFeed(ListenerHost):
         if session_open is not None:
             self.book.set_session_open(uid, session_open)
         self.book.set_price(uid, price, self.clock.now())
+        self._listen.emit_price(uid, price, self.clock.now())
         self.notify()
 
     def set_phase(self, watch_id: str, phase: TradingPhase) -> None:

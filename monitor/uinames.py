@@ -44,6 +44,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("oldest", "home", "oldest", "Chart to the oldest candle held", "Home"),
     KeyAction("zoom_in", "plus,equals_sign", "zoom(-1)", "Zoom the chart in (wider candles)", "+"),
     KeyAction("zoom_out", "minus", "zoom(1)", "Zoom the chart out (more candles per column)", "-"),
+    KeyAction("indicators", "o", "indicators", "Indicators of the focused panel (saved)"),
     KeyAction("help", "question_mark", "help", "Help", "?"),
     KeyAction("quit", "q", "quit", "Quit"),
     KeyAction("interrupt", "ctrl+c", "interrupt", "Quit from any screen (exit status 130)", "Ctrl+C"),

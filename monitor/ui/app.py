@@ -18,6 +18,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED, EXIT_OK
 from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
+from monitor.market.indicators import IndicatorBook
 from monitor.settings import Settings
 from monitor.ui.chart_actions import ChartActions
 from monitor.ui.drawing import draw_panels, draw_sidebar
@@ -89,6 +90,9 @@ class MonitorApp(ChartActions, PaletteApp):
         self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
         self.set_keymap(dict(settings.ui.keys))
         feed.add_listener(self._feed_changed)
+        self.indicators = IndicatorBook()
+        """The panels' indicator lines, noted per streamed candle (recomputed only from a change)."""
+        feed.add_candle_listener(self.indicators.on_candle)
 
     # ------------------------------------------------------------------ layout
 
@@ -101,7 +105,9 @@ class MonitorApp(ChartActions, PaletteApp):
                 yield Banner(id="banner")
                 with Grid(id="panels"):
                     for i in range(MAX_PANELS):
-                        yield CandlePanel(self.renderer, self.chart_style, id=f"panel-{i}")
+                        yield CandlePanel(
+                            self.renderer, self.chart_style, indicators=self.indicators, id=f"panel-{i}"
+                        )
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.market import CandleSeries, WatchKey
+from monitor.market.indicators import IndicatorSpec
 from monitor.ui import chartview
 from monitor.ui.chartview import ChartState
 from monitor.ui.widgets.panel import PanelMouse
@@ -12,7 +13,7 @@ from monitor.ui.widgets.sidebar import RowClicked
 
 if TYPE_CHECKING:
     from monitor.feed import FeedLike
-    from monitor.ui.model import MonitorModel
+    from monitor.ui.model import Edit, MonitorModel
     from monitor.ui.widgets import CandlePanel
 
 
@@ -32,6 +33,7 @@ class ChartActions:
         def _show_focus(self) -> None: ...
         def _draw_sidebar(self) -> None: ...
         def action_show_selected(self) -> None: ...
+        def show_model(self, edit: Edit | None = None) -> None: ...
 
     def _focused_chart(self, index: int | None = None) -> tuple[int, WatchKey, CandleSeries] | None:
         panel = self.model.focused_panel if index is None else index
@@ -93,6 +95,21 @@ class ChartActions:
 
     def action_zoom(self, step: int) -> None:
         self._change_chart("zoom", step)
+
+    def action_indicators(self) -> None:
+        """The picker of the focused panel's indicators; what it returns is saved to its entry."""
+        from monitor.ui.screens.indicators import IndicatorPicker
+
+        key = self.model.panel(self.model.focused_panel)
+        if key is None:
+            return
+        picker = IndicatorPicker(self.model.current.indicators_for(key), f"Indicators of {key.id}")
+        app: Any = self  # a MonitorApp: Textual's push_screen
+        app.push_screen(picker, self._picked)
+
+    def _picked(self, specs: tuple[IndicatorSpec, ...] | None) -> None:
+        if specs is not None:
+            self.show_model(self.model.set_indicators(specs))
 
     # ------------------------------------------------------------------ mouse
 

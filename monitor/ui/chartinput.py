@@ -1,106 +1,89 @@
-"""What a panel hands its renderer for the window its chart view shows (cursor, zoom, readout)."""
+"""What a panel hands its renderer for the window its chart view shows: candles (aggregated when
+zoomed out), cursor, readout, indicator overlays and pane."""
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, fields
-from typing import Any
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from monitor.market import Candle, CandleSeries, Interval
+from monitor.market.aggregate import aggregate, group_key
+from monitor.market.indicators import IndicatorBook, IndicatorSpec, IndicatorValues
 from monitor.ui.chartview import ChartState, Frame, ZoomLevel, frame
-from monitor.ui.render.base import ChartInput, Renderer
-from monitor.ui.render.scale import decimals_for, format_price, format_volume
+from monitor.ui.render.base import ChartInput, Overlay, Pane, Renderer, Zoom
+from monitor.ui.render.readout import candle_state, readout_text
 
-PRICE_AXIS_GUESS = 8
-"""Cells the narrowest price axis takes, for a renderer that cannot say how many candles fit: the
-guess errs on the side of too many, which such a renderer cuts on the left, as it always did."""
+RSI_LEVELS = (30.0, 70.0)
+RSI_BOUNDS = (0.0, 100.0)
 
-_CHART_FIELDS = frozenset(field.name for field in fields(ChartInput))
+
+def render_zoom(zoom: ZoomLevel) -> Zoom:
+    return Zoom(cells_per_candle=zoom.cells, candles_per_column=zoom.group)
 
 
 def visible_candles(renderer: Renderer, width: int, zoom: ZoomLevel) -> int:
-    """How many candles fit in `width` cells at `zoom` (the renderer's own figure when it has one)."""
-    fits = getattr(renderer, "visible_candles", None)
-    if fits is not None:
-        try:
-            counted: int = fits(width, render_zoom(zoom))
-            return max(1, counted)
-        except (TypeError, ValueError):
-            pass
-    return max(1, (width - min(PRICE_AXIS_GUESS, width // 2)) // zoom.cells * zoom.group)
-
-
-def render_zoom(zoom: ZoomLevel) -> Any:
-    """The renderer's Zoom for a level (ours until the renderer defines its own)."""
-    try:
-        from monitor.ui.render import base
-    except ImportError:  # pragma: no cover - base always imports
-        return zoom
-    kind = getattr(base, "Zoom", None)
-    if kind is None:
-        return zoom
-    try:
-        return kind(cells=zoom.cells, group=zoom.group)
-    except TypeError:
-        return zoom
-
-
-def candle_state(candle: Candle, backfilled: bool) -> str:
-    if not candle.closed:
-        return "forming"
-    return "backfilled" if backfilled else "closed"
-
-
-def readout(
-    candles: list[Candle],
-    index: int,
-    tz: datetime.tzinfo,
-    price_step: float | None,
-    interval: Interval,
-    backfilled: bool,
-) -> str:
-    """One candle's line: start time, O H L C, change from the previous close, volume, state."""
-    candle = candles[index]
-    decimals = decimals_for(price_step, abs(candle.close))
-    moment = datetime.datetime.fromtimestamp(candle.time, tz)
-    when = moment.strftime("%d.%m %H:%M" if interval.seconds < 86_400 else "%d.%m.%Y")
-
-    def price(value: float) -> str:
-        return format_price(value, decimals, grouped=True)
-
-    parts = [when, *(f"{n} {price(v)}" for n, v in zip("OHLC", candle[1:5], strict=True))]
-    previous = candles[index - 1].close if index > 0 else candle.open
-    if previous:
-        change = candle.close - previous
-        parts.append(f"{'+' if change >= 0 else '−'}{price(abs(change))} {change / previous * 100:+.2f}%")
-    parts += [f"V {format_volume(candle.volume)}", candle_state(candle, backfilled)]
-    return READOUT_SEPARATOR.join(parts)
-
-
-READOUT_SEPARATOR = "  "
-
-
-def wrap_readout(text: str, width: int, lines: int = 2) -> list[str]:
-    """The readout in at most `lines` lines of `width` cells, broken between its parts."""
-    out: list[str] = []
-    for part in text.split(READOUT_SEPARATOR):
-        if out and len(out[-1]) + len(READOUT_SEPARATOR) + len(part) <= width:
-            out[-1] += READOUT_SEPARATOR + part
-        elif len(out) < lines:
-            out.append(part[:width])
-        else:
-            break
-    return out
+    """How many candles of the series fit in `width` cells at `zoom` (groups × their size)."""
+    fits = getattr(renderer, "visible_candles", None)  # plotext cannot say: it shows what it gets
+    columns = fits(width, render_zoom(zoom)) if fits is not None else max(1, width - 8)
+    return max(1, int(columns)) * zoom.group
 
 
 @dataclass(frozen=True, slots=True)
 class Shown:
-    """A built chart input and the frame it shows (the header reads the frame, the chart the input)."""
+    """A built chart input, the frame it shows and where each drawn candle's last member is."""
 
     data: ChartInput
     frame: Frame
-    readout: str | None
-    renderer_draws_readout: bool
+    ends: tuple[int, ...]
+    """Index in the window of the last candle of each drawn column's group (itself at n = 1)."""
+
+
+def group_ends(candles: Sequence[Candle], n: int, interval: Interval) -> list[int]:
+    """The index of the last member of each time-aligned group of `n`, as `aggregate` groups them."""
+    if n <= 1:
+        return list(range(len(candles)))
+    ends: list[int] = []
+    for i, candle in enumerate(candles):
+        if i + 1 == len(candles) or group_key(candles[i + 1].time, n, interval) != group_key(
+            candle.time, n, interval
+        ):
+            ends.append(i)
+    return ends
+
+
+def _line_label(spec: IndicatorSpec, name: str) -> str:
+    return spec.label if len(spec.lines) == 1 else f"{spec.label} {name}"
+
+
+def _picked(line: Sequence[float | None], offset: int, ends: Sequence[int]) -> tuple[float | None, ...]:
+    """A series-aligned line's values at the drawn columns (each group's last member)."""
+    size = len(line)
+    return tuple(line[offset + end] if 0 <= offset + end < size else None for end in ends)
+
+
+def indicator_marks(
+    values: Sequence[IndicatorValues], offset: int, ends: Sequence[int]
+) -> tuple[tuple[Overlay, ...], Pane | None]:
+    """The overlays over the candles and the first sub-pane indicator, for the drawn columns."""
+    overlays: list[Overlay] = []
+    pane: Pane | None = None
+    for value in values:
+        spec = value.spec
+        lines = tuple(
+            Overlay(_line_label(spec, name), _picked(value.lines[name], offset, ends))
+            for name in spec.lines
+            if name != "hist"
+        )
+        if not spec.pane:
+            overlays += lines
+        elif pane is None and spec.kind == "rsi":
+            pane = Pane(spec.label, lines, levels=RSI_LEVELS, bounds=RSI_BOUNDS)
+        elif pane is None:
+            hist = value.lines.get("hist")
+            pane = Pane(spec.label, lines, histogram=_picked(hist, offset, ends) if hist else None)
+    return tuple(overlays), pane
 
 
 def build_input(
@@ -113,22 +96,30 @@ def build_input(
     price_step: float | None,
     tz: datetime.tzinfo,
     show_volume: bool,
-    extra: dict[str, object] | None = None,
+    book: IndicatorBook | None = None,
+    specs: Sequence[IndicatorSpec] = (),
 ) -> Shown:
-    """The ChartInput of the window `state` shows; fields the renderer lacks are left out."""
+    """The ChartInput of the window `state` shows, with its readout and indicators."""
     shown = frame(state, series, visible)
-    candles = series.window(shown.start, shown.stop)
-    text = None
+    raw = series.window(shown.start, shown.stop)
+    zoom = state.zoom_level
+    candles = aggregate(raw, zoom.group, interval) if zoom.group > 1 else raw
+    ends = group_ends(raw, zoom.group, interval)
+    values = [book.values(series, spec) for spec in specs] if book is not None else []
+    overlays, pane = indicator_marks(values, shown.start, ends)
+    cursor, readout = None, None
     if shown.cursor is not None and candles:
-        held = candles[shown.cursor]
-        filled = any(start <= held.time < end for start, end in series.backfilled)
-        text = readout(candles, shown.cursor, tz, price_step, interval, filled)
-    options: dict[str, object] = {
-        "cursor": shown.cursor,
-        "zoom": render_zoom(state.zoom_level),
-        "readout": text,
-        **(extra or {}),
-    }
+        held = raw[shown.cursor]
+        # The column holding the cursor's candle (its group, when zoomed out).
+        cursor = max(0, bisect_right([c.time for c in candles], held.time) - 1)
+        column = candles[cursor]
+        previous = candles[cursor - 1].close if cursor > 0 else None
+        readings = {
+            _line_label(value.spec, name): value.at(shown.start + ends[cursor])[name]
+            for value in values
+            for name in value.spec.lines
+        }
+        readout = readout_text(column, previous, candle_state(column), tz, price_step, readings)
     data = ChartInput(
         candles=candles,
         interval=interval,
@@ -138,6 +129,10 @@ def build_input(
         price_step=price_step,
         tz=tz,
         show_volume=show_volume,
-        **{name: value for name, value in options.items() if name in _CHART_FIELDS},
+        cursor=cursor,
+        overlays=overlays,
+        pane=pane,
+        zoom=render_zoom(zoom),
+        readout=readout,
     )
-    return Shown(data, shown, text, "readout" in _CHART_FIELDS)
+    return Shown(data, shown, tuple(ends))

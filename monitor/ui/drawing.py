@@ -27,7 +27,8 @@ def draw_panels(
                 panel.show(empty_panel())
             else:
                 view = views.get(key) or feed.view(key)
-                panel.show(panel_of(view, health, now, tz, model.feed_down, model.charts.get(i, key)))
+                chart, specs = model.charts.get(i, key), model.current.indicators_for(key)
+                panel.show(panel_of(view, health, now, tz, model.feed_down, chart, specs))
 
 
 def draw_sidebar(

@@ -8,6 +8,7 @@ from datetime import tzinfo
 from typing import cast
 
 from monitor.market import Instrument, Interval, WatchKey, ordered
+from monitor.market.indicators import IndicatorSpec
 from monitor.ui.chartview import ChartViews
 from monitor.ui.times import next_timezone, timezone_for
 from monitor.watchlist import (
@@ -17,6 +18,7 @@ from monitor.watchlist import (
     Layout,
     RemoveEntry,
     SetActive,
+    SetIndicators,
     SetInterval,
     SetLayout,
     Watchlist,
@@ -200,6 +202,20 @@ class MonitorModel:
             return self._commit(SetInterval(self.current.name, key, new_key.interval))
         except WatchlistError:
             return Edit()
+
+    def set_indicators(self, specs: tuple[IndicatorSpec, ...]) -> Edit:
+        """The focused panel's entry shows `specs` (saved; the list's own when they are the same)."""
+        key, current = self.panel(self.focused_panel), self.current
+        if key is None or key not in current.entries:
+            return Edit(warning="Indicators are saved per watchlist entry: show a row of the list here")
+        if specs == current.indicators_for(key):
+            return Edit()
+        own = None if specs == current.indicators else specs
+        names = ", ".join(spec.label for spec in specs) or "none"
+        try:
+            return self._commit(SetIndicators(current.name, key, own), notice=f"{key.id}: {names}")
+        except WatchlistError as exc:
+            return Edit(warning=str(exc))
 
     def add(self, instrument: Instrument) -> Edit:
         """Appends `instrument` at the list's interval and selects it."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from monitor.feed import Health, WatchView
 from monitor.market import CandleSeries, TradingPhase, WatchKey
+from monitor.market.indicators import IndicatorSpec
 from monitor.ui.badge import MUTED, Badge, panel_badge, row_level
 from monitor.ui.chartview import LIVE, ChartState
 from monitor.ui.render.scale import decimals_for, format_price
@@ -52,6 +53,8 @@ class PanelView:
     """The series holds the instrument's first candle."""
     history_error: str | None = None
     """Why the last page of older candles failed."""
+    indicators: tuple[IndicatorSpec, ...] = ()
+    """What the panel draws over and under its candles (the watchlist's, for its entry)."""
 
 
 def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
@@ -81,6 +84,7 @@ def panel_of(
     tz: datetime.tzinfo,
     feed_down: str | None,
     chart: ChartState = LIVE,
+    indicators: tuple[IndicatorSpec, ...] = (),
 ) -> PanelView:
     """What the panel showing `view` draws: title, badge, series and the reason of a failure."""
     key, instrument, series, quote = view.key, view.instrument, view.series, view.quote
@@ -106,4 +110,5 @@ def panel_of(
         loading=history.loading,
         at_start=history.at_start or first,
         history_error=history.error,
+        indicators=indicators,
     )

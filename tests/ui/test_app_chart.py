@@ -24,6 +24,11 @@ def lines(panel: CandlePanel) -> list[str]:
     return ["".join(segment.text for segment in panel.render_line(y)) for y in range(panel.size.height)]
 
 
+def readout_of(panel: CandlePanel) -> str | None:
+    """The cursor's readout (a function: an attribute read would stay narrowed across awaits)."""
+    return panel.readout
+
+
 def header(panel: CandlePanel) -> str:
     return lines(panel)[0]
 
@@ -51,14 +56,15 @@ async def test_right_shows_the_cursor_on_the_newest_candle_with_its_readout(
         fill(feed, MAIN, HISTORY)
         await settle(pilot, app)
         panel = app.panel_widgets[0]
-        assert not any(" O " in line for line in lines(panel))
+        assert readout_of(panel) is None and not any(" O " in line for line in lines(panel))
         await pilot.press("right")
         await settle(pilot, app)
         series = feed.view(SBER).series
         assert series is not None and series.newest is not None
         assert chart(app).cursor == series.newest.time
-        readout = "\n".join(lines(panel)[1:4])  # the readout's lines over the chart
-        assert " O " in readout and "forming" in readout and "V " in readout
+        readout = readout_of(panel)
+        assert readout is not None and " O " in readout and "forming" in readout and "V " in readout
+        assert readout.startswith(lines(panel)[1].rstrip()), "drawn on the chart's top line, cut to fit"
         assert chart(app, 1).cursor is None, "only the focused panel moves"
 
 
@@ -75,13 +81,13 @@ async def test_left_past_the_edge_scrolls_into_history_and_end_returns_live(
         await settle(pilot, app)
         assert "HISTORY −" in header(panel)
         assert shown_times(app, feed)[-1] < live[-1]
-        assert "closed" in "\n".join(lines(panel)[1:4])
+        assert "closed" in (readout_of(panel) or "")
         await pilot.press("end")
         await settle(pilot, app)
         assert chart(app).live and chart(app).cursor is None
         assert shown_times(app, feed) == live
         assert "HISTORY" not in header(panel)
-        assert not any(" O " in line for line in lines(panel))
+        assert readout_of(panel) is None and not any(" O " in line for line in lines(panel))
 
 
 async def test_escape_also_returns_live(make: AppFactory, feed: FakeFeed) -> None:

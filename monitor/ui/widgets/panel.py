@@ -12,8 +12,9 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from monitor.market.indicators import IndicatorBook
 from monitor.ui.badge import ERROR, MUTED, OK, WARN
-from monitor.ui.chartinput import PRICE_AXIS_GUESS, Shown, build_input, visible_candles, wrap_readout
+from monitor.ui.chartinput import Shown, build_input, visible_candles
 from monitor.ui.chartview import ZoomLevel, frame, history_label
 from monitor.ui.render.base import ChartStyle, Renderer
 from monitor.ui.views import PanelView
@@ -25,7 +26,6 @@ BADGE_STYLES: dict[str, Style] = {
     MUTED: Style.parse("bold white on grey42"),
 }
 HISTORY_STYLE = Style.parse("bold black on cyan")
-READOUT_STYLE = Style(bold=True)
 
 
 def fit_header(width: int, badge: str, label: str, history: str) -> tuple[str, str]:
@@ -72,10 +72,18 @@ class CandlePanel(Widget):
     """
 
     def __init__(
-        self, renderer: Renderer, style: ChartStyle, *, name: str | None = None, id: str | None = None
+        self,
+        renderer: Renderer,
+        style: ChartStyle,
+        *,
+        indicators: IndicatorBook | None = None,
+        name: str | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id)
         self.renderer = renderer
+        self.indicators = indicators
+        """Where the indicator lines of the shown series come from (kept up to date by the feed)."""
         self.chart_style = style
         self.view: PanelView | None = None
         self._chart: list[Strip] | None = None
@@ -94,6 +102,11 @@ class CandlePanel(Widget):
     def index(self) -> int:
         """The panel's place in the grid (its id is panel-N)."""
         return int((self.id or "panel-0").rpartition("-")[2] or 0)
+
+    @property
+    def readout(self) -> str | None:
+        """The cursor's readout as last drawn (the chart's top line shows as much as fits)."""
+        return self._shown.data.readout if self._shown is not None else None
 
     def visible_candles(self, zoom: ZoomLevel) -> int:
         """How many candles this panel's chart fits at `zoom` now."""
@@ -138,7 +151,7 @@ class CandlePanel(Widget):
     @staticmethod
     def _chart_sig(view: PanelView) -> tuple[object, ...]:
         sig = (view.key, id(view.series), view.series_version, view.last_price, view.tz, view.message)
-        return (*sig, view.chart)
+        return (*sig, view.chart, view.indicators)
 
     def _key(self, width: int, height: int, base: Style) -> tuple[object, ...]:
         sig = self._chart_sig(self.view) if self.view is not None else None
@@ -232,34 +245,25 @@ class CandlePanel(Widget):
             price_step=view.price_step,
             tz=view.tz,
             show_volume=height >= 10,
+            book=self.indicators,
+            specs=view.indicators,
         )
         style, base = self.chart_style, self._base_style()
         if style.background is None and base.bgcolor is not None:
             # Renderers paint their own cells: give them the theme's surface so light themes stay light.
             style = replace(style, background=base.bgcolor.name)
         self._shown = shown
-        if shown.readout is None or shown.renderer_draws_readout or height < 8:
-            return self.renderer.render(shown.data, width, height, style)
-        # A renderer without a readout line: the panel draws it above the chart (a narrow one: 3 lines).
-        readout = [
-            Strip([Segment(text, base + READOUT_STYLE)]).crop_extend(0, width, base)
-            for text in wrap_readout(shown.readout, width, 2 if width >= 60 else 3)
-        ]
-        return [*readout, *self.renderer.render(shown.data, width, height - len(readout), style)]
+        return self.renderer.render(shown.data, width, height, style)
 
     def index_at(self, x: int) -> int | None:
         """The index in the shown window of the candle under chart column `x` (None: off the candles)."""
         shown, width, height = self._shown, self.size.width, self.size.height - 1
         if shown is None or not shown.data.candles:
             return None
-        geometry = getattr(self.renderer, "geometry", None)
-        if geometry is not None:
-            found: int | None = geometry(shown.data, width, height).index_at(x)
-            return found
-        # A renderer that cannot say: candles end at the price axis, newest on the right.
-        zoom, count = self.view.chart.zoom_level if self.view else ZoomLevel(), len(shown.data.candles)
-        back = (width - PRICE_AXIS_GUESS - 1 - x) // zoom.cells * zoom.group
-        return count - 1 - back if 0 <= back < count else None
+        geometry = getattr(self.renderer, "geometry", None)  # plotext cannot say where it drew
+        column: int | None = geometry(shown.data, width, height).index_at(x) if geometry else None
+        # Zoomed out, a column is a group: the cursor goes on its newest candle.
+        return shown.ends[column] if column is not None and 0 <= column < len(shown.ends) else None
 
     # ------------------------------------------------------------------ mouse
 

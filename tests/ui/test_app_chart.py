@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from textual import events
 
@@ -10,9 +11,10 @@ from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, WatchKey
 from monitor.ui.app import MonitorApp
 from monitor.ui.chartview import DEFAULT_ZOOM, ChartState, frame
+from monitor.ui.screens.indicators import IndicatorPicker
 from monitor.ui.widgets import CandlePanel
 from monitor.ui.widgets.panel import fit_header
-from tests.ui.uikit import MAIN, SIZE, AppFactory, fill, settle
+from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, saved, settle, wait_for
 
 SBER, GAZP, LKOH = (WatchKey(i, Interval.M1) for i in ("SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR"))
 HISTORY = 300
@@ -279,3 +281,70 @@ def test_a_narrow_header_keeps_the_badge_then_the_history_words() -> None:
     assert fit_header(28, "LIVE 3s", "LIVE", words) == (" LIVE ", " −3h 20m · +12 new "), "then HISTORY"
     assert fit_header(20, "LIVE 3s", "LIVE", words) == (" LIVE ", " −3h 20m · +1 "), "then it is cut"
     assert fit_header(20, "LIVE 3s", "LIVE", "") == (" LIVE 3s ", "")
+
+
+WITH_INDICATORS = WATCHLIST.replace('layout = "2x2"', 'layout = "1"').replace(
+    'interval = "1m"\ninstruments', 'interval = "1m"\nindicators = ["sma 20", "rsi 14"]\ninstruments', 1
+)
+"""The main list in one panel (room for the pane) with an overlay and the RSI pane."""
+
+
+async def test_the_lists_indicators_draw_over_and_under_the_candles(
+    make: AppFactory, feed: FakeFeed, watchlist_file: Path
+) -> None:
+    watchlist_file.write_text(WITH_INDICATORS, encoding="utf-8")
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        panel = app.panel_widgets[0]
+        assert panel.view is not None and [s.label for s in panel.view.indicators] == ["SMA 20", "RSI 14"]
+        await pilot.press("right")
+        await settle(pilot, app)
+        readout = readout_of(panel) or ""
+        assert re.search(r"SMA 20 [\d ]+\.\d+", readout) and re.search(r"RSI 14 [\d.]+", readout)
+        assert "RSI 14" in "\n".join(lines(panel)), "the pane is labelled under the volume"
+
+
+async def test_o_picks_the_focused_panels_indicators_and_saves_them_with_the_comments(
+    make: AppFactory, feed: FakeFeed, watchlist_file: Path
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN)
+        await settle(pilot, app)
+        await pilot.press("tab", "o")
+        await wait_for(pilot, lambda: isinstance(app.screen, IndicatorPicker))
+        await pilot.press("enter", "s")  # the first row (SMA 20) on, then save
+        await wait_for(pilot, lambda: not isinstance(app.screen, IndicatorPicker))
+        await saved(pilot, app)
+        assert [s.label for s in app.model.current.indicators_for(GAZP)] == ["SMA 20"]
+        assert app.model.current.indicators_for(SBER) == ()
+        text = watchlist_file.read_text(encoding="utf-8")
+        assert "this comment must survive" in text and "sma 20" in text
+        await pilot.press("o", "escape")  # cancelled: nothing changes
+        await wait_for(pilot, lambda: not isinstance(app.screen, IndicatorPicker))
+        assert [s.label for s in app.model.current.indicators_for(GAZP)] == ["SMA 20"]
+
+
+async def test_zooming_out_draws_true_ohlcv_groups_and_zooming_in_fewer_candles(
+    make: AppFactory, feed: FakeFeed
+) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, HISTORY)
+        await settle(pilot, app)
+        panel = app.panel_widgets[0]
+        await pilot.press("minus", "minus", "right")  # 4 candles a column, cursor on the newest group
+        await settle(pilot, app)
+        series = feed.view(SBER).series
+        assert series is not None
+        newest = [c for c in series][-4:]
+        group = [c for c in newest if c.time // 240 == newest[-1].time // 240]
+        readout = readout_of(panel) or ""
+        assert (
+            f"H {max(c.high for c in group):.2f}" in readout
+            and f"L {min(c.low for c in group):.2f}" in readout
+        )
+        await pilot.press("end", "plus", "plus", "plus")
+        assert chart(app).zoom_level.cells == 2

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.market import Candle, CandleSeries, Interval
-from monitor.market.aggregate import aggregate, group_key
+from monitor.market.aggregate import aggregate
 from monitor.market.indicators import IndicatorBook, IndicatorSpec, IndicatorValues
 from monitor.ui.chartview import ChartState, Frame, ZoomLevel, frame
 from monitor.ui.render.base import ChartInput, Overlay, Pane, Renderer, Zoom
@@ -44,13 +44,10 @@ def group_ends(candles: Sequence[Candle], n: int, interval: Interval) -> list[in
     """The index of the last member of each time-aligned group of `n`, as `aggregate` groups them."""
     if n <= 1:
         return list(range(len(candles)))
-    ends: list[int] = []
-    for i, candle in enumerate(candles):
-        if i + 1 == len(candles) or group_key(candles[i + 1].time, n, interval) != group_key(
-            candle.time, n, interval
-        ):
-            ends.append(i)
-    return ends
+    size = n * interval.seconds  # aggregate's key (group_key), computed once for the window
+    keys = [candle.time // size for candle in candles]
+    last = len(keys) - 1
+    return [i for i, key in enumerate(keys) if i == last or keys[i + 1] != key]
 
 
 def _line_label(spec: IndicatorSpec, name: str) -> str:

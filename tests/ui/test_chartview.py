@@ -215,3 +215,15 @@ def test_each_panel_keeps_its_view_until_it_shows_another_series(series: CandleS
     assert views.get(0, sber) == moved
     assert views.get(1, sber) == LIVE
     assert views.get(0, gazp) == LIVE, "another series in the panel starts live"
+
+
+def test_group_ends_name_the_last_candle_of_each_aggregated_group() -> None:
+    from monitor.market.aggregate import aggregate
+    from monitor.ui.chartinput import group_ends
+
+    candles = wave_candles(START + 120, Interval.M1, 10, 100.0)  # starts 2 minutes into a 4-group
+    ends = group_ends(candles, 4, Interval.M1)
+    groups = aggregate(candles, 4, Interval.M1)
+    assert len(ends) == len(groups)
+    assert [candles[end].close for end in ends] == [group.close for group in groups]
+    assert group_ends(candles, 1, Interval.M1) == list(range(10))

@@ -33,6 +33,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("save", "s", "save", "Save the watchlist file"),
     KeyAction("switch", "w", "switch", "Switch watchlist"),
     KeyAction("layout", "l", "layout", "Cycle the panel layout 1 / 1x2 / 2x2 / 3x3"),
+    KeyAction("fill", "f", "fill", "Fill empty panels: the list's instruments on other intervals"),
     KeyAction("pause", "p", "pause", "Pause or resume drawing (data keeps flowing)"),
     KeyAction("reconnect", "r", "reconnect", "Reconnect now (restarts a stopped feed)"),
     KeyAction("timezone", "t", "timezone", "Time zone: exchange → local → UTC"),

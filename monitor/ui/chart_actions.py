@@ -96,6 +96,9 @@ class ChartActions:
     def action_zoom(self, step: int) -> None:
         self._change_chart("zoom", step)
 
+    def action_fill(self) -> None:
+        self.show_model(self.model.fill_empty())
+
     def action_indicators(self) -> None:
         """The picker of the focused panel's indicators; what it returns is saved to its entry."""
         from monitor.ui.screens.indicators import IndicatorPicker

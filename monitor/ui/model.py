@@ -170,6 +170,26 @@ class MonitorModel:
         self.panels[self.focused_panel] = entries[self.selected]
         return True
 
+    def fill_empty(self) -> Edit:
+        """Fills the empty panels with the list's instruments at its next intervals (this session)."""
+        empty = [i for i, key in enumerate(self.panels) if key is None]
+        entries = self.current.entries
+        if not empty or not entries:
+            return Edit(info="No empty panel to fill" if not empty else "The list is empty: a adds one")
+        cycle = ordered()
+        start = cycle.index(self.current.interval) if self.current.interval in cycle else 0
+        candidates = (
+            WatchKey(entry.id, cycle[(start + step) % len(cycle)])
+            for step in range(1, len(cycle))
+            for entry in entries
+        )
+        fresh = (key for key in candidates if key not in self.panels)
+        filled = 0
+        for index, key in zip(empty, fresh, strict=False):
+            self.panels[index] = key
+            filled += 1
+        return Edit(info=f"Filled {filled} panels with the list's instruments on other intervals")
+
     def next_panel(self) -> None:
         self.focused_panel = (self.focused_panel + 1) % max(1, len(self.panels))
 

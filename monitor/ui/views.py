@@ -74,7 +74,9 @@ def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
 
 
 def empty_panel() -> PanelView:
-    return PanelView(None, "empty", EMPTY_BADGE, message="Select a row and press Enter")
+    return PanelView(
+        None, "empty", EMPTY_BADGE, message="Select a row and press Enter\nor f: fill from the list"
+    )
 
 
 def panel_of(

@@ -348,3 +348,18 @@ async def test_zooming_out_draws_true_ohlcv_groups_and_zooming_in_fewer_candles(
         )
         await pilot.press("end", "plus", "plus", "plus")
         assert chart(app).zoom_level.cells == 2
+
+
+async def test_f_fills_the_empty_panels_of_a_big_layout(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN)
+        await settle(pilot, app)
+        await pilot.press("l")  # 3x3: five empty panels
+        await settle(pilot, app)
+        assert "or f: fill from the list" in "\n".join(lines(app.panel_widgets[8]))
+        await pilot.press("f")
+        await settle(pilot, app)
+        shown = [panel.view.key for panel in app.panel_widgets if panel.view is not None]
+        assert None not in shown and len(set(shown)) == 9
+        assert set(shown) <= set(feed.health.watch), "every filled series is subscribed"

@@ -238,3 +238,16 @@ def test_each_panel_starts_live_and_keeps_its_chart_view_until_it_shows_another_
     model.jump(3)
     model.show_selected()
     assert model.charts.get(0, model.panels[0]) == LIVE
+
+
+def test_f_fills_the_empty_panels_with_the_lists_instruments_on_other_intervals(model: MonitorModel) -> None:
+    model.cycle_layout()  # 2x2 → 3x3: nine panels, four entries
+    assert model.panels.count(None) == 5
+    edit = model.fill_empty()
+    assert not edit.changed and "Filled 5 panels" in edit.info
+    m5 = [WatchKey(key.id, Interval.M2) for key in (SBER, GAZP, LKOH, YDEX)]
+    assert model.panels[:4] == [SBER, GAZP, LKOH, YDEX]
+    assert model.panels[4:8] == m5, "the next interval of the cycle, in list order"
+    assert len(set(model.panels)) == 9 and None not in model.panels
+    assert set(model.watch_keys()) == set(model.panels), "the filled series are streamed"
+    assert "No empty panel" in model.fill_empty().info

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from textual import events
+from textual.pilot import Pilot
 
 from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, WatchKey
@@ -19,6 +22,18 @@ from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, saved, settl
 SBER, GAZP, LKOH = (WatchKey(i, Interval.M1) for i in ("SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR"))
 HISTORY = 300
 """Candles per series: several screens of a 2x2 panel (about 50 columns wide)."""
+
+
+@asynccontextmanager
+async def running(
+    make: AppFactory, feed: FakeFeed, count: int = 60
+) -> AsyncIterator[tuple[MonitorApp, Pilot[int]]]:
+    """The app on screen with `count` candles in every series of the main list."""
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN, count)
+        await settle(pilot, app)
+        yield app, pilot
 
 
 def lines(panel: CandlePanel) -> list[str]:
@@ -53,10 +68,7 @@ def shown_times(app: MonitorApp, feed: FakeFeed, index: int = 0) -> list[int]:
 async def test_right_shows_the_cursor_on_the_newest_candle_with_its_readout(
     make: AppFactory, feed: FakeFeed
 ) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         panel = app.panel_widgets[0]
         assert readout_of(panel) is None and not any(" O " in line for line in lines(panel))
         await pilot.press("right")
@@ -73,10 +85,7 @@ async def test_right_shows_the_cursor_on_the_newest_candle_with_its_readout(
 async def test_left_past_the_edge_scrolls_into_history_and_end_returns_live(
     make: AppFactory, feed: FakeFeed
 ) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         panel = app.panel_widgets[0]
         live = shown_times(app, feed)
         await pilot.press("right", *["left"] * (len(live) + 5))
@@ -93,10 +102,7 @@ async def test_left_past_the_edge_scrolls_into_history_and_end_returns_live(
 
 
 async def test_escape_also_returns_live(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         await pilot.press("right", "shift+left", "shift+left")
         assert not chart(app).live
         await pilot.press("escape")
@@ -104,10 +110,7 @@ async def test_escape_also_returns_live(make: AppFactory, feed: FakeFeed) -> Non
 
 
 async def test_shift_arrows_move_a_page(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         page = app.panel_widgets[0].visible_candles(chart(app).zoom_level)
         await pilot.press("right", "shift+left")
         series = feed.view(SBER).series
@@ -119,10 +122,7 @@ async def test_shift_arrows_move_a_page(make: AppFactory, feed: FakeFeed) -> Non
 
 
 async def test_reaching_the_oldest_candle_asks_the_feed_for_older(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         await pilot.press("right", "shift+left")
         assert feed.older_requests == [], "not at the oldest candle yet"
         await pilot.press("home")
@@ -168,10 +168,7 @@ async def test_a_page_in_flight_says_loading_and_lands_without_moving_the_view(
 async def test_new_candles_while_looking_back_keep_the_view_and_say_they_wait(
     make: AppFactory, feed: FakeFeed, clock: ManualClock
 ) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         await pilot.press("right", "shift+left", "shift+left")
         await settle(pilot, app)
         before = shown_times(app, feed)
@@ -184,10 +181,7 @@ async def test_new_candles_while_looking_back_keep_the_view_and_say_they_wait(
 
 
 async def test_plus_and_minus_change_the_zoom_of_the_focused_panel(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         wide = app.panel_widgets[0].visible_candles(chart(app).zoom_level)
         await pilot.press("plus")
         assert chart(app).zoom == DEFAULT_ZOOM - 1
@@ -199,10 +193,7 @@ async def test_plus_and_minus_change_the_zoom_of_the_focused_panel(make: AppFact
 
 
 async def test_clicking_a_panel_focuses_it(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(make, feed) as (app, pilot):
         await pilot.click("#panel-2", offset=(5, 1))
         await pilot.pause()
         assert app.model.focused_panel == 2
@@ -211,10 +202,7 @@ async def test_clicking_a_panel_focuses_it(make: AppFactory, feed: FakeFeed) -> 
 
 
 async def test_hovering_a_panel_puts_the_cursor_under_the_pointer(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         panel = app.panel_widgets[1]
         x = 10
         index = panel.index_at(x)
@@ -226,10 +214,7 @@ async def test_hovering_a_panel_puts_the_cursor_under_the_pointer(make: AppFacto
 
 
 async def test_the_wheel_zooms_the_panel_under_the_pointer(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         panel = app.panel_widgets[3]
         panel.post_message(events.MouseScrollDown(panel, 5, 5, 0, 1, 0, False, False, False))
         await pilot.pause()
@@ -241,10 +226,7 @@ async def test_the_wheel_zooms_the_panel_under_the_pointer(make: AppFactory, fee
 
 
 async def test_dragging_right_pans_back_in_time(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         live = shown_times(app, feed)
         panel = app.panel_widgets[0]
         await pilot.mouse_down("#panel-0", offset=(10, 6))
@@ -259,10 +241,7 @@ async def test_dragging_right_pans_back_in_time(make: AppFactory, feed: FakeFeed
 async def test_a_click_on_a_row_selects_it_and_a_double_click_shows_it(
     make: AppFactory, feed: FakeFeed
 ) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(make, feed) as (app, pilot):
         await pilot.click("#sidebar", offset=(3, 3))  # border, then row 3 (index 2)
         await pilot.pause()
         assert app.model.selected == 2
@@ -293,10 +272,7 @@ async def test_the_lists_indicators_draw_over_and_under_the_candles(
     make: AppFactory, feed: FakeFeed, watchlist_file: Path
 ) -> None:
     watchlist_file.write_text(WITH_INDICATORS, encoding="utf-8")
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         panel = app.panel_widgets[0]
         assert panel.view is not None and [s.label for s in panel.view.indicators] == ["SMA 20", "RSI 14"]
         await pilot.press("right")
@@ -309,10 +285,7 @@ async def test_the_lists_indicators_draw_over_and_under_the_candles(
 async def test_o_picks_the_focused_panels_indicators_and_saves_them_with_the_comments(
     make: AppFactory, feed: FakeFeed, watchlist_file: Path
 ) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(make, feed) as (app, pilot):
         await pilot.press("tab", "o")
         await wait_for(pilot, lambda: isinstance(app.screen, IndicatorPicker))
         await pilot.press("enter", "s")  # the first row (SMA 20) on, then save
@@ -330,10 +303,7 @@ async def test_o_picks_the_focused_panels_indicators_and_saves_them_with_the_com
 async def test_zooming_out_draws_true_ohlcv_groups_and_zooming_in_fewer_candles(
     make: AppFactory, feed: FakeFeed
 ) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN, HISTORY)
-        await settle(pilot, app)
+    async with running(make, feed, HISTORY) as (app, pilot):
         panel = app.panel_widgets[0]
         await pilot.press("minus", "minus", "right")  # 4 candles a column, cursor on the newest group
         await settle(pilot, app)
@@ -351,10 +321,7 @@ async def test_zooming_out_draws_true_ohlcv_groups_and_zooming_in_fewer_candles(
 
 
 async def test_f_fills_the_empty_panels_of_a_big_layout(make: AppFactory, feed: FakeFeed) -> None:
-    app = make()
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(make, feed) as (app, pilot):
         await pilot.press("l")  # 3x3: five empty panels
         await settle(pilot, app)
         assert "or f: fill from the list" in "\n".join(lines(app.panel_widgets[8]))

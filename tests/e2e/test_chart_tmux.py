@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -67,20 +65,20 @@ def header(screen: str) -> str:
     return lines[0] if lines else ""
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        stop(proc)
-
-
-def test_cursor_history_and_live_edge_in_tmux(tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+def test_cursor_history_and_live_edge_in_tmux(tmp_path: Path) -> None:
     require_tmux()
     deadline = time.monotonic() + DEADLINE_S
     env = isolated_env(tmp_path, TOKEN)
     port = free_port()
-    processes.append(start_sim(["--port", str(port), "--speed", str(SPEED), "--token", TOKEN], env, deadline))
+    sim = start_sim(["--port", str(port), "--speed", str(SPEED), "--token", TOKEN], env, deadline)
+    try:
+        drive(tmp_path, env, port, deadline)
+    finally:
+        stop(sim)
+
+
+def drive(tmp_path: Path, env: dict[str, str], port: int, deadline: float) -> None:
+    """→, ← until an earlier day, End: against the simulator on `port`."""
     watchlist = tmp_path / "watchlist.toml"
     watchlist.write_text(WATCHLIST, encoding="utf-8")
     args = ["--endpoint", f"127.0.0.1:{port}", "--plaintext", "--sim-speed", str(SPEED)]

@@ -33,6 +33,7 @@ from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, require_loopback,
 from monitor.settings_origin import describe_errors, describe_source_error, env_name
 from monitor.settings_read import SettingsError as SettingsError
 from monitor.settings_read import clean_token, read_config_text, read_token_file, token_file_notices
+from monitor.settings_store import StoreSettings
 from monitor.uinames import THEMES, color_error, key_errors
 
 TOKEN_ENV = "TINKOFF_TOKEN_STRING"
@@ -236,6 +237,8 @@ class Settings(BaseSettings):
     """Look and keys of the terminal UI."""
     log: LogSettings = Field(default_factory=LogSettings)
     """Log file and level."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    """The embedded candle store."""
     watchlist: Path | None = Field(default=None)
     """Watchlist file; None = the user's watchlist.toml if present, else the shipped example."""
 

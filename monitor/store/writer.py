@@ -1,0 +1,196 @@
+"""The store's one writer thread: queued writes, committed in batches of one transaction each."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from monitor.market import Candle, Instrument, RangeSet, SeriesKey
+from monitor.store.codec import candle_row, instrument_row
+from monitor.store.schema import transaction
+
+BATCH_ITEMS = 512
+"""Most queued writes committed in one transaction (a burst is split, so flush waits stay short)."""
+
+log = structlog.get_logger("monitor.store")
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCandles:
+    key: SeriesKey
+    candles: Sequence[Candle]
+    complete: tuple[int, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveInstrument:
+    watch_id: str
+    instrument: Instrument
+    fetched_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Barrier:
+    """Set once every write queued before it is committed (or dropped, when the store failed)."""
+
+    done: threading.Event
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A function run on the writer's connection, alone (it makes its own transaction, or none)."""
+
+    run: Callable[[sqlite3.Connection], object]
+    done: threading.Event
+    outcome: list[object]
+    """Filled with the function's result, or the exception it raised."""
+
+
+Job = SaveCandles | SaveInstrument | Barrier | Maintenance | None
+"""None stops the thread."""
+
+
+def series_id(conn: sqlite3.Connection, key: SeriesKey, cache: dict[SeriesKey, int]) -> int:
+    """The series row of `key`, made on first use (inside the caller's transaction)."""
+    found = cache.get(key)
+    if found is None:
+        conn.execute(
+            "INSERT OR IGNORE INTO series (uid, interval) VALUES (?, ?)", (key.uid, key.interval.value)
+        )
+        row = conn.execute(
+            "SELECT id FROM series WHERE uid = ? AND interval = ?", (key.uid, key.interval.value)
+        ).fetchone()
+        found = cache[key] = int(row[0])
+    return found
+
+
+def write_batch(conn: sqlite3.Connection, jobs: Sequence[Job], cache: dict[SeriesKey, int]) -> int:
+    """Writes `jobs` in one transaction; returns the candles written."""
+    written = 0
+    with transaction(conn):
+        for job in jobs:
+            if isinstance(job, SaveCandles):
+                written += _save_candles(conn, job, cache)
+            elif isinstance(job, SaveInstrument):
+                conn.execute(
+                    "INSERT OR REPLACE INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job.watch_id, *instrument_row(job.instrument), job.fetched_at),
+                )
+    return written
+
+
+def _save_candles(conn: sqlite3.Connection, job: SaveCandles, cache: dict[SeriesKey, int]) -> int:
+    series = series_id(conn, job.key, cache)
+    rows = [(series, *candle_row(c)) for c in job.candles if c.closed]
+    if rows:
+        conn.executemany("INSERT OR REPLACE INTO candles VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    if job.complete is not None and job.complete[0] < job.complete[1]:
+        ranges = RangeSet(
+            [
+                (int(a), int(b))
+                for a, b in conn.execute("SELECT start, end FROM ranges WHERE series = ?", (series,))
+            ]
+        )
+        ranges.add(*job.complete)
+        conn.execute("DELETE FROM ranges WHERE series = ?", (series,))
+        conn.executemany("INSERT INTO ranges VALUES (?, ?, ?)", [(series, a, b) for a, b in ranges])
+    return len(rows)
+
+
+class Writer:
+    """Runs `write_batch` on a daemon thread for whatever is queued; stops on the first failure.
+
+    A failure (disk full, read-only file, a lock held too long) calls `on_failure` once with the
+    error; later writes are dropped, so the monitor goes on without the store.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, on_failure: Callable[[BaseException], None]) -> None:
+        self._conn = conn
+        self._on_failure = on_failure
+        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._cache: dict[SeriesKey, int] = {}
+        self._failed = False
+        self.candles_written = 0
+        self.batches = 0
+        self.busy_seconds = 0.0
+        """Thread time spent writing (the write cost per candle is this over candles_written)."""
+        self._thread = threading.Thread(target=self._run, name="monitor-store-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, job: Job) -> None:
+        self._queue.put(job)
+
+    def flush(self) -> None:
+        if not self._thread.is_alive():
+            return
+        done = threading.Event()
+        self._queue.put(Barrier(done))
+        done.wait()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def call(self, run: Callable[[sqlite3.Connection], object]) -> object:
+        """Runs `run(conn)` on the writer thread after everything queued; returns or raises its outcome."""
+        job = Maintenance(run, threading.Event(), [])
+        if not self._thread.is_alive():
+            raise RuntimeError("the store is closed")
+        self._queue.put(job)
+        job.done.wait()
+        if isinstance(job.outcome[0], BaseException):
+            raise job.outcome[0]
+        return job.outcome[0]
+
+    def _run(self) -> None:
+        while True:
+            jobs = [self._queue.get()]
+            while len(jobs) < BATCH_ITEMS:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            work: list[Job] = []
+            for job in jobs:
+                if isinstance(job, SaveCandles | SaveInstrument):
+                    work.append(job)
+                    continue
+                # Everything queued before a barrier, a maintenance job or the stop is committed first.
+                self._commit(work)
+                work = []
+                if isinstance(job, Barrier):
+                    job.done.set()
+                elif isinstance(job, Maintenance):
+                    self._maintain(job)
+                else:
+                    self._conn.close()
+                    return
+            self._commit(work)
+
+    def _maintain(self, job: Maintenance) -> None:
+        try:
+            job.outcome.append(job.run(self._conn))
+        except Exception as exc:
+            job.outcome.append(exc)
+        finally:
+            job.done.set()
+
+    def _commit(self, work: list[Job]) -> None:
+        if not work or self._failed:
+            return
+        started = time.thread_time()
+        try:
+            self.candles_written += write_batch(self._conn, work, self._cache)
+            self.batches += 1
+        except (sqlite3.Error, OSError) as exc:
+            self._failed = True
+            self._on_failure(exc)
+        finally:
+            self.busy_seconds += time.thread_time() - started

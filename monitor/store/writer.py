@@ -18,6 +18,9 @@ from monitor.store.schema import transaction
 BATCH_ITEMS = 512
 """Most queued writes committed in one transaction (a burst is split, so flush waits stay short)."""
 
+BUSY_ATTEMPTS = 12
+"""Busy timeouts a batch waits through (12 x 5 s) before the store gives up on another writer."""
+
 log = structlog.get_logger("monitor.store")
 
 
@@ -187,8 +190,18 @@ class Writer:
             return
         started = time.thread_time()
         try:
-            self.candles_written += write_batch(self._conn, work, self._cache)
-            self.batches += 1
+            for attempt in range(1, BUSY_ATTEMPTS + 1):
+                try:
+                    self.candles_written += write_batch(self._conn, work, self._cache)
+                    self.batches += 1
+                    return
+                except sqlite3.OperationalError as exc:
+                    # Another monitor holds the write lock (each attempt waited the busy timeout).
+                    if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY"):
+                        raise
+                    if attempt == BUSY_ATTEMPTS:
+                        raise
+                    log.info("store_busy", attempt=attempt)
         except (sqlite3.Error, OSError) as exc:
             self._failed = True
             self._on_failure(exc)

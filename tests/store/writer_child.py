@@ -29,14 +29,11 @@ def main() -> None:
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
     path, uid, batches = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     store = CandleStore.open(path)
-    if store.unavailable is not None:
-        print(f"unavailable {store.unavailable}", flush=True)
-        return
     key = SeriesKey(uid, Interval.M1)
     n = 0
     while batches == 0 or n < batches:
         store.save(key, batch(n), (60 * n * BATCH, 60 * (n + 1) * BATCH))
-        store.flush()
+        store.flush()  # a failed write shows in `unavailable`, checked after it
         if store.unavailable is not None:
             print(f"unavailable {store.unavailable}", flush=True)
             return

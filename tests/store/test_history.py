@@ -113,7 +113,9 @@ async def test_only_the_holes_around_stored_ranges_are_fetched(sim: SimServer, s
     assert store.complete_ranges(SeriesKey(_uid(sim), Interval.M1)) == [(start, end)]
 
 
-async def test_without_a_store_the_output_is_the_same(sim: SimServer, store: CandleStore, tmp_path: Path) -> None:
+async def test_without_a_store_the_output_is_the_same(
+    sim: SimServer, store: CandleStore, tmp_path: Path
+) -> None:
     start, end = span(sim, Interval.H1, 10)
     off = CandleStore.disabled(tmp_path / "none.sqlite3", "off")
     assert await run_export(sim, off, Interval.H1, start, end) == await run_export(

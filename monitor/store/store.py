@@ -19,6 +19,7 @@ from monitor.store.writer import SaveCandles, SaveInstrument, Writer
 T = TypeVar("T")
 log = structlog.get_logger("monitor.store")
 
+_new_tuple = tuple.__new__
 _SERIES = "SELECT id FROM series WHERE uid = ? AND interval = ?"
 
 
@@ -142,8 +143,18 @@ class CandleStore:
         self, key: SeriesKey, candles: Sequence[Candle], complete: tuple[int, int] | None = None
     ) -> None:
         """Queues the closed ones of `candles` (and a range now known complete) for the writer."""
-        if self._writer is not None and self._unavailable is None:
-            self._writer.put(SaveCandles(key, tuple(candles), complete))
+        if self._writer is None or self._unavailable is not None:
+            return
+        # Filtered here, not on the writer: the feed offers every update, and a forming one must
+        # cost the receive loop no more than this check.
+        if len(candles) == 1 and complete is None:  # the stream's case: one update at a time
+            if candles[0].closed:
+                # tuple.__new__: a NamedTuple's own __new__ costs four times as much.
+                self._writer.put(_new_tuple(SaveCandles, (key, candles, None)))
+            return
+        closed = [c for c in candles if c.closed]
+        if closed or complete is not None:
+            self._writer.put(SaveCandles(key, closed, complete))
 
     def instrument(self, watch_id: str, max_age_s: float) -> Instrument | None:
         """The stored metadata of `watch_id`, if fetched less than `max_age_s` ago."""

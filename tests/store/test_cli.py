@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+import monitor.cli as cli
 from monitor.cli import main
+from monitor.logging import configure_logging
 
 FROM, TO = "2026-11-02", "2026-11-02T06:00"
 """Six hours of a Monday: 360 one-minute periods, long closed on the built-in simulator's clock."""
@@ -27,8 +30,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() configures global logging; undo it so other tests start clean."""
+def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """main() configures global logging; undo it so other tests start clean.
+
+    Without caching: a module's logger cached here would bypass other tests' capture_logs.
+    """
+    monkeypatch.setattr(cli, "configure_logging", functools.partial(configure_logging, cache=False))
     root = logging.getLogger()
     handlers = list(root.handlers)
     yield

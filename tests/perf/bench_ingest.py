@@ -150,9 +150,7 @@ async def raw_run(address: str, total: int, *, decode: bool, convert: bool = Fal
     return meter.run
 
 
-async def feed_run(
-    address: str, total: int, also: Callable[[SeriesKey, Candle], None] | None = None
-) -> Run:
+async def feed_run(address: str, total: int, also: Callable[[SeriesKey, Candle], None] | None = None) -> Run:
     """(b) The real Feed: subscription handshake, receive loop, decode, book upsert, health.
 
     `also` is a second candle listener (bench_store attaches the store's save with it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ def demo_path(path: Path) -> Path:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Prints the summary or prunes; 1 with one line on stderr when the store cannot be used."""
     from monitor.store.maintenance import compact, file_size, prune, store_info
+    from monitor.store.opening import describe
 
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -80,8 +82,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             out.write(info_text(store_info(store)))
             return EXIT_OK
         before = file_size(path)
-        deleted = prune(store, settings.store.retention(), time.time())
-        compact(store)
+        try:
+            deleted = prune(store, settings.store.retention(), time.time())
+            compact(store)
+        except sqlite3.Error as exc:  # another monitor held the lock past the busy timeout, a full disk
+            print(f"monitor: error: cannot prune {path}: {describe(exc)}", file=err)
+            return EXIT_FAILED
         for interval, count in sorted(deleted.items(), key=lambda item: item[0].seconds):
             days = settings.store.retention()[interval]
             print(f"{interval.code}: deleted {count:,} candles older than {days} days", file=out)

@@ -89,7 +89,7 @@ def prepare(
             f"the store has schema version {found}, newer than this monitor's {version}: "
             "it was written by a newer monitor and is left as it is"
         )
-    while True:
+    while _pragma(conn, "user_version") < version:  # at the version: no write lock needed
         # Re-read under the write lock: another process may have migrated the file meanwhile.
         with transaction(conn):
             step = _pragma(conn, "user_version")
@@ -99,6 +99,7 @@ def prepare(
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {step + 1}")
+    return found
 
 
 @contextmanager

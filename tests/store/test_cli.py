@@ -142,3 +142,25 @@ def test_store_info_on_a_newer_schema_says_so_and_exits_1(
     assert main(["store", "--info", "--store", str(path)]) == 1
     err = capsys.readouterr().err
     assert "newer" in err and "Traceback" not in err
+
+
+def test_prune_while_another_process_holds_the_lock_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.store.opening as opening
+
+    monkeypatch.setattr(opening, "BUSY_TIMEOUT_MS", 50)  # fail fast instead of waiting 5 s
+    path = tmp_path / "busy.sqlite3"
+    main(["store", "--info", "--store", str(path)])
+    from monitor.store import CandleStore
+
+    CandleStore.open(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert main(["store", "--prune", "--store", str(path)]) == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert f"cannot prune {path}" in err and "lock" in err and "Traceback" not in err

@@ -33,6 +33,9 @@ def expected_csv(sim: SimServer, interval: Interval, start: int, end: int) -> st
     item = sim.state.catalogue.resolve(SBER)
     assert item is not None
     now = sim.clock.now()
+    # GetCandles serves nothing before the instrument's first candle (sim.history does not know it).
+    first = item.first_1day if interval.seconds >= 86_400 else item.first_1min
+    start = max(start, interval.start_of(first))
     lines = ["time,open,high,low,close,volume,source"]
     for candle in sim.history(item.uid, interval, start, end):
         found = sim.market.candle(item.uid, interval, candle.time, now)
@@ -74,8 +77,8 @@ async def run_export(sim: SimServer, store: CandleStore, interval: Interval, sta
 
 @pytest.mark.parametrize(
     ("interval", "days", "pages"),
-    [(Interval.M1, 5, 5), (Interval.H1, 95, 2), (Interval.D1, 15 * 365, 3)],
-    ids=["1m", "1h", "1d"],
+    [(Interval.M1, 5, 5), (Interval.H1, 95, 2), (Interval.D1, 8 * 365, 2)],
+    ids=["1m", "1h", "1d"],  # 1d: a page is six years and SBER's daily history starts in 2018
 )
 async def test_output_over_many_pages_equals_the_simulators_history(
     sim: SimServer, store: CandleStore, interval: Interval, days: int, pages: int

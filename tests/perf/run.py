@@ -32,6 +32,7 @@ BENCHMARKS = [
     "faults",
     "scale",
     "indicators",
+    "store",
     "scrollback",
 ]
 

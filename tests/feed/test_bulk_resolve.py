@@ -1,4 +1,4 @@
-"""A large watchlist resolves with the bulk listings (no 80002) on a cold start, from the cache on a warm one."""
+"""A large watchlist resolves by the bulk listings (no 80002) when cold, from the cache when warm."""
 
 from __future__ import annotations
 

@@ -212,11 +212,13 @@ class Backfiller:
         except Exception as exc:  # HistoryError or a transport error: retried with backoff
             self._failed(key, exc)
             return
-        if initial:
+        if initial or start is None:
+            # A first load, or a loaded series asked again with no gap left (a retry after the
+            # gap's fill succeeded): the recent history is in.
             self._loaded.add(key)
             series.mark_history_loaded()
         else:
-            series.mark_backfilled(start, end)  # type: ignore[arg-type]  # not None off the first load
+            series.mark_backfilled(start, end)
             if self._gap.get(key) == start:
                 self._gap.pop(key)  # a gap opened meanwhile starts elsewhere and stays queued
         settle = end + CORRECTION_SETTLE_S - self._clock.now()

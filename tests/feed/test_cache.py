@@ -29,9 +29,13 @@ class History:
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.calls: list[tuple[str, int, int]] = []
+        self.failures = 0
 
     async def fetch(self, uid: str, interval: Interval, start: int, end: int) -> list[Candle]:
         self.calls.append(("fetch", start, end))
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("UNAVAILABLE")
         return [candle(t) for t in interval.periods(start, end)]
 
     async def recent(self, uid: str, interval: Interval, count: int) -> list[Candle]:
@@ -148,6 +152,26 @@ async def test_a_gap_fill_takes_what_the_cache_holds_complete_and_fetches_only_t
     series = book.series(KEY)
     assert all(series.get(t) is not None for t in KEY.interval.periods(T0 - 60, T0 + 600))
     assert list(series.gaps) == [] and list(series.backfilled) == [(T0 - 60, T0 + 600)]
+    task.cancel()
+
+
+async def test_a_retry_that_finds_the_gap_already_filled_reloads_the_recent_history() -> None:
+    clock, book = ManualClock(T0 + 45), CandleBook()
+    backfill, history, _, task = await started(clock, book, MemoryCache())
+    backfill.confirmed(KEY)
+    await settle(clock)
+    backfill.lost(KEY)
+    clock.advance(600)
+    history.failures = 1
+    backfill.confirmed(KEY)  # fails: a retry is due in 5 s
+    await settle(clock)
+    backfill.lost(KEY)
+    backfill.confirmed(KEY)  # a new stream fills the gap before the retry is due
+    await settle(clock)
+    assert list(book.series(KEY).gaps) == []
+    clock.advance(5)  # the retry finds no gap left
+    await settle(clock)
+    assert history.calls[-1] == ("recent", 5, 0) and not task.done()
     task.cancel()
 
 

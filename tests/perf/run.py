@@ -30,6 +30,7 @@ BENCHMARKS = [
     "soak",
     "faults",
     "scale",
+    "warm_start",
 ]
 
 

@@ -12,8 +12,9 @@ from monitor.market import Candle, Instrument, Interval, Origin, SeriesKey
 class CandleCache(Protocol):
     """Closed candles per series, the ranges known to be complete, and instruments, kept at rest.
 
-    Reads (`load`, `complete_ranges`, `instrument`) see every save made before them; `save` and
-    `save_instrument` never block the event loop (they enqueue; `flush` waits for the writes).
+    `save` and `save_instrument` never block the event loop: they enqueue, and `flush` waits for
+    the writes. Reads (`load`, `complete_ranges`, `instrument`) may not see saves still queued, so
+    the feed keeps what it fetched itself for the rest of its run.
     """
 
     def load(self, key: SeriesKey, start: int | None, end: int | None, limit: int) -> list[Candle]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
 from structlog.testing import capture_logs
 
 from monitor.feed.backfill import CORRECTION_SETTLE_S, Backfiller, fetch_spans
@@ -218,3 +219,17 @@ def test_a_saved_instrument_is_fresh_until_its_refresh_age() -> None:
     assert cache.instrument("SBER_TQBR", 3600) == DEMO_INSTRUMENTS[0]
     clock.advance(1)
     assert cache.instrument("SBER_TQBR", 3600) is None
+
+
+def test_the_instruments_refresh_age_is_a_feed_setting() -> None:
+    from pydantic import ValidationError
+
+    from monitor.feed.config import FeedConfig
+    from monitor.settings import FeedSettings, Settings
+
+    assert FeedConfig.from_settings(Settings(), token="").instrument_max_age_s == 86_400.0
+    config = FeedConfig.from_settings(Settings(feed=FeedSettings(instrument_refresh_s=600)), token="")
+    assert config.instrument_max_age_s == 600.0
+    for wrong in (-1.0, float("inf"), 31 * 86_400.0):
+        with pytest.raises(ValidationError, match="instrument_refresh_s"):
+            FeedSettings(instrument_refresh_s=wrong)

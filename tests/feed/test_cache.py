@@ -13,7 +13,7 @@ from monitor.feed.cache import holes, settled_end, stream_close_saver
 from monitor.feed.history import HistoryClient
 from monitor.feed.testing import DEMO_INSTRUMENTS, ManualClock, MemoryCache
 from monitor.market import Candle, CandleBook, Interval, Origin, SeriesKey
-from tests.feed.test_backfill import Watched, settle
+from tests.feed.test_backfill import FakeHistory, Watched, settle
 
 KEY = SeriesKey("uid", Interval.M1)
 T0 = 1_800_000_000 - 1_800_000_000 % 60
@@ -24,20 +24,12 @@ def candle(time: int, origin: Origin = Origin.BACKFILL, closed: bool = True) -> 
     return Candle(time, 1.0, 2.0, 0.5, 1.5, 10 + time % 7, closed, origin)
 
 
-class History:
-    """GetCandles as a script: a candle for every period; records each call."""
+class History(FakeHistory):
+    """GetCandles as a script (test_backfill's), with the recent history there too."""
 
     def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
         self.clock = clock
-        self.calls: list[tuple[str, int, int]] = []
-        self.failures = 0
-
-    async def fetch(self, uid: str, interval: Interval, start: int, end: int) -> list[Candle]:
-        self.calls.append(("fetch", start, end))
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("UNAVAILABLE")
-        return [candle(t) for t in interval.periods(start, end)]
 
     async def recent(self, uid: str, interval: Interval, count: int) -> list[Candle]:
         self.calls.append(("recent", count, 0))

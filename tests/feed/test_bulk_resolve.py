@@ -129,3 +129,19 @@ def test_the_listings_are_ordered_by_the_boards_the_ids_name() -> None:
     anywhere = [*ids, "e6123145-9665-43e0-8413-cd61b8aa9b13"]
     order = [listing.kind for listing in listing_order(anywhere, {"etf"})]
     assert order == ["share", "futures"]  # bonds and currencies would hold the uid at best
+
+
+async def test_the_simulator_counts_calls_and_refusals_per_method() -> None:
+    from dataclasses import replace
+
+    from monitor.sim import SimServer
+    from tests.feed.feedkit import sim_config
+
+    # Time stands still: the three calls fall in one minute window, whatever the machine's pace.
+    still = ManualClock()
+    async with SimServer(replace(sim_config(), instruments_limit_per_minute=2), clock=still) as sim:
+        async with grpc.aio.insecure_channel(sim.address) as opened:
+            resolved: dict[str, Instrument] = {}
+            result = await resolve_round(resolver(opened), ["SBER_TQBR", "GAZP_TQBR", "LKOH_TQBR"], resolved)
+        assert result.wait is not None and len(resolved) == 2
+        assert sim.stats.calls["GetInstrumentBy"] == 3 and sim.stats.rate_limited == {"GetInstrumentBy": 1}

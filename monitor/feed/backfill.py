@@ -124,6 +124,8 @@ class Backfiller:
     def _draw(self, key: SeriesKey) -> bool:
         """Puts the newest cached candles of the last GetCandles window in the book; True if any."""
         assert self._cache is not None
+        # Older candles would sit apart from the history after a long break (days of 1m), and the
+        # catch-up from them would cost a call per window: such a series starts cold instead.
         since = key.interval.start_of(int(self._clock.now())) - WINDOW_SECONDS[key.interval]
         try:
             candles = as_history(self._cache.load(key, since, None, self._count))

@@ -30,6 +30,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from monitor.endpoints import PROD_ENDPOINT, SANDBOX_ENDPOINT, require_loopback, split_endpoint
+from monitor.settings_alerts import AlertSettings
 from monitor.settings_origin import describe_errors, describe_source_error, env_name
 from monitor.settings_read import SettingsError as SettingsError
 from monitor.settings_read import clean_token, read_config_text, read_token_file, token_file_notices
@@ -143,6 +144,8 @@ class FeedSettings(BaseModel):
 
     history_candles: int = Field(default=200, ge=1, le=5_000)
     """Closed candles backfilled per panel."""
+    max_candles: int = Field(default=50_000, ge=1_000, le=1_000_000)
+    """Most candles one series holds in memory, 1000..1000000 (scroll-back loads older ones)."""
     max_streams: int = Field(default=4, ge=1, le=16)
     """Most MarketDataStream calls opened at once (each carries up to 300 subscriptions)."""
     subscriptions_per_stream: int = Field(default=300, ge=1, le=300)
@@ -238,6 +241,8 @@ class Settings(BaseSettings):
     """Look and keys of the terminal UI."""
     log: LogSettings = Field(default_factory=LogSettings)
     """Log file and level."""
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    """Bell and desktop command for fired alerts."""
     watchlist: Path | None = Field(default=None)
     """Watchlist file; None = the user's watchlist.toml if present, else the shipped example."""
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from monitor.alerts.events import AlertFired
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Candle, Origin, SeriesKey
 
@@ -28,8 +29,15 @@ class _Slot:
     candle: Candle | None
 
 
-Update = tuple[SeriesKey, Candle] | str
-"""What the writer gets: a candle update or a stderr line."""
+@dataclass(frozen=True, slots=True)
+class AlertLine:
+    """An alert that fired: its own stdout line, never conflated or dropped."""
+
+    fired: AlertFired
+
+
+Update = tuple[SeriesKey, Candle] | str | AlertLine
+"""What the writer gets: a candle update, a stderr line or an alert."""
 
 
 class Outbox:
@@ -42,7 +50,7 @@ class Outbox:
     """
 
     def __init__(self) -> None:
-        self._items: deque[tuple[SeriesKey, Candle] | _Slot | str] = deque()
+        self._items: deque[tuple[SeriesKey, Candle] | _Slot | str | AlertLine] = deque()
         self._forming: dict[SeriesKey, _Slot] = {}
         self._newest: dict[SeriesKey, int] = {}
         self._ready = asyncio.Event()
@@ -69,6 +77,11 @@ class Outbox:
                     slot.candle = None
                 slot = self._forming[key] = _Slot(key, candle)
                 self._items.append(slot)
+        self._ready.set()
+
+    def put_alert(self, fired: AlertFired) -> None:
+        """Queues an alert event for stdout (the alert engine's listener: cheap, never blocks)."""
+        self._items.append(AlertLine(fired))
         self._ready.set()
 
     def put_line(self, line: str) -> None:
@@ -130,10 +143,13 @@ class Printer:
         notes: list[str] = []
         # The history may be in by now while its lines are still in this batch (they were queued
         # after a live candle that came first): those series' live lines wait for the batch's end.
-        history_later = {i[0] for i in batch if not isinstance(i, str) and i[1].origin is not Origin.STREAM}
+        history_later = {i[0] for i in batch if isinstance(i, tuple) and i[1].origin is not Origin.STREAM}
         for item in batch:
             if isinstance(item, str):
                 notes.append(item)
+                continue
+            if isinstance(item, AlertLine):
+                lines.append(self.alert_line(item.fired))
                 continue
             key, candle = item
             flows = key in self._flowing or (key not in history_later and self._flows(key, lines))
@@ -224,6 +240,12 @@ class Printer:
             f"{when} {ticker or watch_id} {key.interval.code} O {candle.open:g} H {candle.high:g} "
             f"L {candle.low:g} C {candle.close:g} V {candle.volume} {flags}\n"
         )
+
+    def alert_line(self, fired: AlertFired) -> str:
+        """One stdout line for an alert: `{"event": "alert", "rule": …}` or a line for people."""
+        if self._as_json:
+            return json.dumps(fired.record(), separators=(",", ":"), ensure_ascii=False) + "\n"
+        return f"{fired.iso_time} ALERT {fired.title}: {fired.body}\n"
 
     def health_line(self, event: HealthEvent, next_retry_at: float | None) -> str:
         """One stderr line for a connection transition."""

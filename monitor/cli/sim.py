@@ -9,7 +9,9 @@ import secrets
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli.common import speed_arg
@@ -136,6 +138,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--tls-cert", metavar="F", help="PEM certificate chain (with --tls-key)")
     parser.add_argument("--tls-key", metavar="F", help="PEM private key (with --tls-cert)")
     parser.add_argument("--fault", type=parse_fault, action="append", default=[], metavar="KIND[@SECONDS]")
+    parser.add_argument("--replay", type=Path, metavar="FILE",
+                        help="serve a `monitor record` file back, its timing scaled by --speed")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -147,18 +151,27 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: `monitor --help` builds every command's parser and must not load grpc.
     from monitor.sim import SimConfig
 
+    make = None
+    if args.replay is not None:
+        from monitor.cli.record import replay_server
+
+        if args.tls_cert or (make := replay_server(args.replay, args.speed)) is None:
+            print("monitor sim: a replay is served without TLS" * bool(args.tls_cert), file=sys.stderr)
+            return EXIT_USAGE
     token = args.token or f"sim-{secrets.token_hex(8)}"
     config = SimConfig(
         host=args.host, port=args.port, tokens=(token,), seed=args.seed, speed=args.speed,
         sessions=args.sessions, tls_cert=args.tls_cert, tls_key=args.tls_key,
     )  # fmt: skip
     try:
-        return asyncio.run(_serve(config, list(args.fault)))
+        return asyncio.run(_serve(config, list(args.fault), make))
     except KeyboardInterrupt:  # before the signal handlers were in place
         return EXIT_INTERRUPTED
 
 
-async def _serve(config: SimConfig, faults: list[FaultPlan]) -> int:
+async def _serve(
+    config: SimConfig, faults: list[FaultPlan], make: Callable[[SimConfig], SimServer] | None = None
+) -> int:
     from monitor.sim import SimServer
 
     loop = asyncio.get_running_loop()
@@ -170,7 +183,7 @@ async def _serve(config: SimConfig, faults: list[FaultPlan]) -> int:
 
     for sig, exit_code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_OK)):
         loop.add_signal_handler(sig, stop, exit_code)
-    sim = SimServer(config)
+    sim = SimServer(config) if make is None else make(config)
     try:
         await sim.start()
     except RuntimeError:  # grpc's "Failed to bind to address"

@@ -7,9 +7,11 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli import demo
+from monitor.alerts import AlertEngine, AlertState
+from monitor.cli import demo, record
 from monitor.cli.common import (
     add_connection_arguments,
     clock_from_args,
@@ -18,9 +20,11 @@ from monitor.cli.common import (
     silence,
 )
 from monitor.cli.printer import Outbox, Printer
-from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Interval, WatchKey
+from monitor.settings import Settings
+from monitor.watchlist import WatchlistError, load_watchlists
 
 
 def add_parser(subparsers: Any) -> None:
@@ -39,7 +43,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="INTERVAL",
         help="1m (default), 5m, 1h…",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON object per candle update")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per candle update and per alert fired"
+    )
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE", help="also record the stream to FILE (`monitor record`)"
+    )
     add_connection_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -54,11 +63,18 @@ async def _main(args: argparse.Namespace) -> int:
     from monitor.feed import Feed
 
     settings, _ = settings_from_args(args)
+    usable, alerts = alert_engine(settings, args.ids, args.interval, explicit=args.watchlist is not None)
+    if not usable:
+        return EXIT_USAGE
     clock = clock_from_args(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     interrupted: list[int] = []
+    keys = [WatchKey(watch_id, args.interval) for watch_id in args.ids]
+    recorder = record.open_recording(args.record, keys, clock) if args.record else None
+    if args.record and recorder is None:
+        return EXIT_USAGE  # the file cannot be created: said on stderr
 
     def on_signal(sig: int) -> None:
         interrupted.append(sig)
@@ -73,13 +89,45 @@ async def _main(args: argparse.Namespace) -> int:
                     f"monitor: no token: streaming from the built-in simulator at {config.endpoint}",
                     file=sys.stderr,
                 )
-            feed = Feed(config=config, clock=clock)
-            status = await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop)
+            feed = Feed(config=record.tapped(config, recorder), clock=clock)
+            status = await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop, alerts=alerts)
             # Ctrl+C is an interruption (130, as every command); SIGTERM is a requested stop (0).
             return EXIT_INTERRUPTED if signal.SIGINT in interrupted and status == EXIT_OK else status
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+        if recorder is not None:
+            await record.close_recording(recorder, args.record)
+
+
+def alert_engine(
+    settings: Settings, ids: Sequence[str], interval: Interval, *, explicit: bool
+) -> tuple[bool, AlertEngine | None]:
+    """(usable, the engine for the watchlist's alerts on the streamed ids at `interval`, None when
+    there are none); not usable (after printing why) when the --watchlist FILE does not load.
+
+    Its state is the stream's own (next to the monitor's, same watchlist): a script's alerts and
+    the TUI's fire independently, each once.
+    """
+    try:
+        watchlists = load_watchlists(settings.watchlist_path())
+    except WatchlistError as exc:
+        if explicit:
+            print(f"monitor: error: {exc}", file=sys.stderr)
+            return False, None
+        print(f"monitor: alerts off: {exc}", file=sys.stderr)
+        return True, None
+    rules = [r for r in watchlists.alerts if r.instrument in ids and r.interval is interval]
+    if not rules:
+        return True, None
+    state = AlertState.for_watchlist(_stream_state_key(settings.writable_watchlist_path()))
+    if state.notice:
+        print(f"monitor: {state.notice}", file=sys.stderr)
+    return True, AlertEngine(rules, state)
+
+
+def _stream_state_key(watchlist: Path) -> Path:
+    return watchlist.with_name(f"{watchlist.name}.stream")
 
 
 async def stream(
@@ -91,11 +139,13 @@ async def stream(
     stop: asyncio.Event,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    alerts: AlertEngine | None = None,
 ) -> int:
     """Runs `feed` for `ids` and prints its updates until `stop` is set or the feed gives up.
 
     The feed's callbacks only queue updates; a writer task formats them and writes from a
-    thread, so a slow or blocked stdout never stalls the receive loop.
+    thread, so a slow or blocked stdout never stalls the receive loop. With `alerts`, every alert
+    that fires is printed as its own line (`{"event": "alert", ...}` with `as_json`).
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -113,6 +163,9 @@ async def stream(
         lambda key, candle: outbox.put_candle(key, candle) if key.interval is interval else None
     )
     feed.add_event_listener(on_event)
+    if alerts is not None:
+        alerts.attach(feed)
+        alerts.add_listener(outbox.put_alert)
     feed.watch([WatchKey(watch_id, interval) for watch_id in ids])
     writer = asyncio.create_task(_write(outbox, printer, out, err, stop))
     runner = asyncio.create_task(feed.run())
@@ -125,6 +178,8 @@ async def stream(
         for task in (runner, stopped):
             task.cancel()
         results = await asyncio.gather(runner, stopped, return_exceptions=True)
+        if alerts is not None:
+            alerts.flush()
         outbox.close()
         await writer
     failure = results[0]

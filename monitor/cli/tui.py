@@ -9,16 +9,19 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from monitor.cli import demo
+from monitor.cli import demo, record
 from monitor.cli.common import add_connection_arguments, bounded, clock_from_args, settings_from_args
 from monitor.clock import Clock
 from monitor.exits import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistError, Watchlists, load_watchlists
+
+if TYPE_CHECKING:
+    from monitor.recording import RecordingWriter
 
 log = structlog.get_logger("monitor.ui")
 SIGNALS: dict[signal.Signals, int] = {signal.SIGTERM: EXIT_OK, signal.SIGINT: EXIT_INTERRUPTED}
@@ -32,6 +35,9 @@ def add_parser(subparsers: Any) -> None:
         help="live candle panels for a watchlist (default command)",
         description="Live market monitor. With no token (TINKOFF_TOKEN_STRING), it runs against the "
         "built-in simulator and says DEMO on the status bar.",
+    )
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE", help="record the stream to FILE (`monitor record`)"
     )
     add_connection_arguments(parser)
     parser.set_defaults(func=run)
@@ -56,12 +62,18 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_watchlist_or_exit(settings)
     if loaded is None:
         return EXIT_USAGE
-    return asyncio.run(_main(settings, *loaded, clock=clock))
+    recorder = (
+        record.open_recording(args.record, loaded[0].active_list.entries, clock) if args.record else None
+    )
+    if args.record and recorder is None:
+        return EXIT_USAGE  # the file cannot be created: said on stderr
+    return asyncio.run(_main(settings, *loaded, clock=clock, recorder=recorder, record_path=args.record))
 
 
 async def _main(
-    settings: Settings, watchlists: Watchlists, path: Path, template: Path | None, *, clock: Clock
-) -> int:
+    settings: Settings, watchlists: Watchlists, path: Path, template: Path | None, *, clock: Clock,
+    recorder: RecordingWriter | None = None, record_path: Path | None = None,
+) -> int:  # fmt: skip
     # Imported here: `monitor --help` builds every command's parser and must not load Textual or grpc.
     from monitor.feed import Feed
     from monitor.ui.app import make_app
@@ -69,7 +81,9 @@ async def _main(
     async with contextlib.AsyncExitStack() as resources:
         config = await resources.enter_async_context(demo.feed_config(settings, clock))
         # One clock for the feed (closed candles, gaps, backoff) and the app (ages on badges).
-        feed = Feed(config=config, clock=clock)
+        if recorder is not None and record_path is not None:  # closed once the feed is (callbacks run LIFO)
+            resources.push_async_callback(record.close_recording, recorder, record_path)
+        feed = Feed(config=record.tapped(config, recorder), clock=clock)
         resources.push_async_callback(lambda: bounded(feed.close(), "feed_close_timeout"))
         app = make_app(settings, watchlists, path, feed, clock, template_path=template)
         stopping: set[asyncio.Task[None]] = set()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from monitor.feed.api import CandleListener, EventListener, FeedLike, Listener
 from monitor.feed.config import FeedConfig
 from monitor.feed.health import CLOCK_SKEW_WARN_S, ConnectionState, Health, HealthEvent, WatchState
-from monitor.feed.view import WatchView
+from monitor.feed.view import HistoryState, WatchView
 
 if TYPE_CHECKING:
     from monitor.feed.auth import TokenRejected
@@ -28,6 +28,7 @@ __all__ = [
     "HealthEvent",
     "HistoryClient",
     "HistoryError",
+    "HistoryState",
     "InstrumentError",
     "InstrumentResolver",
     "Listener",

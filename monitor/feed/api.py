@@ -15,6 +15,8 @@ CandleListener = Callable[[SeriesKey, Candle], None]
 """Called with every candle that changed the book (streamed or from history)."""
 EventListener = Callable[[HealthEvent], None]
 """Called with every connection transition."""
+PriceListener = Callable[[str, float, float], None]
+"""Called with every streamed last price (uid, price, time); an older one may follow a newer one."""
 
 
 class FeedLike(Protocol):
@@ -35,6 +37,14 @@ class FeedLike(Protocol):
 
     def instrument(self, watch_id: str) -> Instrument | None:
         """The resolved instrument for a watchlist id, when resolution succeeded."""
+        ...
+
+    def load_older(self, key: WatchKey) -> None:
+        """Schedules one page of candles older than the oldest the series holds (GetCandles).
+
+        Never blocks; a no-op while a page of the series is in flight, once its start of history
+        is reached, and for a key with no candles yet. `view(key).history` tells how it stands.
+        """
         ...
 
     async def run(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitor.endpoints import PROD_ENDPOINT
 
 if TYPE_CHECKING:
+    from monitor.pb.marketdata_pb2 import MarketDataResponse
     from monitor.settings import Settings
 
 
@@ -34,6 +36,8 @@ class FeedConfig:
     ping_delay_ms: int = 15_000
     connect_timeout_s: float = 20.0
     history_candles: int = 200
+    max_candles: int = 50_000
+    """Most candles one series holds (CandleSeries.capacity), trimmed on the side away from the view."""
     max_streams: int = 4
     subscriptions_per_stream: int = 300
     """Candle subscriptions one stream may hold before the next stream is opened (API limit: 300)."""
@@ -43,6 +47,11 @@ class FeedConfig:
     """Age under which an instrument saved in the cache is used without asking the API again."""
     mode: str = "LIVE API"
     """DEMO (built-in simulator), SANDBOX or LIVE API: shown on the status bar."""
+    on_raw: Callable[[MarketDataResponse, float], None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Told every stream message with its receive time, first thing on the receive loop (a
+    recorder's tap): it must only queue, never block."""
 
     @property
     def stale_after(self) -> float:
@@ -103,6 +112,7 @@ class FeedConfig:
             ping_delay_ms=conn.ping_delay_ms,
             connect_timeout_s=conn.connect_timeout_s,
             history_candles=feed.history_candles,
+            max_candles=feed.max_candles,
             max_streams=feed.max_streams,
             subscriptions_per_stream=feed.subscriptions_per_stream,
             reconcile_interval_s=feed.reconcile_interval_s,

@@ -159,6 +159,9 @@ def instrument(msg: instruments_pb2.Instrument) -> Instrument:
         price_step=from_quotation(msg.min_price_increment),
         kind=kind,
         currency=msg.currency or "rub",
+        # Absent or zero: the API does not know where the history starts.
+        first_1min=msg.first_1min_candle_date.seconds or None,
+        first_1day=msg.first_1day_candle_date.seconds or None,
     )
 
 

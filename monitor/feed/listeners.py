@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 
 from monitor.clock import Clock
-from monitor.feed.api import CandleListener, EventListener, Listener
+from monitor.feed.api import CandleListener, EventListener, Listener, PriceListener
 from monitor.feed.health import CLOCK_SKEW_WARN_S, ConnectionState, Health, HealthEvent
 from monitor.market import Candle, SeriesKey
 
@@ -22,6 +22,7 @@ class Listeners:
         self.changed: list[Listener] = []
         self.candles: list[CandleListener] = []
         self.events: list[EventListener] = []
+        self.prices: list[PriceListener] = []
 
     # emit and emit_candle run per received message: the try is inline rather than through _safe
     # (one Python call less each), with the same guarantee.
@@ -54,6 +55,11 @@ class Listeners:
                 change()
             except Exception:
                 log.exception("listener_failed", listener=repr(change))
+
+    def emit_price(self, uid: str, price: float, time: float) -> None:
+        """A last price arrived (the alert engine's price rules read these)."""
+        for cb in self.prices:
+            _safe(cb, uid, price, time)
 
     def emit_event(self, event: HealthEvent) -> None:
         """A connection transition happened."""
@@ -116,6 +122,10 @@ class ListenerHost:
     def add_event_listener(self, cb: EventListener) -> None:
         """Registers `cb(event)`, called on every connection transition."""
         self._listen.events.append(cb)
+
+    def add_price_listener(self, cb: PriceListener) -> None:
+        """Registers `cb(uid, price, time)`, called for every last price received."""
+        self._listen.prices.append(cb)
 
 
 def _safe(cb: Callable[..., None], *args: Any) -> None:

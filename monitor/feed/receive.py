@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import structlog
 
-from monitor.feed.api import CandleListener
+from monitor.feed.api import CandleListener, PriceListener
 from monitor.feed.convert import checked_candle, checked_last_price, checked_trading_status, interval_of
 from monitor.feed.health import Health
 from monitor.feed.registry import SubKey, SubKind
@@ -51,6 +51,7 @@ class Receiver:
         emit: called after every message (listeners), except...
         emit_candle: ...a candle that changed the book, which is announced by this call alone
             (so it is expected to tell the change listeners too).
+        emit_price: called with every last price of a watched instrument (the alert engine).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Receiver:
         subscriptions: Subscriptions,
         emit: Callable[[], None],
         emit_candle: CandleListener,
+        emit_price: PriceListener | None = None,
     ) -> None:
         self._book = book
         self._health = health
@@ -68,6 +70,7 @@ class Receiver:
         self._registry = subscriptions.registry
         self._emit = emit
         self._emit_candle = emit_candle
+        self._emit_price = emit_price
         self._routes: dict[tuple[str, int], _Route] = {}
         self._carried: dict[tuple[str, int], int] = {}
         """`_Route.last` of still-watched series across a rebuild of the routes."""
@@ -143,6 +146,8 @@ class Receiver:
         # Only instruments the feed asked for: an unsolicited uid would grow the quotes for ever.
         if self._registry.holds(SubKey(SubKind.LAST_PRICE, uid)):
             self._book.set_price(uid, price, at)
+            if self._emit_price is not None:
+                self._emit_price(uid, price, at)
         else:
             self.bad("last price for an unsubscribed instrument", uid[:64])
 

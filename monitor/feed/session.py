@@ -127,6 +127,7 @@ class StreamSession:
         now_of, subscribe_payloads = self._clock.now, _SUBSCRIBE_PAYLOADS
         on_candle, on_message = receiver.on_candle, receiver.on_message
         sample, sample_at = self._sample, 0.0
+        tap = self._config.on_raw
         # `async for` rather than `await call.read()` per message: read() re-checks the call state
         # and the API style on every message, the iterator goes straight to the core's receive.
         # A non-OK end raises AioRpcError from the iterator; a clean EOF just ends the loop.
@@ -137,6 +138,8 @@ class StreamSession:
                 self.messages += 1
                 # try costs nothing until it catches: whatever a message does, the loop keeps reading.
                 try:
+                    if tap is not None:
+                        tap(response, now)
                     payload = response.WhichOneof("payload")
                     if payload == "candle":
                         on_candle(response.candle, now)  # the hot path: straight to the receiver

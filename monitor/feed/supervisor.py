@@ -26,6 +26,7 @@ from monitor.feed.instruments import InstrumentResolver
 from monitor.feed.listeners import Announcer, ListenerHost, Listeners
 from monitor.feed.opens import SessionOpens
 from monitor.feed.receive import Receiver
+from monitor.feed.scrollback import ScrollBack
 from monitor.feed.streams import StreamSupervisor
 from monitor.feed.subscriptions import Subscriptions
 from monitor.feed.view import WatchView, watch_view
@@ -43,7 +44,7 @@ class Feed(ListenerHost):
     Args:
         config: endpoint, token, timings.
         clock: time for every timer (tests pass a fast ScaledClock).
-        book: the CandleBook to fill (a new one by default).
+        book: the CandleBook to fill (by default a new one of `config.max_candles` per series).
         channel_factory: builds the grpc.aio channel inside the loop (default `open_channel`).
         backoff_factory: a fresh reconnect-delay iterator (default: the gRPC curve).
         rng: random source for the jitter.
@@ -65,7 +66,7 @@ class Feed(ListenerHost):
         self.config = config
         self._cache = cache
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.book = book if book is not None else CandleBook()
+        self.book = book if book is not None else CandleBook(config.max_candles)
         self.health = Health(endpoint=config.endpoint, mode=config.mode)
         rng = rng if rng is not None else random.Random()
         self._channel_factory = channel_factory or open_channel
@@ -84,6 +85,7 @@ class Feed(ListenerHost):
             subscriptions=self._subscriptions,
             emit=self._listen.emit,
             emit_candle=self._listen.emit_stream_candle,
+            emit_price=self._listen.emit_price,
         )
         self._backfill = Backfiller(
             book=self.book,
@@ -97,6 +99,9 @@ class Feed(ListenerHost):
         self._subscriptions.on_series_change(self._backfill.series_changed)
         if cache is not None:
             self._listen.candles.append(stream_close_saver(cache))
+        self._scroll = ScrollBack(
+            book=self.book, on_candle=self._listen.emit_candle, on_change=self._listen.emit
+        )
         self._opens = SessionOpens(
             book=self.book, clock=self.clock, watched=self._subscriptions, on_change=self._listen.emit
         )
@@ -138,7 +143,13 @@ class Feed(ListenerHost):
     def view(self, key: WatchKey) -> WatchView:
         instrument = self._subscriptions.instrument(key.id)
         stream = self._subscriptions.stream_of(key)
-        return watch_view(key, health=self.health, book=self.book, instrument=instrument, stream=stream)
+        history = self._scroll.state(instrument, key.interval)
+        return watch_view(
+            key, health=self.health, book=self.book, instrument=instrument, stream=stream, history=history
+        )
+
+    def load_older(self, key: WatchKey) -> None:
+        self._scroll.load_older(self._subscriptions.instrument(key.id), key.interval)
 
     def instrument(self, watch_id: str) -> Instrument | None:
         return self._subscriptions.instrument(watch_id)
@@ -185,6 +196,7 @@ class Feed(ListenerHost):
                 self._task(self._backfill.confirm_by_history(), "feed-confirm-closes"),
                 self._task(self._streams.run(connection), "feed-streams"),
                 self._task(self._opens.run(history), "feed-opens"),
+                self._task(self._scroll.run(history), "feed-scrollback"),
                 self._task(
                     watch_channel(connection, self.config.ca_file, self._streams.channel_report),
                     "feed-channel",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from monitor.clock import Clock
 from monitor.feed.health import ConnectionState, Health, WatchState
 from monitor.feed.listeners import Announcer, ListenerHost, Listeners
-from monitor.feed.view import WatchView, watch_view
+from monitor.feed.view import HistoryState, WatchView, watch_view
 from monitor.market import (
     Candle,
     CandleBook,
@@ -138,6 +138,15 @@ class FakeFeed(ListenerHost):
         self.closed = False
         self.fail_next_run: BaseException | None = None
         """Raised by the next `run()`, to test how the UI handles a crashed feed."""
+        self.older: dict[SeriesKey, list[Candle]] = {}
+        """History `load_older` serves from, per series (`set_history`), oldest first."""
+        self.page_size = 500
+        """Candles one `load_older` page brings."""
+        self.hold_pages = False
+        """Keep pages in flight until `serve_older` (to test "loading…"); served at once otherwise."""
+        self.older_requests: list[WatchKey] = []
+        """Keys `load_older` scheduled a page for."""
+        self.history_states: dict[SeriesKey, HistoryState] = {}
         # The real feed's listener lists and announcer: listeners hear the fake as they hear a Feed.
         self._listen = Listeners()
         self._announce = Announcer(health=self.health, clock=self.clock, listeners=self._listen)
@@ -165,9 +174,31 @@ class FakeFeed(ListenerHost):
 
     def view(self, key: WatchKey) -> WatchView:
         # One stream carries every fake series: a test lags them all with health.note_lag(0, ...).
+        found = self.instrument(key.id)
+        history = self._history_state(found, key.interval) if found is not None else HistoryState()
         return watch_view(
-            key, health=self.health, book=self.book, instrument=self.instrument(key.id), stream=0
+            key, health=self.health, book=self.book, instrument=found, stream=0, history=history
         )
+
+    def _history_state(self, found: Instrument, interval: Interval) -> HistoryState:
+        default = HistoryState(first_time=found.first_candle(interval))
+        return self.history_states.get(SeriesKey(found.uid, interval), default)
+
+    def load_older(self, key: WatchKey) -> None:
+        found = self.instrument(key.id)
+        if found is None:
+            return
+        skey = SeriesKey(found.uid, key.interval)
+        state = self._history_state(found, key.interval)
+        series = self.book.find(skey)
+        if state.loading or state.at_start or series is None or not len(series):
+            return
+        self.older_requests.append(key)
+        self.history_states[skey] = HistoryState(loading=True, first_time=state.first_time)
+        if self.hold_pages:
+            self.notify()
+        else:
+            self.serve_older(key)
 
     def instrument(self, watch_id: str) -> Instrument | None:
         for item in self.catalogue:
@@ -249,8 +280,30 @@ class FakeFeed(ListenerHost):
             if quote is None or quote.session_open is None:
                 self.book.set_session_open(uid, self.book.series(key).last()[0].open)
             self.book.set_price(uid, last.close, now)
+            self._listen.emit_price(uid, last.close, now)
         self.messages += 1
         self.last_message_at = now
+        self.notify()
+
+    def set_history(self, watch_id: str, interval: Interval, candles: Iterable[Candle]) -> None:
+        """Sets the history `load_older` pages through (closed candles, any order)."""
+        self.older[SeriesKey(self._uid(watch_id), interval)] = sorted(candles, key=lambda c: c.time)
+
+    def serve_older(self, key: WatchKey, error: str | None = None) -> None:
+        """Completes the page in flight for `key`: the `page_size` newest history candles older than
+        the oldest held go into the book (or, with `error`, the page fails with that reason)."""
+        skey = SeriesKey(self._uid(key.id), key.interval)
+        first = self.history_states.get(skey, HistoryState()).first_time
+        series = self.book.series(skey)
+        oldest = series.oldest
+        history = self.older.get(skey, [])
+        older = [c for c in history if oldest is None or c.time < oldest.time]
+        if error is None:
+            for candle in older[-self.page_size :]:
+                if series.upsert(candle):
+                    self._listen.emit_candle(skey, candle)
+        at_start = error is None and len(older) <= self.page_size
+        self.history_states[skey] = HistoryState(at_start=at_start, error=error, first_time=first)
         self.notify()
 
     def set_price(self, watch_id: str, price: float, session_open: float | None = None) -> None:
@@ -259,6 +312,7 @@ class FakeFeed(ListenerHost):
         if session_open is not None:
             self.book.set_session_open(uid, session_open)
         self.book.set_price(uid, price, self.clock.now())
+        self._listen.emit_price(uid, price, self.clock.now())
         self.notify()
 
     def set_phase(self, watch_id: str, phase: TradingPhase) -> None:
@@ -303,7 +357,6 @@ class MemoryCache:
         self.complete: dict[SeriesKey, RangeSet] = {}
         self.instruments: dict[str, tuple[Instrument, float]] = {}
         self.calls: Counter[str] = Counter()
-        self.closed = False
 
     def load(self, key: SeriesKey, start: int | None, end: int | None, limit: int) -> list[Candle]:
         self.calls["load"] += 1
@@ -342,4 +395,3 @@ class MemoryCache:
 
     def close(self) -> None:
         self.calls["close"] += 1
-        self.closed = True

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from monitor.market.candle import Candle, SeriesKey
 from monitor.market.ranges import RangeSet
 
-DEFAULT_CAPACITY = 1_000
+DEFAULT_CAPACITY = 50_000
+"""Candles a series holds by default (the `feed.max_candles` setting)."""
 UNCONFIRMED_DEPTH = 64
 """How many periods back `CandleSeries.unconfirmed_before` looks for a forming candle."""
+LIVE_TAIL = UNCONFIRMED_DEPTH
+"""Newest candles a trim never drops while the user looks back: the forming candle and the
+periods the feed may still confirm or correct stay, so the live edge keeps filling."""
 
 
 @dataclass(slots=True)
@@ -38,17 +42,26 @@ class CandleSeries:
     stream, or GetCandles saying the period is complete), never because a clock passed its end: a
     period that is over but unconfirmed stays forming, so nobody acts on values that are not
     final. `version` grows on every change, so a panel redraws only when its series moved.
+
+    Bounded to `capacity` candles (trimmed in batches), on the side away from `anchor`: with no
+    anchor (the view follows the live edge) the oldest go; while the user looks back, candles
+    go from the oldest end down to a quarter of the capacity before the anchor, and then from
+    the newer side, never the newest `LIVE_TAIL`. A span dropped on the newer side is recorded
+    in `trimmed` (a hole, not a market gap) so the feed can fetch it again once the view is
+    back at the live edge.
     """
 
     __slots__ = (
         "_candles",
         "_times",
+        "anchor",
         "backfilled",
         "capacity",
         "gaps",
         "history_loaded",
         "key",
         "received_at",
+        "trimmed",
         "version",
     )
 
@@ -67,6 +80,11 @@ class CandleSeries:
         """Clock time of the newest received candle that changed the series (history aside)."""
         self.history_loaded = False
         """Whether the initial history is in (`mark_history_loaded`, once, by the feed's backfill)."""
+        self.anchor: int | None = None
+        """Start time of the candle the user looks at (set by the UI); None follows the live edge.
+        Moving it changes no data, so it leaves `version` alone."""
+        self.trimmed = RangeSet()
+        """Spans dropped on the newer side while the user looked back (refetched by the feed)."""
 
     def __len__(self) -> int:
         return len(self._times)
@@ -107,8 +125,8 @@ class CandleSeries:
         if not times or time > times[-1]:
             times.append(time)
         else:
-            if time < times[0] and len(times) >= self.capacity:
-                return False  # older than everything a full series keeps
+            if time < times[0] and len(times) >= self.capacity and self.anchor is None:
+                return False  # older than everything a full series following the live edge keeps
             times.insert(bisect_left(times, time), time)
         candles[time] = candle
         self._trim()
@@ -117,11 +135,57 @@ class CandleSeries:
             self.received_at = received_at
         return True
 
+    def merge_history(self, candles: Iterable[Candle]) -> list[Candle]:
+        """Upserts a batch of history (a scroll-back page, a refetched span); returns the candles
+        that changed the series, oldest first.
+
+        One sort merges the new periods in, O(n + k) (the held times and the batch are two sorted
+        runs), where k upserts would move the whole list k times: a page of 1,440 candles before
+        50,000 held would hold the event loop for tens of milliseconds.
+        """
+        candles_by_time, times = self._candles, self._times
+        full_at_live_edge = len(times) >= self.capacity and self.anchor is None
+        oldest = times[0] if times else None
+        changed: list[Candle] = []
+        fresh: dict[int, Candle] = {}
+        for candle in candles:
+            if candle.time in candles_by_time:
+                if self.upsert(candle):  # replaced in place: no insert cost
+                    changed.append(candle)
+            elif not (full_at_live_edge and oldest is not None and candle.time < oldest):
+                # (upsert's rule: a full series at the live edge keeps nothing older)
+                earlier = fresh.get(candle.time)
+                if earlier is None or _replaces(candle, earlier):
+                    fresh[candle.time] = candle
+        if fresh:
+            candles_by_time.update(fresh)
+            times.extend(fresh)
+            times.sort()
+            self._trim()
+            self.version += 1
+            changed.extend(c for c in fresh.values() if candles_by_time.get(c.time) is c)
+            changed.sort(key=_start)
+        return changed
+
     def last(self, count: int | None = None) -> list[Candle]:
         """The newest `count` candles (all when None), oldest first."""
         times = self._times if count is None else self._times[-count:]
         candles = self._candles
         return [candles[t] for t in times]
+
+    def index_of(self, time: int) -> int:
+        """Index of the first candle starting at or after `time` (bisect: O(log n))."""
+        return bisect_left(self._times, time)
+
+    def window(self, start: int, stop: int) -> list[Candle]:
+        """The candles at indexes [start, stop), oldest first (a slice: O(stop - start))."""
+        candles = self._candles
+        return [candles[t] for t in self._times[start:stop]]
+
+    @property
+    def oldest(self) -> Candle | None:
+        """The oldest candle held."""
+        return self._candles[self._times[0]] if self._times else None
 
     @property
     def newest(self) -> Candle | None:
@@ -186,16 +250,55 @@ class CandleSeries:
             self.backfilled.add(start, end)
             self.version += 1
 
+    def mark_refilled(self, start: int, end: int) -> None:
+        """Records that the trimmed span [start, end) was fetched again."""
+        if end > start and self.trimmed:
+            self.trimmed.remove(start, end)
+            self.version += 1
+
     def _trim(self) -> None:
         # Trim in chunks so that the append path stays O(1) amortised.
-        excess = len(self._times) - self.capacity
-        if excess > max(16, self.capacity // 8):
-            dropped = self._times[:excess]
-            del self._times[:excess]
-            for t in dropped:
-                del self._candles[t]
-            self.gaps.remove(0, self._times[0])
-            self.backfilled.remove(0, self._times[0])
+        times = self._times
+        excess = len(times) - self.capacity
+        if excess <= max(16, self.capacity // 8):
+            return
+        older = excess
+        if self.anchor is not None:
+            # Keep a quarter of the capacity before the anchor: the user goes on scrolling back.
+            before = bisect_left(times, self.anchor)
+            older = min(excess, max(0, before - self.capacity // 4))
+            tail = min(LIVE_TAIL, self.capacity // 4)
+            # The newer side gives what is left, between the anchor and the live tail.
+            newer = min(excess - older, max(0, len(times) - tail - before - 1))
+            older = excess - newer
+            if newer:
+                stop = len(times) - tail
+                self.trimmed.add(times[stop - newer], times[stop])
+                self._drop(stop - newer, stop)
+        if older:
+            self._drop(0, older)
+            first = times[0]
+            self.gaps.remove(0, first)
+            self.backfilled.remove(0, first)
+            self.trimmed.remove(0, first)
+
+    def _drop(self, start: int, stop: int) -> None:
+        candles = self._candles
+        for t in self._times[start:stop]:
+            del candles[t]
+        del self._times[start:stop]
+
+
+def _start(candle: Candle) -> int:
+    return candle.time
+
+
+def _replaces(candle: Candle, held: Candle) -> bool:
+    """Whether `candle` supersedes `held` of the same period: upsert's rule (inlined there, on the
+    receive loop's path): more volume, or as much with other values, and never closed to forming."""
+    if held.closed and not candle.closed:
+        return False
+    return candle.volume > held.volume or (candle.volume == held.volume and candle != held)
 
 
 class CandleBook:

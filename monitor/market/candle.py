@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from typing import NamedTuple
@@ -51,6 +51,16 @@ class Instrument:
     price_step: Decimal
     kind: str = "share"
     currency: str = "rub"
+    # When the API's history starts (epoch s); facts about the record, not part of its identity.
+    first_1min: int | None = field(default=None, compare=False)
+    """Start of the first minute candle (history of every intraday interval), if known."""
+    first_1day: int | None = field(default=None, compare=False)
+    """Start of the first day candle (history of day, week and month candles), if known."""
+
+    def first_candle(self, interval: Interval) -> int | None:
+        """Where the instrument's history of `interval` starts, if known: the first minute candle
+        for intraday intervals, the first day candle for a day and longer."""
+        return self.first_1min if interval.seconds < 86_400 else self.first_1day
 
     @property
     def symbol(self) -> str:

@@ -90,7 +90,9 @@ class MarketDataService(marketdata_pb2_grpc.MarketDataServiceServicer):
             to = last if has_from and last == start else Interval.D1.next_start(last)
         market = self.state.market
         candles = []
-        for at in interval.periods(start, to):
+        # Nothing before the instrument's history starts (its first_1min/first_1day_candle_date).
+        first = item.first_1day if interval.seconds >= _DAY else item.first_1min
+        for at in interval.periods(max(start, interval.start_of(first)), to):
             if at > now:
                 break
             found = market.candle(item.uid, interval, at, now)

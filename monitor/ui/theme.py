@@ -66,4 +66,17 @@ def chart_style(variables: Mapping[str, str], ui: UISettings) -> ChartStyle:
         gap=pick(variables.get("foreground"), FALLBACK.gap, GAP_ALPHA),
         backfill=pick(variables.get("primary"), FALLBACK.backfill),
         last_price=pick(variables.get("warning"), FALLBACK.last_price),
+        cursor=pick(variables.get("foreground"), FALLBACK.cursor),
+        lines=_line_colors(variables, background),
     )
+
+
+LINE_VARIABLES = ("primary", "secondary", "accent")
+"""Theme colours indicator lines take in order (then the fallback's), readable on its background."""
+
+
+def _line_colors(variables: Mapping[str, str], background: str | None) -> tuple[str, ...]:
+    picked = [rich_color(variables.get(name), background) for name in LINE_VARIABLES]
+    colors = [color for color in picked if color is not None]
+    unique = list(dict.fromkeys(colors))
+    return tuple(unique + [c for c in FALLBACK.lines if c not in unique])

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from monitor.alerts.rules import AlertRule
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec
 from monitor.watchlist.model import (
     WatchlistError,
     Watchlists,
+    add_alert,
     add_entry,
+    remove_alert,
     remove_entry,
     set_active,
     set_entry_interval,
+    set_indicators,
     set_layout,
 )
 
@@ -58,7 +63,32 @@ class SetActive:
     name: str
 
 
-Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive
+@dataclass(frozen=True, slots=True)
+class AddAlert:
+    """Alert `rule` is appended to list `list` (its instrument must be in the list)."""
+
+    list: str
+    rule: AlertRule
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAlert:
+    """Alert `rule_id` leaves list `list`."""
+
+    list: str
+    rule_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetIndicators:
+    """List `list` (key None) or its entry `key` shows `specs` (None: the entry takes the list's)."""
+
+    list: str
+    key: WatchKey | None
+    specs: tuple[IndicatorSpec, ...] | None
+
+
+Change = SetInterval | AddEntry | RemoveEntry | SetLayout | SetActive | SetIndicators | AddAlert | RemoveAlert
 
 
 def _index(watchlists: Watchlists, name: str, key: WatchKey) -> int:
@@ -81,6 +111,12 @@ def apply_change(watchlists: Watchlists, change: Change) -> Watchlists:
             return set_layout(watchlists, name, layout)
         case SetActive(name):
             return set_active(watchlists, name)
+        case AddAlert(name, rule):
+            return add_alert(watchlists, name, rule)
+        case RemoveAlert(name, rule_id):
+            return remove_alert(watchlists, name, rule_id)
+        case SetIndicators(name, key, specs):
+            return set_indicators(watchlists, name, key, specs)
 
 
 def replay(watchlists: Watchlists, changes: Iterable[Change]) -> tuple[Watchlists, list[str]]:

@@ -10,8 +10,20 @@ import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import Array, InlineTable, Item, String, StringType, Table
 
+from monitor.alerts.rules import AlertRule, derived_id
 from monitor.market import Interval, WatchKey
-from monitor.watchlist.changes import AddEntry, Change, RemoveEntry, SetActive, SetLayout, apply_change
+from monitor.market.indicators import IndicatorSpec
+from monitor.watchlist.changes import (
+    AddAlert,
+    AddEntry,
+    Change,
+    RemoveAlert,
+    RemoveEntry,
+    SetActive,
+    SetIndicators,
+    SetLayout,
+    apply_change,
+)
 from monitor.watchlist.model import WatchlistError, Watchlists
 
 
@@ -51,6 +63,13 @@ def edit_document(doc: TOMLDocument, current: Watchlists, change: Change) -> TOM
     if isinstance(change, SetLayout):
         _set_layout(table, change.layout)
         return doc
+    if isinstance(change, AddAlert | RemoveAlert | RemoveEntry):
+        _edit_alerts(table, current, change)
+        if not isinstance(change, RemoveEntry):
+            return doc
+    if isinstance(change, SetIndicators) and change.key is None:
+        _set_list_indicators(table, change.specs or ())
+        return doc
     array = table["instruments"]
     if not isinstance(array, Array):
         raise WatchlistError(f"list {change.list!r}: instruments is not an array")
@@ -61,11 +80,16 @@ def edit_document(doc: TOMLDocument, current: Watchlists, change: Change) -> TOM
         else:
             array.insert(change.index, item)
         return doc
-    if change.key not in watchlist.entries:
-        raise WatchlistError(f"{change.key.id} at {change.key.interval.code} is no longer in {change.list!r}")
-    position = watchlist.entries.index(change.key)
+    key = change.key
+    if key is None:  # a list's indicators were set above
+        raise WatchlistError(f"list {change.list!r}: no entry named")
+    if key not in watchlist.entries:
+        raise WatchlistError(f"{key.id} at {key.interval.code} is no longer in {change.list!r}")
+    position = watchlist.entries.index(key)
     if isinstance(change, RemoveEntry):
         del array[position]
+    elif isinstance(change, SetIndicators):
+        _set_entry_indicators(array, position, change.specs)
     else:
         _set_interval(array, position, change.interval)
     return doc
@@ -101,13 +125,54 @@ def _set_interval(array: Array, position: int, interval: Interval) -> None:
             # In place: the table's spacing, the key order and the line's comment stay.
             item["interval"] = _like(item["interval"], interval.code)
             return
-        # `{ id = "X" }` gains `, interval = "5m"` just before its closing brace, spacing kept.
-        source = item.as_string()
-        match = re.search(r"\s*\}\s*$", source)
-        cut = match.start() if match else len(source)
-        new = _parse_value(f"{source[:cut]}, interval = {_quoted(interval.code)}{source[cut:]}")
+        new = _inline_with(item.as_string(), "interval", _quoted(interval.code))
     else:
         new = _parse_value(f"{{ id = {item.as_string()}, interval = {_quoted(interval.code)} }}")
+    _replace_keeping_comment_column(array, position, item.as_string(), new)
+
+
+def _inline_with(source: str, key: str, value: str) -> Item:
+    """`{ id = "X" }` with `, key = value` just before its closing brace, spacing kept."""
+    match = re.search(r"\s*\}\s*$", source)
+    cut = match.start() if match else len(source)
+    return _parse_value(f"{source[:cut]}, {key} = {value}{source[cut:]}")
+
+
+def _specs_array(specs: Sequence[IndicatorSpec]) -> Array:
+    array = tomlkit.array()
+    array.extend(str(spec) for spec in specs)
+    return array
+
+
+def _set_list_indicators(table: Table | InlineTable, specs: Sequence[IndicatorSpec]) -> None:
+    if "indicators" in table:
+        table["indicators"] = _specs_array(specs)  # in place: the line's comment stays
+    elif specs and not _insert_after_name(table.value, _specs_array(specs), "indicators"):
+        table["indicators"] = _specs_array(specs)
+
+
+def _set_entry_indicators(array: Array, position: int, specs: Sequence[IndicatorSpec] | None) -> None:
+    item = array[position]
+    if isinstance(item, InlineTable) and "indicators" in item:
+        if specs is not None:
+            item["indicators"] = _specs_array(specs)
+            return
+        # Cut from the text (tomlkit's del leaves the separator's spaces); specs hold no bracket.
+        source = item.as_string()
+        for pattern in (r",\s*indicators\s*=\s*\[[^\]]*\]", r"indicators\s*=\s*\[[^\]]*\]\s*,\s*"):
+            cut = re.sub(pattern, "", source, count=1)
+            if cut != source:
+                _replace_keeping_comment_column(array, position, source, _parse_value(cut))
+                return
+        del item["indicators"]
+        return
+    if specs is None:
+        return
+    value = _specs_array(specs).as_string()
+    if isinstance(item, InlineTable):
+        new = _inline_with(item.as_string(), "indicators", value)
+    else:
+        new = _parse_value(f"{{ id = {item.as_string()}, indicators = {value} }}")
     _replace_keeping_comment_column(array, position, item.as_string(), new)
 
 
@@ -135,8 +200,8 @@ def _set_layout(table: Table | InlineTable, layout: str) -> None:
     table["layout"] = layout
 
 
-def _insert_after_name(container: Any, layout: str) -> bool:
-    """Puts `layout` right after `name`; False when this tomlkit offers no way to (then it is
+def _insert_after_name(container: Any, layout: object, key: str = "layout") -> bool:
+    """Puts `layout` (or `key`) right after `name`; False when this tomlkit offers no way to (then it is
     appended: still correct, only less tidy). Appended at the table's end it would sit after the
     blank line and the comments that belong to the next table.
 
@@ -147,11 +212,11 @@ def _insert_after_name(container: Any, layout: str) -> bool:
     try:
         insert_after = getattr(container, "_insert_after", None)
         if insert_after is not None:
-            insert_after("name", "layout", layout)
+            insert_after("name", key, layout)
             return True
         insert_at, index = getattr(container, "_insert_at", None), getattr(container, "_map", {}).get("name")
         if insert_at is not None and isinstance(index, int):
-            insert_at(index + 1, "layout", layout)
+            insert_at(index + 1, key, layout)
             return True
     except (AttributeError, KeyError, TypeError, ValueError):
         pass
@@ -170,3 +235,37 @@ def _insert_active(text: str, name: str) -> str:
         cut -= 1
     at = sum(len(line) for line in lines[:cut])
     return f"{text[:at]}active = {_quoted(name)}\n\n{text[at:]}"
+
+
+def _edit_alerts(table: Any, current: Watchlists, change: AddAlert | RemoveAlert | RemoveEntry) -> None:
+    """Adds or removes an alert's inline table; a removed instrument's alerts go with it."""
+    before = current.get(change.list).alerts
+    after = apply_change(current, change).get(change.list).alerts
+    if isinstance(change, AddAlert):
+        if "alerts" not in table:
+            table["alerts"] = tomlkit.array()
+        array = table["alerts"]
+        if not isinstance(array, Array):
+            raise WatchlistError(f"list {change.list!r}: alerts is not an array")
+        array.append(_parse_value(alert_source(after[-1])))
+        return
+    kept = {rule.id for rule in after}
+    array = table.get("alerts")
+    for position in reversed(range(len(before))):
+        if before[position].id not in kept and isinstance(array, Array):
+            del array[position]
+
+
+def alert_source(rule: AlertRule) -> str:
+    """A rule as the inline table the README writes: only the fields that are not the default."""
+    fields = [f"instrument = {_quoted(rule.instrument)}", f"when = {_quoted(rule.when)}"]
+    fields.append(f"mode = {_quoted(rule.mode)}")
+    if rule.interval_given:
+        fields.append(f"interval = {_quoted(rule.interval.code)}")
+    if rule.hysteresis is not None:
+        fields.append(f"hysteresis = {rule.hysteresis!r}")
+    if rule.note:
+        fields.append(f"note = {_quoted(rule.note)}")
+    if rule.id != derived_id(rule.instrument, rule.condition):
+        fields.append(f"id = {_quoted(rule.id)}")
+    return "{ " + ", ".join(fields) + " }"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from monitor.alerts.rules import MODES, AlertRule, RuleError, make_rule, parse_when
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorSpec, IndicatorSpecError, parse_indicator
 from monitor.tomlpos import find_line
 from monitor.watchlist.model import (
     DEFAULT_INTERVAL,
@@ -18,12 +21,15 @@ from monitor.watchlist.model import (
     WatchlistError,
     Watchlists,
     classify_id,
+    entry_interval,
+    orphan_reason,
 )
 from monitor.watchlist.readfile import read_watchlist_bytes
 
 _TOP_KEYS = ("active", "lists")
-_LIST_KEYS = ("name", "layout", "interval", "instruments")
-_ENTRY_KEYS = ("id", "interval")
+_ALERT_KEYS = ("instrument", "when", "mode", "note", "id", "interval", "hysteresis")
+_LIST_KEYS = ("name", "layout", "interval", "instruments", "indicators", "alerts")
+_ENTRY_KEYS = ("id", "interval", "indicators")
 
 
 class _Checker:
@@ -65,6 +71,7 @@ class _Checker:
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise self.fail(["lists", i, "name"], f"duplicate list name {name!r}")
+        self.unique_alert_ids(lists)
         active = names[0]
         if "active" in data:
             active = self.string(data["active"], ["active"])
@@ -90,6 +97,7 @@ class _Checker:
             raise self.fail([*loc, "instruments"], "expected a non-empty array of instruments")
         entries: list[WatchKey] = []
         seen: set[WatchKey] = set()  # a set: `in entries` made 1,000-instrument files quadratic
+        own: list[tuple[WatchKey, tuple[IndicatorSpec, ...]]] = []
         for i, item in enumerate(instruments):
             entry = self.entry(item, interval, [*loc, "instruments", i])
             if entry in seen:
@@ -98,7 +106,95 @@ class _Checker:
                 )
             seen.add(entry)
             entries.append(entry)
-        return Watchlist(name=name, layout=cast(Layout, layout), interval=interval, entries=tuple(entries))
+            if isinstance(item, dict) and "indicators" in item:
+                own.append(
+                    (entry, self.indicators(item["indicators"], [*loc, "instruments", i, "indicators"]))
+                )
+        return Watchlist(
+            name=name,
+            layout=cast(Layout, layout),
+            interval=interval,
+            entries=tuple(entries),
+            indicators=self.indicators(raw.get("indicators", []), [*loc, "indicators"]),
+            entry_indicators=tuple(own),
+            alerts=self.alerts(raw.get("alerts", []), entries, [*loc, "alerts"]),
+        )
+
+    def alerts(self, raw: object, entries: list[WatchKey], loc: list[str | int]) -> tuple[AlertRule, ...]:
+        if not isinstance(raw, list):
+            raise self.fail(loc, f"expected an array of alert tables, got {_describe(raw)}")
+        return tuple(self.alert(item, entries, [*loc, i]) for i, item in enumerate(raw))
+
+    def alert(self, item: object, entries: list[WatchKey], at: list[str | int]) -> AlertRule:
+        if not isinstance(item, dict):
+            raise self.fail(at, f"expected {{ instrument = ..., when = ... }}, got {_describe(item)}")
+        self.keys(item, _ALERT_KEYS, at)
+        for required in ("instrument", "when"):
+            if required not in item:
+                raise self.fail(at, f"missing key {required!r}")
+        instrument = self.instrument_id(item["instrument"], [*at, "instrument"])
+        given = "interval" in item
+        interval = self.interval(item["interval"], [*at, "interval"]) if given else None
+        when = self.string(item["when"], [*at, "when"])
+        try:
+            parse_when(when)
+        except RuleError as exc:
+            raise self.fail([*at, "when"], str(exc)) from None
+        mode = self.string(item.get("mode", "once"), [*at, "mode"])
+        if mode not in MODES:
+            raise self.fail([*at, "mode"], f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        note = item.get("note", "")
+        if not isinstance(note, str):
+            raise self.fail([*at, "note"], f"expected a string, got {_describe(note)}")
+        hysteresis = item.get("hysteresis")
+        number = isinstance(hysteresis, int | float) and not isinstance(hysteresis, bool)
+        if hysteresis is not None and not (number and 0 <= hysteresis < math.inf):
+            raise self.fail([*at, "hysteresis"], f"expected a distance of 0 or more, got {hysteresis!r}")
+        rule = make_rule(
+            instrument,
+            when,
+            interval or entry_interval(entries, instrument) or Interval.M1,
+            mode=mode,
+            note=note,
+            rule_id=self.string(item["id"], [*at, "id"]) if "id" in item else None,
+            hysteresis=None if hysteresis is None else float(hysteresis),
+            interval_given=given,
+        )
+        reason = orphan_reason(rule, entries)
+        if reason is not None:
+            raise self.fail([*at, "interval" if given else "instrument"], reason)
+        return rule
+
+    def unique_alert_ids(self, lists: Sequence[Watchlist]) -> None:
+        seen: dict[str, str] = {}
+        for i, item in enumerate(lists):
+            for j, rule in enumerate(item.alerts):
+                if rule.id in seen:
+                    raise self.fail(
+                        ["lists", i, "alerts", j, "id"],
+                        f"duplicate alert id {rule.id!r} (also in list {seen[rule.id]!r}); give one an id",
+                    )
+                seen[rule.id] = item.name
+
+    def indicators(self, value: object, loc: list[str | int]) -> tuple[IndicatorSpec, ...]:
+        if not isinstance(value, list):
+            raise self.fail(
+                loc, f'expected an array of indicators like ["sma 20", "rsi 14"], got {_describe(value)}'
+            )
+        specs: list[IndicatorSpec] = []
+        for i, text in enumerate(value):
+            if not isinstance(text, str):
+                raise self.fail(
+                    [*loc, i], f'expected an indicator string like "sma 20", got {_describe(text)}'
+                )
+            try:
+                spec = parse_indicator(text)
+            except IndicatorSpecError as exc:
+                raise self.fail([*loc, i], str(exc)) from None
+            if spec in specs:
+                raise self.fail([*loc, i], f"duplicate indicator {str(spec)!r}")
+            specs.append(spec)
+        return tuple(specs)
 
     def entry(self, item: object, default: Interval, loc: list[str | int]) -> WatchKey:
         if isinstance(item, dict):

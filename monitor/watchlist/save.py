@@ -15,14 +15,18 @@ from tomlkit.items import AoT, Array, InlineTable, Table
 
 from monitor.market import Interval, WatchKey
 from monitor.watchlist.changes import (
+    AddAlert,
     AddEntry,
     Change,
+    RemoveAlert,
     RemoveEntry,
     SetActive,
+    SetIndicators,
     SetInterval,
     SetLayout,
+    replay,
 )
-from monitor.watchlist.doc import edit_text
+from monitor.watchlist.doc import _set_entry_indicators, alert_source, edit_text
 from monitor.watchlist.load import parse_watchlists
 from monitor.watchlist.model import DEFAULT_INTERVAL, Watchlist, WatchlistError, Watchlists
 from monitor.watchlist.readfile import WatchlistMissing, read_watchlist_bytes
@@ -123,7 +127,7 @@ def _merged(text: str, current: Watchlists, watchlists: Watchlists, path: Path) 
             pass
     # Lists added, removed or renamed: merged table by table (comments of kept lists stay).
     doc = tomlkit.parse(text)
-    _apply(doc, watchlists)
+    _apply(doc, watchlists, current)
     return doc.as_string()
 
 
@@ -135,8 +139,10 @@ def diff_changes(old: Watchlists, new: Watchlists) -> list[Change] | None:
     for before, after in zip(old.lists, new.lists, strict=True):
         if before.interval != after.interval:
             return None
+        made = len(changes)
         if before.layout != after.layout:
             changes.append(SetLayout(after.name, after.layout))
+        changes += _alert_removals(before, after)
         matcher = difflib.SequenceMatcher(None, before.entries, after.entries, autojunk=False)
         # From the end, so every index still points where it did in `before`.
         for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
@@ -148,9 +154,41 @@ def diff_changes(old: Watchlists, new: Watchlists) -> list[Change] | None:
                 continue
             changes += [RemoveEntry(after.name, key) for key in olds]
             changes += [AddEntry(after.name, key, i1 + n) for n, key in enumerate(news)]
+        changes += [AddAlert(after.name, rule) for rule in after.alerts if rule not in before.alerts]
+        changes += _indicator_changes(before, after, changes[made:])
     if old.active != new.active:
         changes.append(SetActive(new.active))
     return changes
+
+
+def _alert_removals(before: Watchlist, after: Watchlist) -> list[Change]:
+    """Alerts gone or changed (a changed one is removed, then added anew: it is a new rule)."""
+    return [RemoveAlert(after.name, rule.id) for rule in before.alerts if rule not in after.alerts]
+
+
+def _indicator_changes(before: Watchlist, after: Watchlist, made: Sequence[Change]) -> list[Change]:
+    """What sets `after`'s indicators once `made` (its entry changes) is applied to `before`."""
+    state = replay(Watchlists((before,), before.name), made)[0].lists[0]
+    changes: list[Change] = []
+    if state.indicators != after.indicators:
+        changes.append(SetIndicators(after.name, None, after.indicators))
+    held, wanted = dict(state.entry_indicators), dict(after.entry_indicators)
+    for key in after.entries:
+        if held.get(key) != wanted.get(key):
+            changes.append(SetIndicators(after.name, key, wanted.get(key)))
+    return changes
+
+
+def _apply_indicators(table: Table, array: Array, watchlist: Watchlist) -> None:
+    """Writes the list's and the entries' indicators where the table holds others."""
+    if [str(s) for s in watchlist.indicators] != list(table.get("indicators", [])):
+        table["indicators"] = [str(spec) for spec in watchlist.indicators]
+    own = dict(watchlist.entry_indicators)
+    for position, entry in enumerate(watchlist.entries):
+        item, specs = array[position], own.get(entry)
+        held = item.get("indicators") if isinstance(item, InlineTable) else None
+        if (None if held is None else list(held)) != (None if specs is None else [str(s) for s in specs]):
+            _set_entry_indicators(array, position, specs)
 
 
 def _target(path: Path) -> Path:
@@ -181,7 +219,7 @@ def _write_new(path: Path, watchlists: Watchlists) -> None:
     _write(path, doc.as_string(), None)
 
 
-def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists) -> None:
+def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists, current: Watchlists | None = None) -> None:
     if doc.get("active") != watchlists.active:
         doc["active"] = watchlists.active
     tables = doc.get("lists")
@@ -201,6 +239,7 @@ def _apply(doc: tomlkit.TOMLDocument, watchlists: Watchlists) -> None:
             tables.append(table)
             table = tables[-1]
         _apply_list(table, watchlist)
+        _apply_alerts(table, watchlist, current)
 
 
 def _apply_list(table: Table, watchlist: Watchlist) -> None:
@@ -223,6 +262,21 @@ def _apply_list(table: Table, watchlist: Watchlist) -> None:
     for j, entry in enumerate(watchlist.entries):
         if j not in kept_new:
             array.insert(j, _item_of(entry, watchlist.interval))
+    _apply_indicators(table, array, watchlist)
+
+
+def _apply_alerts(table: Table, watchlist: Watchlist, current: Watchlists | None) -> None:
+    """Writes the list's alerts array anew when its rules changed (kept as written otherwise)."""
+    held = next((w.alerts for w in current.lists if w.name == watchlist.name), ()) if current else ()
+    if held == watchlist.alerts:
+        return
+    array = tomlkit.array()
+    for rule in watchlist.alerts:
+        item = tomlkit.parse(f"v = {alert_source(rule)}\n")["v"]
+        array.append(item)
+    if watchlist.alerts:
+        array.multiline(True)
+    table["alerts"] = array
 
 
 def _interval_or_none(value: object) -> Interval | None:

@@ -70,6 +70,8 @@ class StubFeed:
 
     def reconnect_now(self, token: str | None = None) -> None: ...
 
+    def load_older(self, key: WatchKey) -> None: ...
+
     async def search(self, query: str) -> list[Instrument]:
         return []
 

@@ -23,6 +23,7 @@ BENCHMARKS = [
     "render",
     "memory",
     "ingest",
+    "alerts",
     "ui_cpu",
     "latency",
     "startup",
@@ -30,6 +31,7 @@ BENCHMARKS = [
     "soak",
     "faults",
     "scale",
+    "indicators",
     "warm_start",
 ]
 

@@ -254,7 +254,11 @@ def test_volume_bars_sit_under_the_price_area() -> None:
     assert rows and min(rows) > 20 and max(rows) < 28
     volume_cells = [st for r in rows for ch, st in grid[r][:width] if ch in "▁▂▃▅▆▇"]
     assert {colour(st) for st in volume_cells} <= {"green", "red"}
-    assert all(st is not None and st.dim for st in volume_cells)
+    # One palette: a bar is drawn in the very style of the closed candles of its direction, not a
+    # dimmed copy (which a 256-colour terminal turned magenta and the light theme pastel).
+    candle_styles = {st for row in grid[:20] for ch, st in row[:width] if ch in CANDLE_GLYPHS}
+    assert set(volume_cells) <= candle_styles
+    assert not any(st is not None and st.dim for st in volume_cells)
 
 
 def test_same_input_returns_the_cached_frame() -> None:
@@ -273,3 +277,29 @@ def test_get_renderer_knows_both_names() -> None:
     assert type(get_renderer("plotext")).__name__ == "PlotextRenderer"
     with pytest.raises(ValueError, match="unknown renderer"):
         get_renderer("braille")
+
+
+def test_axis_prices_are_grouped_in_thousands_like_the_list() -> None:
+    bars = [candle(i, 3940.0 + i % 5, 3946.5, 3938.0, 3941.0 + i % 3) for i in range(40)]
+    strips = render(ChartInput(bars, Interval.M1, last_price=3944.4, price_step=0.1), 100, 24)
+    text = "\n".join(strip.text for strip in strips)
+    labels = re.findall(r"┤ (\S+(?: \S+)?)\s*$", text, flags=re.M)
+    assert "◀ 3 944.4" in text
+    prices = [label for label in labels if "." in label and not label.endswith(("k", "M", "B"))]
+    assert len(prices) >= 2 and all(re.fullmatch(r"3 9\d\d\.\d", label) for label in prices), prices
+
+
+def test_no_price_label_sits_on_the_row_touching_the_volume_label() -> None:
+    # Lows at a round 100.00: its tick falls on the bottom price row, right above the volume label.
+    bars = [candle(i, 104.0, 110.0, 100.0, 106.0 - i % 3) for i in range(30)]
+    for last in (None, 100.0, 106.0):
+        strips = render(ChartInput(bars, Interval.M1, last_price=last, price_step=0.01), 80, 24)
+        rows = [strip.text for strip in strips]
+        volume = [
+            r
+            for r, line in enumerate(rows)
+            if re.search(r"┤ \d+(\.\d)?[kMB]?\s*$", line) and "." not in line[-8:]
+        ]
+        assert len(volume) == 1, rows
+        assert not re.search(r"[┤◀] \d", rows[volume[0] - 1]), rows[volume[0] - 1]
+        assert any(re.search(r"┤ \d+\.\d\d", line) for line in rows[: volume[0] - 1])  # ticks remain

@@ -139,3 +139,30 @@ def test_chart_style_falls_back_where_the_theme_has_no_solid_colour() -> None:
     assert chart_style({}, UISettings(up_color="cyan")).up == "cyan"
     assert chart_style({}, UISettings()).down == UISettings().down_color
     assert rich_color("#FFFFFF80", background=None) is None
+
+
+def test_cursor_and_indicator_lines_take_theme_colours() -> None:
+    variables = {"background": "#000000", "foreground": "#EEEEEE", "primary": "#0000FF"}
+    variables |= {"secondary": "#00FFFF", "accent": "#0000FF"}
+    style = chart_style(variables, UISettings())
+    assert style.cursor == "#EEEEEE"
+    # Primary, secondary and accent first (a repeated colour only once), then the fallback's.
+    assert style.lines[:2] == ("#0000FF", "#00FFFF")
+    assert style.lines[2:] == ChartStyle().lines
+    assert chart_style({}, UISettings()).lines == ChartStyle().lines
+
+
+async def test_light_theme_borders_stand_out_from_the_background(make: AppFactory, feed: FakeFeed) -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(feed, MAIN)
+        await settle(pilot, app)
+        await switch_theme(pilot, app, "textual-light")
+        background = Color.parse(app.theme_variables["background"])
+        faint = Color.parse(app.theme_variables["panel-lighten-2"])
+        for widget in (app.panel_widgets[1], app.sidebar):
+            border = widget.styles.border_top[1]
+            # Composited over the background, the border stands further from it than the old shade.
+            shown = background + border
+            old_contrast = abs(faint.brightness - background.brightness)
+            assert abs(shown.brightness - background.brightness) > old_contrast

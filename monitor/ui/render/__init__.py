@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from monitor.ui.render.base import ChartInput, ChartStyle, Renderer
+from monitor.ui.render.base import ChartInput, ChartStyle, Overlay, Pane, Renderer, Zoom
+from monitor.ui.render.geometry import Geometry, visible_candles
 from monitor.ui.render.native import NativeRenderer
 
 RendererName = Literal["native", "plotext"]
@@ -31,8 +32,13 @@ __all__ = [
     "RENDERERS",
     "ChartInput",
     "ChartStyle",
+    "Geometry",
     "NativeRenderer",
+    "Overlay",
+    "Pane",
     "Renderer",
     "RendererName",
+    "Zoom",
     "get_renderer",
+    "visible_candles",
 ]

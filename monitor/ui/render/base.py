@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.strip import Strip
 
 from monitor.market import Candle, Interval
+
+if TYPE_CHECKING:
+    from monitor.ui.render.geometry import Geometry  # geometry imports this module
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,48 @@ class ChartStyle:
     gap: str = "grey35"
     backfill: str = "dark_cyan"
     last_price: str = "yellow"
+    cursor: str = "bright_white"
+    lines: tuple[str, ...] = ("bright_cyan", "bright_magenta", "orange1", "bright_blue", "yellow3")
+    """Colours of indicator lines that do not name their own, in order."""
     background: str | None = None
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One indicator line, aligned with the chart's candles (None where it has no value yet)."""
+
+    label: str
+    values: Sequence[float | None]
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Pane:
+    """An indicator sub-pane under the volume bars (RSI, MACD).
+
+    Attributes:
+        label: shown in the pane's top-left corner.
+        lines: lines drawn in the pane, aligned with the candles.
+        histogram: bars drawn from 0 (MACD's hist), aligned with the candles.
+        levels: horizontal guide values (RSI 30/70), labelled on the axis.
+        bounds: the fixed value range (RSI 0-100); None fits the visible values (symmetric
+            around 0 when there is a histogram).
+    """
+
+    label: str
+    lines: tuple[Overlay, ...] = ()
+    histogram: Sequence[float | None] | None = None
+    levels: tuple[float, ...] = ()
+    bounds: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Zoom:
+    """How candles map to columns: each candle `cells_per_candle` (1-3) cells wide, or (when
+    `candles_per_column` > 1) the caller's candles already aggregated n to a column."""
+
+    cells_per_candle: int = 1
+    candles_per_column: int = 1
 
 
 @dataclass(frozen=True)
@@ -39,6 +83,11 @@ class ChartInput:
         price_step: the instrument's minimum price increment (label decimals).
         tz: time zone of the time-axis labels.
         show_volume: draw volume bars under the price area when there is room.
+        cursor: index into `candles` of the candle under the cursor (highlighted, close marked).
+        overlays: lines drawn over the price area, clipped to the candles' price range.
+        pane: an indicator sub-pane drawn under the volume when there is room.
+        zoom: candle width / aggregation of the columns.
+        readout: a line drawn at the top of the chart area when set.
     """
 
     candles: Sequence[Candle]
@@ -49,6 +98,11 @@ class ChartInput:
     price_step: float | None = None
     tz: datetime.tzinfo = datetime.UTC
     show_volume: bool = True
+    cursor: int | None = None
+    overlays: tuple[Overlay, ...] = ()
+    pane: Pane | None = None
+    zoom: Zoom = Zoom()
+    readout: str | None = None
 
 
 class Renderer(Protocol):
@@ -56,4 +110,8 @@ class Renderer(Protocol):
 
     def render(self, data: ChartInput, width: int, height: int, style: ChartStyle) -> list[Strip]:
         """Renders the chart; never raises for any finite input, any size >= 0."""
+        ...
+
+    def geometry(self, data: ChartInput, width: int, height: int) -> Geometry:
+        """Where `render` puts the candles of `data` at this size (mouse hover and clicks)."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rich.cells import get_character_cell_size
 from rich.color import Color, ColorParseError
 from rich.segment import Segment
 from rich.style import Style
@@ -21,6 +22,10 @@ BACKFILL = "━"
 LAST_LINE = "┄"
 LAST_MARK = "◀"
 FORMING_MARK = "•"
+CURSOR_LINE = "┊"
+CURSOR_MARK = "◁"
+CURSOR_TICK = "▲"
+LEVEL_LINE = "┄"
 VOLUME = " ▁▂▃▄▅▆▇█"
 
 
@@ -72,6 +77,10 @@ class Palette:
     last_label: Style
     candle: dict[tuple[bool, bool], Style]  # (up, forming) -> style
     volume: dict[bool, Style]  # up -> style
+    cursor: Style
+    cursor_label: Style
+    lines: tuple[Style, ...]
+    background: str | None
 
 
 @lru_cache(maxsize=32)
@@ -96,14 +105,44 @@ def palette(style: ChartStyle) -> Palette:
             (True, True): make(style.up, dim=style.forming_dim),
             (False, True): make(style.down, dim=style.forming_dim),
         },
-        volume={True: make(style.up, dim=True), False: make(style.down, dim=True)},
+        # The very styles of the closed candles: a dimmed copy was blended by the terminal into
+        # another hue (magenta bars under red candles in 256 colours, pastel in the light theme).
+        volume={True: make(style.up), False: make(style.down)},
+        cursor=make(style.cursor),
+        cursor_label=Style(color=_color(style.cursor), bgcolor=bg, bold=True, reverse=True),
+        lines=tuple(make(color) for color in style.lines) or (make(style.axis),),
+        background=style.background,
     )
+
+
+def line_style(pal: Palette, number: int, color: str | None) -> Style:
+    """The style of the number-th indicator line: its own colour, else the palette's next one."""
+    if color is None:
+        return pal.lines[number % len(pal.lines)]
+    return _colored(color, pal.background)
+
+
+@lru_cache(maxsize=64)
+def _colored(color: str, background: str | None) -> Style:
+    # Cached: the canvas finds runs of equal styles by identity.
+    return Style(color=_color(color), bgcolor=_color(background))
 
 
 def forget_styles() -> None:
     """Drops the cached palettes and row strips (after a theme change their colours are gone for good)."""
     palette.cache_clear()
+    _colored.cache_clear()
     _ROWS.clear()
+
+
+def single_cells(text: str) -> str:
+    """`text` with every character that is not exactly one cell wide (wide, combining, control)
+    replaced by "?", so a caller's text can never push a row past its width."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(
+        char if get_character_cell_size(char) == 1 and char.isprintable() else "?" for char in text
+    )
 
 
 class Canvas:

@@ -9,6 +9,7 @@ from textual.strip import Strip
 
 from monitor.ui.render.base import ChartInput, ChartStyle
 from monitor.ui.render.cells import MIN_HEIGHT, MIN_WIDTH
+from monitor.ui.render.geometry import Geometry
 from monitor.ui.render.native import NativeRenderer
 from monitor.ui.render.scale import (
     build_slots,
@@ -124,6 +125,11 @@ class PlotextRenderer:
         if output is None:
             return self._fallback.render(data, width, height, style)
         return ansi_to_strips(output, width, height)
+
+    def geometry(self, data: ChartInput, width: int, height: int) -> Geometry:
+        """No column mapping: plotext lays the candles out itself, so hover maps to no candle."""
+        del data, width, height
+        return Geometry()
 
 
 def ansi_to_strips(output: str, width: int, height: int) -> list[Strip]:

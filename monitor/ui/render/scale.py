@@ -148,11 +148,13 @@ def build_slots(
     gaps: Sequence[tuple[int, int]],
     backfilled: Sequence[tuple[int, int]],
     limit: int,
+    group: int = 1,
 ) -> list[Slot]:
     """The newest `limit` slots: every sane candle plus one slot per missed period of `gaps`.
 
     The axis is an index axis (nights and weekends take no room); only gap periods, which are
-    known to have been trading time, are given columns of their own.
+    known to have been trading time, are given columns of their own. With `group` > 1 the candles
+    are aggregated n to a column, so a missed period takes the column of its group.
     """
     if limit <= 0:
         return []
@@ -161,10 +163,14 @@ def build_slots(
         if is_sane(candle):
             by_time[candle.time] = candle
     times = set(by_time)
-    span = interval.seconds * (limit + 1)
+    size = interval.seconds * max(1, group)
+    span = size * (limit + 1)
     for start, end in gaps:
         # Only the newest `limit` periods of a gap can be visible; a year-long gap must not loop.
         first = max(start, end - span)
-        times.update(at for at in interval.periods(first, end) if at not in by_time)
+        periods = interval.periods(first, end)
+        if group > 1:
+            periods = sorted({at - at % size for at in periods})
+        times.update(at for at in periods if at not in by_time)
     ordered = sorted(times)[-limit:]
     return [Slot(at, by_time.get(at), any(lo <= at < hi for lo, hi in backfilled)) for at in ordered]

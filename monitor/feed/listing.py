@@ -83,6 +83,8 @@ def listed_instrument(record: Record, kind: str) -> Instrument:
         price_step=from_quotation(record.min_price_increment),
         kind=kind,
         currency=record.currency or "rub",
+        first_1min=record.first_1min_candle_date.seconds or None,  # 0: where history starts is unknown
+        first_1day=record.first_1day_candle_date.seconds or None,
     )
 
 

@@ -76,6 +76,9 @@ async def test_a_300_instrument_watchlist_resolves_without_80002_cold_and_from_t
 
     cold = await resolve_all()
     assert all(same(cold.instrument(w), want) for w, want in ids.items())  # type: ignore[arg-type]
+    for watch_id in ids:  # where each history starts, as the listings and the look-ups say
+        got, item = cold.instrument(watch_id), sim.state.catalogue.resolve(watch_id)
+        assert got is not None and (got.first_1min, got.first_1day) == (item.first_1min, item.first_1day)
     cold_calls = instrument_calls(sim)
     assert refused(sim) == 0
     # Every kind's listing once, and one look-up per instrument no listing holds (not API-tradable).

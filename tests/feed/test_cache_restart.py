@@ -139,3 +139,22 @@ async def test_every_settled_candle_in_the_cache_equals_the_history_after_an_out
             ), t
         for lo, hi in cache.complete_ranges(key):  # complete means complete
             assert set(t for t in held if lo <= t < hi) >= {t for t in truth if lo <= t < hi}
+
+
+async def test_a_scrolled_back_page_is_saved_to_the_cache(sim: Any, clock: Any) -> None:
+    cache = MemoryCache()
+    run = Running(Feed(config=feed_config(sim, history_candles=HISTORY), clock=clock, cache=cache))
+    run.feed.watch(WATCH[:1])
+    try:
+        await run.live()
+        await wait_for(lambda: run.feed.instrument(WATCH[0].id) is not None, 10, "the instrument")
+        key = SeriesKey(run.uid(WATCH[0].id), WATCH[0].interval)
+        await wait_for(lambda: run.feed.book.series(key).history_loaded, 10, "the history")
+        oldest = min(cache.candles[key])
+        run.feed.load_older(WATCH[0])
+        await wait_for(lambda: min(cache.candles[key]) < oldest, 10, "the older page saved")
+    finally:
+        await run.stop()
+    older = {t: c for t, c in cache.candles[key].items() if t < oldest}
+    truth = {c.time: c for c in sim.history(key.uid, key.interval, min(older), oldest)}
+    assert set(older) == set(truth)

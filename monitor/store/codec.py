@@ -76,15 +76,36 @@ def row_candle(row: CandleRow) -> Candle:
     )
 
 
-InstrumentRow = tuple[str, str, str, str, str, int, str, str, str]
-"""(uid, figi, ticker, class_code, name, lot, price_step, kind, currency): price_step as exact text."""
+InstrumentRow = tuple[str, str, str, str, str, int, str, str, str, int | None, int | None]
+"""(uid, figi, ticker, class_code, name, lot, price_step, kind, currency, first_1min, first_1day):
+price_step as exact text, the first candle dates as epoch seconds or None (unknown)."""
+INSTRUMENT_COLUMNS = (
+    "uid, figi, ticker, class_code, name, lot, price_step, kind, currency, first_1min, first_1day"
+)
+"""The instruments table's columns in InstrumentRow order."""
 
 
 def instrument_row(instrument: Instrument) -> InstrumentRow:
     i = instrument
-    return (i.uid, i.figi, i.ticker, i.class_code, i.name, i.lot, str(i.price_step), i.kind, i.currency)
+    step = str(i.price_step)
+    return (
+        i.uid,
+        i.figi,
+        i.ticker,
+        i.class_code,
+        i.name,
+        i.lot,
+        step,
+        i.kind,
+        i.currency,
+        i.first_1min,
+        i.first_1day,
+    )
 
 
 def row_instrument(row: InstrumentRow) -> Instrument:
-    uid, figi, ticker, class_code, name, lot, step, kind, currency = row
-    return Instrument(uid, figi, ticker, class_code, name, lot, Decimal(step), kind, currency)
+    uid, figi, ticker, class_code, name, lot, step, kind, currency, first_1min, first_1day = row
+    return Instrument(
+        uid, figi, ticker, class_code, name, lot, Decimal(step), kind, currency,
+        first_1min=first_1min, first_1day=first_1day,
+    )  # fmt: skip

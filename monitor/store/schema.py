@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 APPLICATION_ID = 0x4D4F4E53
 """PRAGMA application_id of a monitor store ("MONS"): a SQLite file without it is someone else's."""
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = (
     """CREATE TABLE series (
@@ -51,7 +51,14 @@ _V1 = (
     )""",
 )
 
-MIGRATIONS: Mapping[int, Sequence[str]] = {0: _V1}
+_V2 = (
+    # Where each instrument's history starts (epoch s; NULL: unknown), so a warm start that takes
+    # the instrument from the store still knows where scroll-back ends.
+    "ALTER TABLE instruments ADD COLUMN first_1min INTEGER",
+    "ALTER TABLE instruments ADD COLUMN first_1day INTEGER",
+)
+
+MIGRATIONS: Mapping[int, Sequence[str]] = {0: _V1, 1: _V2}
 """Statements that take a store from version N to N + 1; version 0 is a new, empty file."""
 
 

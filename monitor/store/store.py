@@ -12,7 +12,7 @@ from typing import TypeVar
 import structlog
 
 from monitor.market import Candle, Instrument, SeriesKey
-from monitor.store.codec import CandleRow, InstrumentRow, row_candle, row_instrument
+from monitor.store.codec import INSTRUMENT_COLUMNS, CandleRow, InstrumentRow, row_candle, row_instrument
 from monitor.store.opening import StoreUnavailable, connect, describe, open_writer
 from monitor.store.writer import SaveCandles, SaveInstrument, Writer
 
@@ -160,8 +160,7 @@ class CandleStore:
         """The stored metadata of `watch_id`, if fetched less than `max_age_s` ago."""
         row: tuple[object, ...] | None = self._read(
             lambda conn: conn.execute(
-                "SELECT uid, figi, ticker, class_code, name, lot, price_step, kind, currency, fetched_at "
-                "FROM instruments WHERE watch_id = ?",
+                f"SELECT {INSTRUMENT_COLUMNS}, fetched_at FROM instruments WHERE watch_id = ?",
                 (watch_id,),
             ).fetchone(),
             None,

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import structlog
 
 from monitor.market import Candle, Instrument, RangeSet, SeriesKey
-from monitor.store.codec import candle_row, instrument_row
+from monitor.store.codec import INSTRUMENT_COLUMNS, candle_row, instrument_row
 from monitor.store.schema import transaction
 
 BATCH_ITEMS = 4096
@@ -91,7 +91,8 @@ def write_batch(conn: sqlite3.Connection, jobs: Sequence[Job], cache: dict[Serie
                         _add_range(conn, series, job.complete)
                 elif isinstance(job, SaveInstrument):
                     conn.execute(
-                        "INSERT OR REPLACE INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT OR REPLACE INTO instruments (watch_id, {INSTRUMENT_COLUMNS}, fetched_at) "
+                        f"VALUES ({', '.join('?' * 13)})",
                         (job.watch_id, *instrument_row(job.instrument), job.fetched_at),
                     )
             # In queue order: a later save of the same period (a correction) replaces the earlier.

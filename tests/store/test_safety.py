@@ -158,10 +158,10 @@ def test_a_newer_schema_is_refused_and_left_untouched(store_path: Path) -> None:
 
 def test_an_older_schema_is_migrated_step_by_step(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    CandleStore.open(path).close()  # version 1
     steps = {0: ["CREATE TABLE never (x)"], 1: ["ALTER TABLE candles ADD COLUMN trades INTEGER"]}
     conn = sqlite3.connect(path, isolation_level=None)
     try:
+        prepare(conn, version=1)  # a version 1 store, as the first monitor with a store made it
         assert prepare(conn, version=2, migrations=steps) == 1  # only the step from 1 ran
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

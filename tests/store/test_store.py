@@ -9,6 +9,7 @@ from pathlib import Path
 from monitor.market import Candle, Instrument, Interval, Origin, SeriesKey
 from monitor.store import CandleStore
 from monitor.store.opening import connect
+from monitor.store.schema import SCHEMA_VERSION
 
 KEY = SeriesKey("uid-1", Interval.M1)
 OTHER = SeriesKey("uid-1", Interval.H1)
@@ -136,7 +137,7 @@ def test_the_file_is_in_wal_mode_with_the_schema_version(store: CandleStore) -> 
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         conn.close()
 

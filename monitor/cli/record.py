@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -18,7 +17,7 @@ from monitor import __version__
 from monitor.cli import demo
 from monitor.cli.common import add_connection_arguments, clock_from_args, interval_arg, settings_from_args
 from monitor.clock import Clock, speed_of
-from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from monitor.exits import EXIT_FAILED, EXIT_USAGE
 from monitor.market import Interval, WatchKey
 
 if TYPE_CHECKING:
@@ -129,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace) -> int:
     # Imported here: `monitor --help` builds every command's parser and must not load grpc; and
     # monitor.cli.stream imports this module (for --record).
-    from monitor.cli.stream import stream
+    from monitor.cli.stream import exit_status, say_demo, stopping_on_signals, stream
     from monitor.feed import Feed
 
     settings, _ = settings_from_args(args)
@@ -137,39 +136,28 @@ async def _main(args: argparse.Namespace) -> int:
     keys = [WatchKey(watch_id, args.interval) for watch_id in args.ids]
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    interrupted: list[int] = []
     writer = open_recording(
         args.output, keys, clock, max_bytes=args.max_bytes, max_seconds=args.duration,
         on_stop=lambda _reason: _wake(loop, stop),
     )  # fmt: skip
     if writer is None:
         return EXIT_USAGE
-
-    def on_signal(sig: int) -> None:
-        interrupted.append(sig)
-        stop.set()
-
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        loop.add_signal_handler(sig, on_signal, sig)
     try:
-        async with demo.feed_config(settings, clock) as config:
-            if config.mode == "DEMO":
-                print(
-                    f"monitor: no token: recording the built-in simulator at {config.endpoint}",
-                    file=sys.stderr,
-                )
-            feed = Feed(config=tapped(config, writer), clock=clock)
-            # `monitor stream` without its candle lines: health on stderr, and it ends as it does.
-            with open(os.devnull, "w") as discard:
-                status = await stream(feed, args.ids, args.interval, as_json=False, stop=stop, out=discard)
+        with stopping_on_signals(stop) as received:
+            async with demo.feed_config(settings, clock) as config:
+                say_demo(config, "recording")
+                # No store: a recording keeps what the stream sent; the feed's history is not its concern.
+                feed = Feed(config=tapped(config, writer), clock=clock)
+                # `monitor stream` without its candle lines: health on stderr, and it ends as it does.
+                with open(os.devnull, "w") as discard:
+                    status = await stream(
+                        feed, args.ids, args.interval, as_json=False, stop=stop, out=discard
+                    )
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
         written = await close_recording(writer, args.output)
     if not written:
         return EXIT_FAILED
-    return EXIT_INTERRUPTED if signal.SIGINT in interrupted and status == EXIT_OK else status
+    return exit_status(status, received)
 
 
 def _wake(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.alerts import AlertEngine, AlertState
 from monitor.cli import demo, record
 from monitor.cli.common import (
     add_connection_arguments,
+    add_store_arguments,
     clock_from_args,
     interval_arg,
     settings_from_args,
     silence,
 )
 from monitor.cli.printer import Outbox, Printer
+from monitor.cli.runstore import RunStore, close_run_store, open_run_store
 from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Interval, WatchKey
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistError, load_watchlists
+
+if TYPE_CHECKING:
+    from monitor.feed import FeedConfig
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,6 +58,7 @@ def add_parser(subparsers: Any) -> None:
         "--record", type=Path, metavar="FILE", help="also record the stream to FILE (`monitor record`)"
     )
     add_connection_arguments(parser)
+    add_store_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -68,36 +77,60 @@ async def _main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     clock = clock_from_args(args)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    interrupted: list[int] = []
     keys = [WatchKey(watch_id, args.interval) for watch_id in args.ids]
     recorder = record.open_recording(args.record, keys, clock) if args.record else None
     if args.record and recorder is None:
         return EXIT_USAGE  # the file cannot be created: said on stderr
-
-    def on_signal(sig: int) -> None:
-        interrupted.append(sig)
-        stop.set()
-
-    for sig in signals:
-        loop.add_signal_handler(sig, on_signal, sig)
+    run_store: RunStore | None = None
     try:
-        async with demo.feed_config(settings, clock) as config:
-            if config.mode == "DEMO":
-                print(
-                    f"monitor: no token: streaming from the built-in simulator at {config.endpoint}",
-                    file=sys.stderr,
+        with stopping_on_signals(stop) as received:
+            async with demo.feed_config(settings, clock) as config:
+                say_demo(config, "streaming from")
+                run_store = await asyncio.to_thread(
+                    open_run_store, settings, args, demo=config.mode == "DEMO"
                 )
-            feed = Feed(config=record.tapped(config, recorder), clock=clock)
-            status = await stream(feed, args.ids, args.interval, as_json=args.json, stop=stop, alerts=alerts)
-            # Ctrl+C is an interruption (130, as every command); SIGTERM is a requested stop (0).
-            return EXIT_INTERRUPTED if signal.SIGINT in interrupted and status == EXIT_OK else status
+                for notice in run_store.notices:
+                    print(f"monitor: {notice}", file=sys.stderr)
+                feed = Feed(config=record.tapped(config, recorder), clock=clock, cache=run_store.store)
+                status = await stream(
+                    feed, args.ids, args.interval, as_json=args.json, stop=stop, alerts=alerts
+                )
+            return exit_status(status, received)
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        if run_store is not None:
+            await close_run_store(run_store.store)  # after the feed closed: its last saves are queued
         if recorder is not None:
             await record.close_recording(recorder, args.record)
+
+
+@contextlib.contextmanager
+def stopping_on_signals(stop: asyncio.Event) -> Iterator[list[int]]:
+    """Sets `stop` on SIGINT or SIGTERM inside the block; yields the signals received (in order)."""
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield received
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+def exit_status(status: int, received: Sequence[int]) -> int:
+    """Ctrl+C is an interruption (130, as every command); SIGTERM is a requested stop (`status`)."""
+    return EXIT_INTERRUPTED if signal.SIGINT in received and status == EXIT_OK else status
+
+
+def say_demo(config: FeedConfig, doing: str) -> None:
+    """Says on stderr that there is no token and the built-in simulator is used (`doing` it)."""
+    if config.mode == "DEMO":
+        print(f"monitor: no token: {doing} the built-in simulator at {config.endpoint}", file=sys.stderr)
 
 
 def alert_engine(

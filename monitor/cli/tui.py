@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from monitor.cli import demo, record
-from monitor.cli.common import add_connection_arguments, bounded, clock_from_args, settings_from_args
+from monitor.cli.common import (
+    add_connection_arguments,
+    add_store_arguments,
+    bounded,
+    clock_from_args,
+    settings_from_args,
+)
+from monitor.cli.runstore import close_run_store, open_run_store
 from monitor.clock import Clock
 from monitor.exits import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.settings import Settings
@@ -40,6 +47,7 @@ def add_parser(subparsers: Any) -> None:
         "--record", type=Path, metavar="FILE", help="record the stream to FILE (`monitor record`)"
     )
     add_connection_arguments(parser)
+    add_store_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -67,12 +75,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.record and recorder is None:
         return EXIT_USAGE  # the file cannot be created: said on stderr
-    return asyncio.run(_main(settings, *loaded, clock=clock, recorder=recorder, record_path=args.record))
+    return asyncio.run(
+        _main(settings, *loaded, clock=clock, recorder=recorder, record_path=args.record, args=args)
+    )
 
 
 async def _main(
     settings: Settings, watchlists: Watchlists, path: Path, template: Path | None, *, clock: Clock,
     recorder: RecordingWriter | None = None, record_path: Path | None = None,
+    args: argparse.Namespace,
 ) -> int:  # fmt: skip
     # Imported here: `monitor --help` builds every command's parser and must not load Textual or grpc.
     from monitor.feed import Feed
@@ -83,9 +94,15 @@ async def _main(
         # One clock for the feed (closed candles, gaps, backoff) and the app (ages on badges).
         if recorder is not None and record_path is not None:  # closed once the feed is (callbacks run LIFO)
             resources.push_async_callback(record.close_recording, recorder, record_path)
-        feed = Feed(config=record.tapped(config, recorder), clock=clock)
+        run_store = await asyncio.to_thread(open_run_store, settings, args, demo=config.mode == "DEMO")
+        for notice in run_store.notices:  # the terminal is the app's: the log and the status bar say it
+            log.warning("store_notice", notice=notice)
+        resources.push_async_callback(close_run_store, run_store.store)  # after the feed (LIFO)
+        feed = Feed(config=record.tapped(config, recorder), clock=clock, cache=run_store.store)
         resources.push_async_callback(lambda: bounded(feed.close(), "feed_close_timeout"))
         app = make_app(settings, watchlists, path, feed, clock, template_path=template)
+        if hasattr(app, "store_status"):  # the status bar's "store off: <reason>" (StatusInfo.store)
+            app.store_status = run_store.status
         stopping: set[asyncio.Task[None]] = set()
 
         def on_signal(return_code: int) -> None:

@@ -25,6 +25,8 @@ LONG_OUTAGE_ATTEMPTS = 3
 """Reconnect attempts after which the outage gets a banner, not just the status bar."""
 BAD_STYLE = "bold yellow"
 REASON_LIMIT = 200
+STORE_LIMIT = 60
+"""Characters of the store notice shown: the full reason is in the log."""
 """Characters of a skip reason shown; it can carry server text, so it is also cut."""
 
 
@@ -36,6 +38,8 @@ class StatusInfo:
     pending: int = 0
     feed_down: str | None = None
     timezone: str = "exchange"
+    store: str | None = None
+    """Why the candle store is off ("store off: <reason>"), when the user did not ask for that."""
 
 
 def connection_state(health: Health, info: StatusInfo) -> ConnectionState:
@@ -70,6 +74,8 @@ def status_text(health: Health, info: StatusInfo, now: float, tz: tzinfo) -> Tex
         text.append(f"  {bad_messages_label(health.bad_messages)}", style=BAD_STYLE)
     if health.clock_skew is not None and abs(health.clock_skew) >= CLOCK_SKEW_WARN_S:
         text.append(f"  ⚠ clock {health.clock_skew:+.1f}s", style=BAD_STYLE)
+    if info.store is not None:
+        text.append(f"  ⚠ {_cut(info.store, STORE_LIMIT)}", style=BAD_STYLE)
     if info.paused:
         text.append(f"  PAUSED +{info.pending} updates ", style="bold black on yellow")
     clock = datetime.fromtimestamp(now, tz).strftime("%H:%M:%S")
@@ -224,3 +230,7 @@ class Banner(Widget):
 
     def render(self) -> Text:
         return Text(f"⚠ {self.message or ''}", style="bold")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

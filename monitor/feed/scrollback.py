@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 import structlog
 
-from monitor.feed.history import WINDOW_SECONDS, HistoryClient, HistoryError, plan_chunks
+from monitor.clock import Clock, SystemClock
+from monitor.feed.backfill import CORRECTION_SETTLE_S, fetch_spans
+from monitor.feed.cache import CandleCache, as_history, holes, settled_end
+from monitor.feed.history import LIMIT_CAP, WINDOW_SECONDS, HistoryClient, HistoryError, plan_chunks
 from monitor.feed.view import HistoryState
-from monitor.market import Candle, CandleBook, CandleSeries, Instrument, Interval, SeriesKey
+from monitor.market import Candle, CandleBook, CandleSeries, Instrument, Interval, RangeSet, SeriesKey
 
 log = structlog.get_logger()
 
@@ -46,6 +49,11 @@ class ScrollBack:
     The page's newest candle may repeat the oldest held (the API repeats the boundary candle):
     `HistoryClient.fetch` keeps only those before it, and the book upserts by start time anyway.
 
+    With a cache (the store), a page reads it first: the candles it holds before the oldest held
+    within a range known complete go in without a call (up to LIMIT_CAP a page), and GetCandles is
+    asked only for the holes of the window, each fetch saved back with the range it covered in
+    full (as the backfill does), so a later run scrolls back over it without a call either.
+
     The start of history is the instrument's first candle date for the interval's family
     (`first_1min_candle_date` for intraday intervals, `first_1day_candle_date` for a day and
     longer), once a page reached it. When the date is unknown, empty windows in a row reaching
@@ -59,10 +67,16 @@ class ScrollBack:
         book: CandleBook,
         on_candle: Callable[[SeriesKey, Candle], None],
         on_change: Callable[[], None],
+        cache: CandleCache | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._book = book
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._on_candle = on_candle
         self._on_change = on_change
+        self._cache = cache
+        self._known: dict[SeriesKey, RangeSet] = {}
+        """Ranges fetched in full by this scroll-back, per series (whatever the cache wrote yet)."""
         self._tracks: dict[SeriesKey, _Track] = {}
         self._jobs: asyncio.Queue[tuple[SeriesKey, Instrument, bool]] = asyncio.Queue()
 
@@ -143,24 +157,78 @@ class ScrollBack:
         floor = interval.start_of(first) if first is not None else 0
         end, silence = oldest.time, 0
         while True:
-            chunks = plan_chunks(interval, max(floor, end - WINDOW_SECONDS[interval]), end)
-            if not chunks:
-                break  # nothing can start before the oldest held: it is the first
-            start, stop = chunks[-1]
-            candles = await history.fetch(key.uid, interval, start, stop)
+            complete = self._complete(key)
+            covered = _covering(complete, end)
+            if covered is not None:
+                # [covered, end) is complete in the cache: its candles are the page, with no call.
+                start = max(floor, covered)
+                candles = self._cached(key, start, end, LIMIT_CAP[interval])
+            else:
+                chunks = plan_chunks(interval, max(floor, end - WINDOW_SECONDS[interval]), end)
+                if not chunks:
+                    break  # nothing can start before the oldest held: it is the first
+                start, stop = chunks[-1]
+                candles = await self._fetch_holes(history, key, start, stop, complete)
             self._merge(key, series, candles)
             if start <= floor:
                 break  # the page reached the first candle date (or the epoch)
             if candles:
                 log.info("scrolled_back", uid=key.uid, interval=interval.code, candles=len(candles))
                 return
-            silence += stop - start
+            silence += end - start
             if first is None and silence >= START_SILENCE_S:
                 break
             end = start
         held = series.oldest
         track.start_at = held.time if held is not None else None
         log.info("history_start", uid=key.uid, interval=interval.code, start=track.start_at)
+
+    async def _fetch_holes(
+        self, history: HistoryClient, key: SeriesKey, start: int, end: int, complete: RangeSet
+    ) -> list[Candle]:
+        """The candles of [start, end): the cache's where a complete range covers it, fetched for
+        the holes (each fetch saved with its range)."""
+        missing = holes(start, end, complete)
+        candles = [] if missing == [(start, end)] else self._cached(key, start, end, LIMIT_CAP[key.interval])
+        for lo, hi in fetch_spans(key.interval, missing):
+            candles.extend(await self._fetch(history, key, lo, hi))
+        return sorted(candles, key=lambda c: c.time)
+
+    async def _fetch(self, history: HistoryClient, key: SeriesKey, start: int, end: int) -> list[Candle]:
+        """GetCandles for [start, end), saved to the cache with the settled part as complete."""
+        candles = await history.fetch(key.uid, key.interval, start, end)
+        if self._cache is None:
+            return candles
+        hi = min(end, settled_end(key.interval, self._clock.now(), CORRECTION_SETTLE_S))
+        complete = (start, hi) if start < hi else None
+        if complete is not None:
+            self._known.setdefault(key, RangeSet()).add(*complete)
+        try:
+            self._cache.save(key, [c for c in candles if c.closed], complete)
+        except Exception as exc:  # the book has them; only a later run fetches them again
+            log.warning("cache_write_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+        return candles
+
+    def _cached(self, key: SeriesKey, start: int, end: int, limit: int) -> list[Candle]:
+        """The cache's newest `limit` candles in [start, end) (none when it cannot be read)."""
+        if self._cache is None:
+            return []
+        try:
+            return as_history(self._cache.load(key, start, end, limit))
+        except Exception as exc:  # a cache that fails to read holds nothing: the window is fetched
+            log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+            return []
+
+    def _complete(self, key: SeriesKey) -> RangeSet:
+        """The ranges known complete: the cache's and what this scroll-back fetched in full."""
+        known = RangeSet(list(self._known.get(key, ())))
+        if self._cache is not None:
+            try:
+                for lo, hi in self._cache.complete_ranges(key):
+                    known.add(lo, hi)
+            except Exception as exc:  # nothing known: every window is fetched
+                log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+        return known
 
     async def _refill(self, history: HistoryClient, key: SeriesKey) -> None:
         series = self._book.find(key)
@@ -169,7 +237,7 @@ class ScrollBack:
         for start, end in list(series.trimmed):
             if series.anchor is not None:
                 return  # the user looks back again: the span would be trimmed once more
-            self._merge(key, series, await history.fetch(key.uid, key.interval, start, end))
+            self._merge(key, series, await self._fetch(history, key, start, end))
             series.mark_refilled(start, end)
             log.info("refilled", uid=key.uid, interval=key.interval.code, start=start, end=end)
 
@@ -186,6 +254,14 @@ def _at_start(series: CandleSeries | None, start_at: int | None, first: int | No
     if first is not None and oldest.time <= series.key.interval.start_of(first):
         return True
     return start_at is not None and oldest.time <= start_at
+
+
+def _covering(complete: RangeSet, end: int) -> int | None:
+    """The start of the complete range holding the period just before `end`, if any."""
+    for lo, hi in complete:
+        if lo < end <= hi:
+            return lo
+    return None
 
 
 def _reason(exc: Exception) -> str:

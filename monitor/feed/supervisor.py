@@ -15,7 +15,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.feed.auth import TokenGate
 from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import backoff
-from monitor.feed.cache import CandleCache, saving, stream_close_saver
+from monitor.feed.cache import CandleCache, stream_close_saver
 from monitor.feed.channel import metadata, open_channel
 from monitor.feed.config import FeedConfig
 from monitor.feed.connection import Connection
@@ -99,8 +99,10 @@ class Feed(ListenerHost):
         self._subscriptions.on_series_change(self._backfill.series_changed)
         if cache is not None:
             self._listen.candles.append(stream_close_saver(cache))
-        scrolled = self._listen.emit_candle if cache is None else saving(cache, self._listen.emit_candle)
-        self._scroll = ScrollBack(book=self.book, on_candle=scrolled, on_change=self._listen.emit)
+        self._scroll = ScrollBack(
+            book=self.book, on_candle=self._listen.emit_candle, on_change=self._listen.emit,
+            cache=cache, clock=self.clock,
+        )  # fmt: skip
         self._opens = SessionOpens(
             book=self.book, clock=self.clock, watched=self._subscriptions, on_change=self._listen.emit
         )

@@ -36,6 +36,8 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("pause", "p", "pause", "Pause or resume drawing (data keeps flowing)"),
     KeyAction("reconnect", "r", "reconnect", "Reconnect now (restarts a stopped feed)"),
     KeyAction("timezone", "t", "timezone", "Time zone: exchange → local → UTC"),
+    KeyAction("add_alert", "A", "add_alert", "Add a price alert on the focused panel (saved)"),
+    KeyAction("alerts", "L", "alerts", "Alert log: fired alerts; arm, disarm, delete rules"),
     KeyAction("help", "question_mark", "help", "Help", "?"),
     KeyAction("quit", "q", "quit", "Quit"),
     KeyAction("interrupt", "ctrl+c", "interrupt", "Quit from any screen (exit status 130)", "Ctrl+C"),

@@ -19,6 +19,7 @@ from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED, EXIT_OK
 from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.settings import Settings
+from monitor.ui.alerting import AlertDelivery
 from monitor.ui.keys import bindings, key_help
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
@@ -84,6 +85,7 @@ class MonitorApp(PaletteApp):
         self.sidebar: WatchlistSidebar
         self.status_bar: StatusBar
         self.banner: Banner
+        self.alerting: AlertDelivery
         self.grid: Grid
         self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
         self.set_keymap(dict(settings.ui.keys))
@@ -115,6 +117,8 @@ class MonitorApp(PaletteApp):
         self.apply_theme_colors()
         # Colours are recomputed here, once per theme change, never on a frame.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.alerting = AlertDelivery(self)
+        self.alerting.start()
         self.show_model()
         self.run_feed()
         self.run_worker(self.saver.run(), group=SAVE_GROUP, exit_on_error=False, description="Saving")
@@ -242,7 +246,7 @@ class MonitorApp(PaletteApp):
                     panel.show(empty_panel())
                 else:
                     view = views.get(key) or self.feed.view(key)
-                    panel.show(panel_of(view, health, now, tz, model.feed_down))
+                    panel.show(panel_of(view, health, now, tz, model.feed_down, self.alerting.marks(key)))
 
     def _draw_sidebar(self, views: dict[WatchKey, WatchView] | None = None) -> None:
         current, health = self.model.current, self.feed.health
@@ -250,7 +254,8 @@ class MonitorApp(PaletteApp):
         known = views or {}
         now = self.clock.now()
         rows = tuple(
-            row_of(known.get(key) or self.feed.view(key), health, now, down) for key in current.entries
+            row_of(known.get(key) or self.feed.view(key), health, now, down, self.alerting.row_mark(key))
+            for key in current.entries
         )
         self.sidebar.show(f"{current.name} ({len(current.entries)})", rows, self.model.selected)
 
@@ -316,6 +321,12 @@ class MonitorApp(PaletteApp):
     def action_save(self) -> None:
         self.saver.request(self.model.save_view(), self.model.file, f"Saved {self.watchlist_path}")
 
+    def action_add_alert(self) -> None:
+        self.alerting.open_add()
+
+    def action_alerts(self) -> None:
+        self.alerting.open_log()
+
     def action_help(self) -> None:
         from monitor.ui.screens import HelpScreen
 
@@ -334,6 +345,7 @@ class MonitorApp(PaletteApp):
             self.notify(notice)
         if self.saver.idle and message.watchlists != self.model.file:
             self.model.reload(message.watchlists, self.saver.pending)
+            self.alerting.sync()
             self.show_model()
 
     def on_watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
@@ -354,6 +366,7 @@ class MonitorApp(PaletteApp):
         # Edits whose save was refused (the file did not load) are replayed onto it and retried.
         self.model.reload(message.watchlists, self.saver.pending)
         self.saver.retry(self.model.file)
+        self.alerting.sync()
         self.show_model()
         self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
 
@@ -377,6 +390,7 @@ class MonitorApp(PaletteApp):
         """
         if self._exit:
             return
+        self.alerting.flush()
         closing = [asyncio.ensure_future(self.saver.drain()), asyncio.ensure_future(self.feed.close())]
         _done, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
         for task in late:

@@ -24,6 +24,8 @@ class Row:
     change: float | None
     phase: str
     level: str
+    mark: str = ""
+    """`⚑` while an alert on the row's series fired unseen (shown before the phase)."""
 
 
 @dataclass(frozen=True)
@@ -43,21 +45,25 @@ class PanelView:
     tz: datetime.tzinfo = datetime.UTC
     message: str = ""
     """Shown instead of the chart when there is nothing to draw (the reason of a failure)."""
+    mark: str = ""
+    """`⚑ 354.50` while an alert on the series fired unseen (shown in the title)."""
 
 
-def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
+def row_of(view: WatchView, health: Health, now: float, feed_down: bool, mark: str = "") -> Row:
     """The sidebar row of one watchlist entry."""
     instrument, quote = view.instrument, view.quote
     step = float(instrument.price_step) if instrument else None
     price = quote.price if quote else None
+    phase = PHASE_LABELS.get(view.phase, "") if view.phase else ""
     return Row(
         ticker=instrument.ticker if instrument else view.key.id.split("_")[0],
         interval=view.key.interval.code,
         # Two decimals while the step is unknown; grouped in threes so long prices stay readable.
         price=format_price(price, decimals_for(step, 0.0), grouped=True),
         change=quote.change if quote else None,
-        phase=PHASE_LABELS.get(view.phase, "") if view.phase else "",
+        phase=f"{mark} {phase}".strip(),
         level=row_level(view, health, now, feed_down),
+        mark=mark,
     )
 
 
@@ -66,7 +72,7 @@ def empty_panel() -> PanelView:
 
 
 def panel_of(
-    view: WatchView, health: Health, now: float, tz: datetime.tzinfo, feed_down: str | None
+    view: WatchView, health: Health, now: float, tz: datetime.tzinfo, feed_down: str | None, mark: str = ""
 ) -> PanelView:
     """What the panel showing `view` draws: title, badge, series and the reason of a failure."""
     key, instrument, series, quote = view.key, view.instrument, view.series, view.quote
@@ -74,9 +80,10 @@ def panel_of(
     message = ""
     if badge.label == "ERROR" and view.reason:
         message = f"{key.id}: {view.reason}\nThe other panels keep streaming.\nx removes it; or fix the file."
+    title = f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}"
     return PanelView(
         key=key,
-        title=f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}",
+        title=f"{mark}{' ' * bool(mark)}{title}",
         badge=badge,
         series=series,
         series_version=series.version if series is not None else -1,
@@ -84,4 +91,5 @@ def panel_of(
         price_step=float(instrument.price_step) if instrument else None,
         tz=tz,
         message=message,
+        mark=mark,
     )

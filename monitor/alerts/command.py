@@ -62,11 +62,13 @@ class AlertCommand:
         try:
             _out, err = await asyncio.wait_for(process.communicate(), self.timeout_s)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            _kill(process)
             await process.wait()
             self._fail(f"{argv[0]!r} did not finish within {self.timeout_s:g} s and was stopped")
             return
+        except asyncio.CancelledError:
+            _kill(process)  # the monitor quits: no notifier outlives it
+            raise
         if process.returncode != 0:
             detail = err.decode("utf-8", "replace").strip().splitlines()
             why = f": {detail[-1][:200]}" if detail else ""
@@ -78,3 +80,9 @@ class AlertCommand:
         self.broken = reason
         log.warning("alert_command_failed", reason=reason)
         self._report(f"Alert command off: {reason}")
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()

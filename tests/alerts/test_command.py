@@ -1,4 +1,4 @@
-"""The desktop notification command: substituted argv, no shell, reported once when broken, killed at the timeout."""
+"""The desktop notification command: substituted argv, no shell, reported once, killed at the timeout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pilot tests of the alert command in the app: run per fire, reported once, a hanging one never freezes the UI."""
+"""Pilot tests of the alert command in the app: run per fire, reported once, a hang never freezes the UI."""
 
 from __future__ import annotations
 

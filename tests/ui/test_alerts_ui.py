@@ -1,4 +1,4 @@
-"""Pilot tests of alerts in the TUI: toast, bell, panel and row marks, the alert log, add/arm/disarm/delete."""
+"""Pilot tests of alerts in the TUI: toast, bell, panel and row marks, the alert log, add, arm, delete."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
+from monitor.market import Interval, WatchKey
 from monitor.ui.screens.add_alert import AddAlertScreen
 from monitor.ui.screens.alerts import AlertLogScreen
 from monitor.watchlist import load_watchlists
 from tests.ui.alertkit import GAZP_RULE, SBER, SBER_RULE, WITH_ALERTS, alert_app, cross, delivery, toasts
-from monitor.market import Interval, WatchKey
 from tests.ui.uikit import MAIN, SIZE, fill, saved, screen, settle, wait_for
 
 MAIN_KEY = WatchKey(SBER, Interval.M1)

@@ -126,9 +126,8 @@ class AlertDelivery:
         """The price a new alert on `key` starts at: the chart cursor's candle close, else the last price."""
         view = self.app.feed.view(key)
         series = view.series
-        chart: Any = getattr(self.app.model, "charts", None)  # the chart cursor, where it exists
-        cursor = getattr(chart.get(panel, key), "cursor", None) if chart is not None else None
-        if isinstance(cursor, int) and series is not None:
+        cursor = _cursor_time(self.app.model, panel, key)
+        if cursor is not None and series is not None:
             index = series.index_of(cursor)
             if index < len(series):
                 return series.window(index, index + 1)[0].close
@@ -198,3 +197,13 @@ class AlertDelivery:
         from monitor.ui.screens.alerts import AlertLogScreen
 
         self.app.push_screen(AlertLogScreen(self, self.app.model.tz))
+
+
+def _cursor_time(model: object, panel: int, key: WatchKey) -> int | None:
+    """The start of the candle under the panel's chart cursor (None: no cursor, or no chart views)."""
+    charts: Any = getattr(model, "charts", None)
+    try:
+        cursor = getattr(charts.get(panel, key), "cursor", None) if charts is not None else None
+    except (AttributeError, TypeError):  # a chart view without this shape: no cursor to start at
+        return None
+    return cursor if isinstance(cursor, int) else None

@@ -85,10 +85,10 @@ class MonitorApp(PaletteApp):
         self.sidebar: WatchlistSidebar
         self.status_bar: StatusBar
         self.banner: Banner
-        self.alerting: AlertDelivery
         self.grid: Grid
         self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
         self.set_keymap(dict(settings.ui.keys))
+        self.alerting = AlertDelivery(self)
         feed.add_listener(self._feed_changed)
 
     # ------------------------------------------------------------------ layout
@@ -117,7 +117,6 @@ class MonitorApp(PaletteApp):
         self.apply_theme_colors()
         # Colours are recomputed here, once per theme change, never on a frame.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self.alerting = AlertDelivery(self)
         self.alerting.start()
         self.show_model()
         self.run_feed()

@@ -34,6 +34,7 @@ from monitor.settings_alerts import AlertSettings
 from monitor.settings_origin import describe_errors, describe_source_error, env_name
 from monitor.settings_read import SettingsError as SettingsError
 from monitor.settings_read import clean_token, read_config_text, read_token_file, token_file_notices
+from monitor.settings_store import StoreSettings
 from monitor.uinames import THEMES, color_error, key_errors
 
 TOKEN_ENV = "TINKOFF_TOKEN_STRING"
@@ -241,6 +242,8 @@ class Settings(BaseSettings):
     """Log file and level."""
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     """Bell and desktop command for fired alerts."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    """The embedded candle store."""
     watchlist: Path | None = Field(default=None)
     """Watchlist file; None = the user's watchlist.toml if present, else the shipped example."""
 

@@ -33,9 +33,19 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("save", "s", "save", "Save the watchlist file"),
     KeyAction("switch", "w", "switch", "Switch watchlist"),
     KeyAction("layout", "l", "layout", "Cycle the panel layout 1 / 1x2 / 2x2 / 3x3"),
+    KeyAction("fill", "f", "fill", "Fill empty panels: the list's instruments on other intervals"),
     KeyAction("pause", "p", "pause", "Pause or resume drawing (data keeps flowing)"),
     KeyAction("reconnect", "r", "reconnect", "Reconnect now (restarts a stopped feed)"),
     KeyAction("timezone", "t", "timezone", "Time zone: exchange → local → UTC"),
+    KeyAction("cursor_left", "left", "cursor(-1)", "Chart cursor a candle back (into history)", "←"),
+    KeyAction("cursor_right", "right", "cursor(1)", "Chart cursor one candle forward", "→"),
+    KeyAction("page_left", "shift+left", "page(-1)", "Chart cursor a page back", "Shift+←"),
+    KeyAction("page_right", "shift+right", "page(1)", "Chart cursor a page forward", "Shift+→"),
+    KeyAction("live", "end,escape", "live", "Chart back to the live edge (cursor off)", "End/Esc"),
+    KeyAction("oldest", "home", "oldest", "Chart to the oldest candle held", "Home"),
+    KeyAction("zoom_in", "plus,equals_sign", "zoom(-1)", "Zoom the chart in (wider candles)", "+"),
+    KeyAction("zoom_out", "minus", "zoom(1)", "Zoom the chart out (more candles per column)", "-"),
+    KeyAction("indicators", "o", "indicators", "Indicators of the focused panel (saved)"),
     KeyAction("add_alert", "A", "add_alert", "Add a price alert on the focused panel (saved)"),
     KeyAction("alerts", "L", "alerts", "Alert log: fired alerts; arm, disarm, delete rules"),
     KeyAction("help", "question_mark", "help", "Help", "?"),
@@ -52,7 +62,10 @@ THEMES: tuple[str, ...] = (
 """Textual's built-in themes (tests/test_settings.py keeps this list equal to Textual's)."""
 
 # Textual names a few keys by word; the same key written either way is one key.
-_KEY_ALIASES = {"?": "question_mark", " ": "space", "<": "less_than_sign", ">": "greater_than_sign"}
+_KEY_ALIASES = {
+    "?": "question_mark", " ": "space", "<": "less_than_sign", ">": "greater_than_sign",
+    "+": "plus", "-": "minus", "=": "equals_sign",
+}  # fmt: skip
 
 
 def split_keys(keys: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The `monitor` command line: tui (default), sim, stream, record, chart and check."""
+"""The `monitor` command line: tui (default), sim, stream, record, chart, history, store and check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import structlog
 
 from monitor import __version__
-from monitor.cli import chart, check, record, sim, stream, tui
+from monitor.cli import chart, check, history, record, sim, store, stream, tui
 from monitor.cli.common import settings_from_args
 from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from monitor.logging import Redactor, configure_logging
@@ -30,6 +30,8 @@ COMMANDS: dict[str, CommandModule] = {
     "stream": stream,
     "record": record,
     "chart": chart,
+    "history": history,
+    "store": store,
     "check": check,
 }
 """Every command and its module; a module's add_parser(subparsers) registers it and sets its func.

@@ -53,6 +53,13 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds --store PATH and --no-store (the settings' store.path and store.enabled for one run)."""
+    group = parser.add_argument_group("candle store")
+    group.add_argument("--store", type=Path, metavar="PATH", help="candle store file (default: store.path)")
+    group.add_argument("--no-store", action="store_true", default=None, help="run without the candle store")
+
+
 def speed_arg(text: str) -> float:
     """A clock speed (`--sim-speed`, `monitor sim --speed`): a finite number in (0, MAX_SPEED]."""
     try:
@@ -82,6 +89,13 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["connection"] = given
     if getattr(args, "watchlist", None) is not None:
         overrides["watchlist"] = args.watchlist
+    store: dict[str, Any] = {}
+    if getattr(args, "store", None) is not None:
+        store["path"] = args.store
+    if getattr(args, "no_store", None):
+        store["enabled"] = False
+    if store:
+        overrides["store"] = store
     if getattr(args, "log_file", None) is not None:
         overrides["log"] = {"file": args.log_file}
     return overrides

@@ -22,6 +22,18 @@ MARK = "⚑"
 TOAST_TIMEOUT_S = 12.0
 
 
+class AlertActions:
+    """The app's alert keys (a mixin of MonitorApp, like its chart actions)."""
+
+    alerting: AlertDelivery
+
+    def action_add_alert(self) -> None:
+        self.alerting.open_add()
+
+    def action_alerts(self) -> None:
+        self.alerting.open_log()
+
+
 class AlertDelivery:
     """Created by the app on mount: owns the engine and tells the user of every fire.
 
@@ -32,8 +44,8 @@ class AlertDelivery:
 
     def __init__(self, app: MonitorApp, state: AlertState | None = None) -> None:
         self.app = app
-        self.indicators = IndicatorBook()
-        """SMA/EMA values for `close above sma N` rules (the feed's candle listener keeps it)."""
+        self.indicators: IndicatorBook = app.indicators
+        """The chart's book (one computation): SMA/EMA values for `close above sma N` rules."""
         self.state = state if state is not None else AlertState.for_watchlist(app.watchlist_path)
         self.engine = AlertEngine(
             app.model.file.alerts, self.state, indicator=book_indicator(self.indicators)
@@ -50,9 +62,8 @@ class AlertDelivery:
 
     def start(self) -> None:
         """Listens to the app's feed; reports a state file that could not be read."""
-        feed = self.app.feed
-        feed.add_candle_listener(self.indicators.on_candle)  # before the engine: it reads the book
-        self.engine.attach(feed)
+        # The app feeds the book from a candle listener added before this one: it notes first.
+        self.engine.attach(self.app.feed)
         self.engine.add_listener(self._fired)
         if self.state.notice:
             self._warn(self.state.notice)

@@ -18,8 +18,11 @@ from monitor.clock import Clock, SystemClock
 from monitor.exits import CLOSE_TIMEOUT_S, EXIT_INTERRUPTED, EXIT_OK
 from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
+from monitor.market.indicators import IndicatorBook
 from monitor.settings import Settings
-from monitor.ui.alerting import AlertDelivery
+from monitor.ui.alerting import AlertActions, AlertDelivery
+from monitor.ui.chart_actions import ChartActions
+from monitor.ui.drawing import draw_panels, draw_sidebar
 from monitor.ui.keys import bindings, key_help
 from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
@@ -29,7 +32,6 @@ from monitor.ui.render.cells import forget_styles
 from monitor.ui.screens.palette import PaletteApp, palette_commands
 from monitor.ui.theme import chart_style
 from monitor.ui.token import reread_token
-from monitor.ui.views import empty_panel, panel_of, row_of
 from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
 from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
@@ -40,7 +42,7 @@ SAVE_GROUP = "watchlist-save"
 FILE_GROUP = "watchlist-file"
 
 
-class MonitorApp(PaletteApp):
+class MonitorApp(ChartActions, AlertActions, PaletteApp):
     """The live market monitor. Widgets own no market state: the render tick reads the feed.
 
     What the screen shows is `model` (a MonitorModel); the actions here only forward keys to it,
@@ -88,8 +90,11 @@ class MonitorApp(PaletteApp):
         self.grid: Grid
         self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
         self.set_keymap(dict(settings.ui.keys))
-        self.alerting = AlertDelivery(self)
         feed.add_listener(self._feed_changed)
+        self.indicators = IndicatorBook()
+        """The panels' indicator lines, noted per streamed candle (recomputed only from a change)."""
+        feed.add_candle_listener(self.indicators.on_candle)
+        self.alerting = AlertDelivery(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -102,7 +107,9 @@ class MonitorApp(PaletteApp):
                 yield Banner(id="banner")
                 with Grid(id="panels"):
                     for i in range(MAX_PANELS):
-                        yield CandlePanel(self.renderer, self.chart_style, id=f"panel-{i}")
+                        yield CandlePanel(
+                            self.renderer, self.chart_style, indicators=self.indicators, id=f"panel-{i}"
+                        )
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
@@ -222,8 +229,7 @@ class MonitorApp(PaletteApp):
         """Coalesces every change since the last tick into one redraw of what moved."""
         model, now, health = self.model, self.clock.now(), self.feed.health
         info = StatusInfo(model.paused, model.pending, model.feed_down, model.timezone)
-        tz = model.tz
-        self.status_bar.show(self.log_notice.mark(status_text(health, info, now, tz)))
+        self.status_bar.show(self.log_notice.mark(status_text(health, info, now, model.tz)))
         self.status_bar.show_health(health)
         if model.paused:
             return
@@ -238,25 +244,18 @@ class MonitorApp(PaletteApp):
             banner_text(health, info, now, sandbox, tuple(views.values())) or channel_banner(health)
         )
         self._draw_sidebar(views)
-        for i, panel in enumerate(self.panel_widgets):
-            if panel.display:
-                key = model.panel(i)
-                if key is None:
-                    panel.show(empty_panel())
-                else:
-                    view = views.get(key) or self.feed.view(key)
-                    panel.show(panel_of(view, health, now, tz, model.feed_down, self.alerting.marks(key)))
+        draw_panels(self.panel_widgets, model, self.feed, views, now, self.alerting.marks)
 
     def _draw_sidebar(self, views: dict[WatchKey, WatchView] | None = None) -> None:
-        current, health = self.model.current, self.feed.health
-        down = self.model.feed_down is not None
-        known = views or {}
-        now = self.clock.now()
-        rows = tuple(
-            row_of(known.get(key) or self.feed.view(key), health, now, down, self.alerting.row_mark(key))
-            for key in current.entries
+        draw_sidebar(
+            self.sidebar,
+            self.model,
+            self.feed,
+            views or {},
+            self.feed.health,
+            self.clock.now(),
+            self.alerting.row_mark,
         )
-        self.sidebar.show(f"{current.name} ({len(current.entries)})", rows, self.model.selected)
 
     def refresh_now(self) -> None:
         """Redraws at once (after a key) instead of waiting for the next tick."""
@@ -319,12 +318,6 @@ class MonitorApp(PaletteApp):
 
     def action_save(self) -> None:
         self.saver.request(self.model.save_view(), self.model.file, f"Saved {self.watchlist_path}")
-
-    def action_add_alert(self) -> None:
-        self.alerting.open_add()
-
-    def action_alerts(self) -> None:
-        self.alerting.open_log()
 
     def action_help(self) -> None:
         from monitor.ui.screens import HelpScreen

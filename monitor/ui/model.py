@@ -8,6 +8,8 @@ from datetime import tzinfo
 from typing import cast
 
 from monitor.market import Instrument, Interval, WatchKey, ordered
+from monitor.market.indicators import IndicatorSpec
+from monitor.ui.chartview import ChartViews
 from monitor.ui.times import next_timezone, timezone_for
 from monitor.watchlist import (
     LAYOUTS,
@@ -16,6 +18,7 @@ from monitor.watchlist import (
     Layout,
     RemoveEntry,
     SetActive,
+    SetIndicators,
     SetInterval,
     SetLayout,
     Watchlist,
@@ -113,6 +116,8 @@ class MonitorModel:
         """Feed updates that arrived while paused."""
         self.feed_down: str | None = None
         """Why the feed worker died, while it is dead."""
+        self.charts = ChartViews()
+        """Each panel's cursor, scroll-back and zoom."""
         self.apply(reset_panels=True)
 
     @property
@@ -165,6 +170,26 @@ class MonitorModel:
         self.panels[self.focused_panel] = entries[self.selected]
         return True
 
+    def fill_empty(self) -> Edit:
+        """Fills the empty panels with the list's instruments at its next intervals (this session)."""
+        empty = [i for i, key in enumerate(self.panels) if key is None]
+        entries = self.current.entries
+        if not empty or not entries:
+            return Edit(info="No empty panel to fill" if not empty else "The list is empty: a adds one")
+        cycle = ordered()
+        start = cycle.index(self.current.interval) if self.current.interval in cycle else 0
+        candidates = (
+            WatchKey(entry.id, cycle[(start + step) % len(cycle)])
+            for step in range(1, len(cycle))
+            for entry in entries
+        )
+        fresh = (key for key in candidates if key not in self.panels)
+        filled = 0
+        for index, key in zip(empty, fresh, strict=False):
+            self.panels[index] = key
+            filled += 1
+        return Edit(info=f"Filled {filled} panels with the list's instruments on other intervals")
+
     def next_panel(self) -> None:
         self.focused_panel = (self.focused_panel + 1) % max(1, len(self.panels))
 
@@ -197,6 +222,20 @@ class MonitorModel:
             return self._commit(SetInterval(self.current.name, key, new_key.interval))
         except WatchlistError:
             return Edit()
+
+    def set_indicators(self, specs: tuple[IndicatorSpec, ...]) -> Edit:
+        """The focused panel's entry shows `specs` (saved; the list's own when they are the same)."""
+        key, current = self.panel(self.focused_panel), self.current
+        if key is None or key not in current.entries:
+            return Edit(warning="Indicators are saved per watchlist entry: show a row of the list here")
+        if specs == current.indicators_for(key):
+            return Edit()
+        own = None if specs == current.indicators else specs
+        names = ", ".join(spec.label for spec in specs) or "none"
+        try:
+            return self._commit(SetIndicators(current.name, key, own), notice=f"{key.id}: {names}")
+        except WatchlistError as exc:
+            return Edit(warning=str(exc))
 
     def add(self, instrument: Instrument) -> Edit:
         """Appends `instrument` at the list's interval and selects it."""

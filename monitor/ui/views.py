@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from monitor.feed import Health, WatchView
 from monitor.market import CandleSeries, TradingPhase, WatchKey
+from monitor.market.indicators import IndicatorSpec
 from monitor.ui.badge import MUTED, Badge, panel_badge, row_level
+from monitor.ui.chartview import LIVE, ChartState
 from monitor.ui.render.scale import decimals_for, format_price
 
 PHASE_LABELS = {TradingPhase.TRADING: "open", TradingPhase.LIMITED: "auct", TradingPhase.CLOSED: "closed"}
@@ -45,6 +47,16 @@ class PanelView:
     tz: datetime.tzinfo = datetime.UTC
     message: str = ""
     """Shown instead of the chart when there is nothing to draw (the reason of a failure)."""
+    chart: ChartState = LIVE
+    """Where the panel looks: cursor, scroll-back and zoom (the panel works out the window)."""
+    loading: bool = False
+    """A page of older candles is in flight."""
+    at_start: bool = False
+    """The series holds the instrument's first candle."""
+    history_error: str | None = None
+    """Why the last page of older candles failed."""
+    indicators: tuple[IndicatorSpec, ...] = ()
+    """What the panel draws over and under its candles (the watchlist's, for its entry)."""
     mark: str = ""
     """`⚑ 354.50` while an alert on the series fired unseen (shown in the title)."""
 
@@ -68,11 +80,20 @@ def row_of(view: WatchView, health: Health, now: float, feed_down: bool, mark: s
 
 
 def empty_panel() -> PanelView:
-    return PanelView(None, "empty", EMPTY_BADGE, message="Select a row and press Enter")
+    return PanelView(
+        None, "empty", EMPTY_BADGE, message="Select a row and press Enter\nor f: fill from the list"
+    )
 
 
 def panel_of(
-    view: WatchView, health: Health, now: float, tz: datetime.tzinfo, feed_down: str | None, mark: str = ""
+    view: WatchView,
+    health: Health,
+    now: float,
+    tz: datetime.tzinfo,
+    feed_down: str | None,
+    chart: ChartState = LIVE,
+    indicators: tuple[IndicatorSpec, ...] = (),
+    mark: str = "",
 ) -> PanelView:
     """What the panel showing `view` draws: title, badge, series and the reason of a failure."""
     key, instrument, series, quote = view.key, view.instrument, view.series, view.quote
@@ -80,6 +101,10 @@ def panel_of(
     message = ""
     if badge.label == "ERROR" and view.reason:
         message = f"{key.id}: {view.reason}\nThe other panels keep streaming.\nx removes it; or fix the file."
+    history = view.history
+    oldest = series.oldest if series is not None else None
+    # The first-candle date says it too, before a page came back empty.
+    first = history.first_time is not None and oldest is not None and oldest.time <= history.first_time
     title = f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}"
     return PanelView(
         key=key,
@@ -91,5 +116,10 @@ def panel_of(
         price_step=float(instrument.price_step) if instrument else None,
         tz=tz,
         message=message,
+        chart=chart,
+        loading=history.loading,
+        at_start=history.at_start or first,
+        history_error=history.error,
+        indicators=indicators,
         mark=mark,
     )

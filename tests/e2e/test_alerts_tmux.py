@@ -76,7 +76,7 @@ def read_until(
         pending += os.read(fd, 65536)
         *lines, pending = pending.split(b"\n")
         for line in lines:
-            record = json.loads(line)
+            record: dict[str, object] = json.loads(line)
             if found(record):
                 return record
     pytest.fail(f"timed out waiting for {what}")

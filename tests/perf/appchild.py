@@ -31,6 +31,8 @@ CHART_RENDERS = [0]
 """Charts the panels rebuilt, counted by wrapping CandlePanel._build_chart (see count_chart_renders)."""
 READY_BADGES = ("LIVE", "CLOSED")  # CLOSED: the market-closed run, where silence is expected
 KEYS = ("down", "up")  # alternating, so the selection always moves and the sidebar always repaints
+CHART_KEYS = ("left", "left", "shift+left", "shift+right", "end")
+"""Cursor on, one back, a page back (a pan), a page forward, live: each one changes the chart."""
 
 
 class Probe:
@@ -95,6 +97,13 @@ class Probe:
             self.key_ran = self.key_at is not None
 
         MonitorApp.action_move = action_move  # type: ignore[method-assign,assignment]
+        change_chart = MonitorApp._change_chart
+
+        def chart_key(app: MonitorApp, *args: Any) -> None:
+            change_chart(app, *args)
+            self.key_ran = self.key_at is not None
+
+        MonitorApp._change_chart = chart_key  # type: ignore[method-assign,assignment]
 
     def on_candle(self, key: SeriesKey, candle: Candle) -> None:
         if self.on and key in self.visible and self.sent_at:
@@ -171,7 +180,8 @@ async def drive(app: MonitorApp, feed: Feed, args: argparse.Namespace, probe: Pr
             if probe is not None and args.key_every > 0:
                 if probe.key_at is None:
                     probe.key_at = time.time()
-                    app.simulate_key(KEYS[presses % 2])
+                    keys = CHART_KEYS if args.chart_keys else KEYS
+                    app.simulate_key(keys[presses % len(keys)])
                     presses += 1
                 await asyncio.sleep(args.key_every)
             else:
@@ -229,6 +239,7 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--min-rate", type=float, default=0.0, help="msg/s to reach before measuring")
     parser.add_argument("--key-every", type=float, default=0.0)
+    parser.add_argument("--chart-keys", action="store_true", help="press the chart keys, not ↓/↑")
     asyncio.run(main_async(parser.parse_args()))
 
 

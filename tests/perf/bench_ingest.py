@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +150,10 @@ async def raw_run(address: str, total: int, *, decode: bool, convert: bool = Fal
     return meter.run
 
 
-async def feed_run(address: str, total: int) -> Run:
-    """(b) The real Feed: subscription handshake, receive loop, decode, book upsert, health."""
+async def feed_run(address: str, total: int, also: Callable[[SeriesKey, Candle], None] | None = None) -> Run:
+    """(b) The real Feed: subscription handshake, receive loop, decode, book upsert, health.
+
+    `also` is a second candle listener (bench_store attaches the store's save with it)."""
     meter = Meter(total, start=int(total * WARMUP_SHARE))
     config = FeedConfig(
         endpoint=address,
@@ -171,6 +173,8 @@ async def feed_run(address: str, total: int) -> Run:
             meter.tick()
 
     feed.add_candle_listener(on_candle)
+    if also is not None:
+        feed.add_candle_listener(also)
     feed.watch([WatchKey(item.uid, Interval.M1) for item in Catalogue().items])
     task = asyncio.create_task(feed.run())
     try:

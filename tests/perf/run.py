@@ -32,6 +32,8 @@ BENCHMARKS = [
     "faults",
     "scale",
     "indicators",
+    "store",
+    "scrollback",
 ]
 
 

@@ -200,3 +200,54 @@ def test_reload_replays_the_changes_the_file_does_not_hold_yet(model: MonitorMod
     model.reload(parse_watchlists(grown.encode(), Path("watchlist.toml")), pending)
     assert model.current.entries[0] == WatchKey("SBER_TQBR", Interval.M2)
     assert model.current.entries[-1] == WatchKey("VTBR_TQBR")
+
+
+def test_indicators_are_set_on_the_focused_panels_entry(model: MonitorModel) -> None:
+    from monitor.market.indicators import parse_indicator
+    from monitor.watchlist import SetIndicators
+
+    sma, rsi = parse_indicator("sma 20"), parse_indicator("rsi 14")
+    model.next_panel()
+    edit = model.set_indicators((sma, rsi))
+    assert edit.changes == (SetIndicators("main", GAZP, (sma, rsi)),)
+    assert "SMA 20, RSI 14" in edit.notice
+    assert model.current.indicators_for(GAZP) == (sma, rsi)
+    assert model.current.indicators_for(SBER) == ()
+    assert model.set_indicators((sma, rsi)) == Edit(), "the same again changes nothing"
+    back = model.set_indicators(())
+    assert back.changes == (SetIndicators("main", GAZP, None),), "the list's own: the entry drops its list"
+    assert model.current.indicators_for(GAZP) == ()
+
+
+def test_indicators_need_a_panel_showing_a_row_of_the_list(model: MonitorModel) -> None:
+    from monitor.market.indicators import parse_indicator
+
+    model.panels[0] = WatchKey("GMKN_TQBR")
+    edit = model.set_indicators((parse_indicator("ema 50"),))
+    assert not edit.changed and "per watchlist entry" in edit.warning
+
+
+def test_each_panel_starts_live_and_keeps_its_chart_view_until_it_shows_another_series(
+    model: MonitorModel,
+) -> None:
+    from monitor.ui.chartview import LIVE, ChartState
+
+    assert model.charts.get(0, SBER) == LIVE
+    model.charts.set(0, SBER, ChartState(zoom=0))
+    assert model.charts.get(0, SBER).zoom == 0
+    model.jump(3)
+    model.show_selected()
+    assert model.charts.get(0, model.panels[0]) == LIVE
+
+
+def test_f_fills_the_empty_panels_with_the_lists_instruments_on_other_intervals(model: MonitorModel) -> None:
+    model.cycle_layout()  # 2x2 → 3x3: nine panels, four entries
+    assert model.panels.count(None) == 5
+    edit = model.fill_empty()
+    assert not edit.changed and "Filled 5 panels" in edit.info
+    m5 = [WatchKey(key.id, Interval.M2) for key in (SBER, GAZP, LKOH, YDEX)]
+    assert model.panels[:4] == [SBER, GAZP, LKOH, YDEX]
+    assert model.panels[4:8] == m5, "the next interval of the cycle, in list order"
+    assert len(set(model.panels)) == 9 and None not in model.panels
+    assert set(model.watch_keys()) == set(model.panels), "the filled series are streamed"
+    assert "No empty panel" in model.fill_empty().info

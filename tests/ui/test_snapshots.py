@@ -8,8 +8,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from monitor.feed.health import ConnectionState
-from monitor.feed.testing import FakeFeed, ManualClock
-from monitor.market import TradingPhase
+from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
+from monitor.market import Interval, TradingPhase
 from tests.ui.uikit import MAIN, SIZE, WATCHLIST, AppFactory, fill, settle
 
 Snap = Callable[..., bool]
@@ -109,6 +109,106 @@ def test_bad_messages(snap_compare: Snap, make: AppFactory, feed: FakeFeed, cloc
         fill(feed, MAIN)
         feed.push_bad_message("candle high/low inconsistent", count=3)
         clock.advance(3)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_cursor_readout(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """→ then ← ←: the cursor on the third newest candle of the focused panel, its readout over the chart."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("right", "left", "left")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_view(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """Two pages back with new candles waiting: HISTORY −…, +N new in the header, the view kept."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("right", "shift+left", "shift+left", "escape", "tab", "left", "shift+left")
+        clock.advance(120)
+        # GAZP's two newer candles arrive while its panel looks back.
+        newer = Interval.M1.start_of(int(clock.now())) - 60
+        feed.push_candles("GAZP_TQBR", Interval.M1, wave_candles(newer, Interval.M1, 2, 140.0, seed=1))
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_zoomed_in(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """+ +: the focused panel draws each candle 3 cells wide with a visible body."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("plus", "plus")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_zoomed_out(snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock) -> None:
+    """- - -: 8 candles a column (true OHLCV of each group), the time axis relabelled to fit."""
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 600)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("minus", "minus", "minus")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def with_indicators(watchlist_file: Path, layout: str, indicators: str) -> None:
+    text = WATCHLIST.replace('layout = "2x2"', f'layout = "{layout}"')
+    watchlist_file.write_text(
+        text.replace('interval = "1m"\n', f'interval = "1m"\nindicators = {indicators}\n', 1),
+        encoding="utf-8",
+    )
+
+
+def test_overlays(
+    snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock, watchlist_file: Path
+) -> None:
+    """SMA 20, EMA 50 and Bollinger bands over the candles of every panel of the list."""
+    with_indicators(watchlist_file, "2x2", '["sma 20", "ema 50", "bb 20 2"]')
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_rsi_pane(
+    snap_compare: Snap, make: AppFactory, feed: FakeFeed, clock: ManualClock, watchlist_file: Path
+) -> None:
+    """RSI 14 in its pane under the volume, with the cursor's readout naming its value."""
+    with_indicators(watchlist_file, "1", '["sma 20", "rsi 14"]')
+    app = make()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        fill(feed, MAIN, 200)
+        clock.advance(3)
+        await settle(pilot, app)
+        await pilot.press("right", "left", "left", "left")
         await settle(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -38,6 +38,21 @@ AXIS_MARKS: tuple[tuple[str, str], ...] = (
     (f"{LAST_LINE * 3}{LAST_MARK}", "the last price, across the chart to its label"),
 )
 """The marks on the time axis (and the price line), one row each, from the renderer's own glyphs."""
+CHART_VIEW: tuple[tuple[str, str], ...] = (
+    ("HISTORY −3h 20m", "looking back: the right edge is 3h 20m before the newest candle (End: live)"),
+    ("+12 new", "12 candles arrived since you left the live edge; the view stays where it is"),
+    ("loading…", "older candles are being fetched (reaching the oldest held asks for more)"),
+    ("start of history", "the chart shows the instrument's first candle: nothing older exists"),
+    ("load failed", "the last page of older candles failed (the log says why); ← tries again"),
+)
+"""The panel header's words on where the chart looks (monitor.ui.chartview.history_label)."""
+MOUSE: tuple[tuple[str, str], ...] = (
+    ("click a row", "select it; double-click shows it in the focused panel"),
+    ("click a panel", "focus it"),
+    ("hover a panel", "the cursor follows the pointer (readout of that candle)"),
+    ("wheel", "zoom the panel under the pointer"),
+    ("drag", "pan the chart (right: back in time)"),
+)
 
 
 def legend(rows: tuple[tuple[str, str], ...]) -> Table:
@@ -79,6 +94,10 @@ class HelpScreen(Modal[None]):
             yield Static(legend(BADGES), id="badges")
             yield Static("\n[b]Chart marks[/b]  (on the time axis)")
             yield Static(legend(AXIS_MARKS), id="axis-marks")
+            yield Static("\n[b]Chart view[/b]  (in the panel header)")
+            yield Static(legend(CHART_VIEW), id="chart-view")
+            yield Static("\n[b]Mouse[/b]")
+            yield Static(legend(MOUSE), id="mouse")
             if self.feed_detail is not None:
                 yield Static("\n[b]Feed[/b]")
                 # A Text: it quotes the server, so it is never read as markup.

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
+from textual import events
 from textual.geometry import Region
+from textual.message import Message
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.visual import Visual, visualize
@@ -16,6 +21,50 @@ from monitor.ui.badge import ERROR, MUTED, OK, WARN
 from monitor.ui.views import Row
 
 DOT_STYLES: dict[str, str] = {OK: "green", WARN: "yellow", ERROR: "red", MUTED: "grey50"}
+EMPTY_TEXT = "(empty list: press a to add)"
+MAX_TICKER = 6
+GUTTER = 4
+"""Border and padding cells around the rows."""
+MAX_WIDTH = 44
+"""The widest the sidebar gets (longer rows are cut with an ellipsis): the charts need the room."""
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Column widths sized to the rows shown, so the sidebar is as wide as its content."""
+
+    ticker: int = MAX_TICKER
+    interval: int = 3
+    price: int = 9
+    phase: int = 6
+
+    @classmethod
+    def of(cls, rows: tuple[Row, ...]) -> Columns:
+        if not rows:
+            return cls()
+        sized = cls(
+            ticker=max(len(row.ticker[:MAX_TICKER]) for row in rows),
+            interval=max(len(row.interval) for row in rows),
+            price=0,
+            phase=max(len(row.phase) for row in rows),
+        )
+        # A price too long for the widest sidebar is cut on its own row (with an ellipsis).
+        room = MAX_WIDTH - GUTTER - sized.width
+        return replace(sized, price=min(room, max(cell_len(row.price) for row in rows)))
+
+    @property
+    def width(self) -> int:
+        """Cells of a row: marker and number (3), dot (2), ticker, interval, price, change (7), phase."""
+        phase = 1 + self.phase if self.phase else 0
+        return 3 + 2 + self.ticker + 1 + self.interval + 1 + self.price + 1 + 7 + phase
+
+
+class RowClicked(Message):
+    """Row `index` of the watchlist was clicked (`double`: twice in a row)."""
+
+    def __init__(self, index: int, double: bool) -> None:
+        super().__init__()
+        self.index, self.double = index, double
 
 
 class WatchlistSidebar(Widget):
@@ -25,9 +74,14 @@ class WatchlistSidebar(Widget):
     busy watchlist does not rebuild every row whenever any price moves.
     """
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"watchlist-sidebar--selected"}
     DEFAULT_CSS = """
+    WatchlistSidebar > .watchlist-sidebar--selected {
+        background: $accent 35%;
+        text-style: bold;
+    }
     WatchlistSidebar {
-        width: 44;
+        width: 44;  /* MAX_WIDTH until the first rows size it */
         height: 1fr;
         border: round $panel-lighten-2;
         border-title-color: $text;
@@ -45,6 +99,7 @@ class WatchlistSidebar(Widget):
         self._lines: list[Strip | None] = []
         self._lines_key: tuple[object, ...] | None = None
         self._styles: dict[tuple[str, bool, int, int], RichStyle] = {}
+        self.columns = Columns()
 
     def show(self, title: str, rows: tuple[Row, ...], selected: int) -> None:
         """Takes the rows and selection; repaints only the rows that differ."""
@@ -56,6 +111,13 @@ class WatchlistSidebar(Widget):
         if rows == old and selected == old_selected:
             return
         self.rows, self.selected = rows, selected
+        columns = Columns.of(rows)
+        if columns != self.columns:
+            self.columns, self._lines, self._styles = columns, [], {}
+            # As wide as the rows (and the hint of an empty list), never wider.
+            self.styles.width = min(MAX_WIDTH, max(columns.width, cell_len(EMPTY_TEXT)) + GUTTER)
+            self.refresh()
+            return
         if len(rows) != len(old) or not rows or len(self._lines) != len(rows):
             self._lines = []
             self.refresh()
@@ -65,6 +127,12 @@ class WatchlistSidebar(Widget):
             if row != old[i] or (selected != old_selected and i in (selected, old_selected)):
                 self._lines[i] = None
                 self.refresh(Region(0, i, width, 1))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        row = offset.y if offset is not None else -1
+        if 0 <= row < len(self.rows):
+            self.post_message(RowClicked(row, event.chain >= 2))
 
     def set_colors(self, up_color: str, down_color: str) -> None:
         """Changes the colours of rising and falling changes (a theme change) and redraws the rows."""
@@ -129,7 +197,7 @@ class WatchlistSidebar(Widget):
                 line = Text(no_wrap=True)
                 line.append("x", style=part)
                 if selected:
-                    line.stylize(RichStyle(reverse=True))
+                    line.stylize(self._selected_style())
                 segment = next(iter(self._render_text(line, 1)), None)
                 base = segment.style if segment is not None and segment.style else RichStyle()
                 self._styles[(part, selected, -1, -1)] = base
@@ -138,7 +206,7 @@ class WatchlistSidebar(Widget):
 
     def _text_strip(self, i: int, width: int) -> Strip:
         if not self.rows:
-            return self._render_text(Text("(empty list: press a to add)", "dim"), width)
+            return self._render_text(Text(EMPTY_TEXT, "dim"), width)
         # Blank lines first, so the offsets Textual stamps on the cells name the row's own line.
         lead = Text("\n" * i, no_wrap=True)
         return self._render_text(lead + self._line(i), width, i)
@@ -153,7 +221,7 @@ class WatchlistSidebar(Widget):
         """The whole list as one text (used while the user selects text with the mouse)."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if not self.rows:
-            text.append("(empty list: press a to add)", style="dim")
+            text.append(EMPTY_TEXT, style="dim")
         for i in range(len(self.rows)):
             if i:
                 text.append("\n")
@@ -165,21 +233,35 @@ class WatchlistSidebar(Widget):
         for text, style in self._parts(i):
             line.append(text, style=style)
         if i == self.selected:
-            line.stylize(RichStyle(reverse=True))
+            line.stylize(self._selected_style())
         return line
+
+    def _selected_style(self) -> RichStyle:
+        # One background under every cell of the row, its colours kept (reverse made each part's
+        # own colour the background: a patchwork of green, red and grey blocks).
+        # The full style blends the translucent background over the sidebar's; only the background
+        # and weight are taken, so the parts keep their own colours.
+        full = self.get_component_rich_style("watchlist-sidebar--selected")
+        return RichStyle(bgcolor=full.bgcolor, bold=True)
 
     def _parts(self, i: int) -> list[tuple[str, str]]:
         """A row as (text, style) parts: the one definition of a row both render paths use."""
         row = self.rows[i]
         selected = i == self.selected
+        c = self.columns
         parts = [
             (f"{'▶' if selected else ' '}{i + 1 if i < 9 else ' '} ", "bold" if selected else "dim"),
             ("● ", DOT_STYLES.get(row.level, "grey50")),
-            (f"{row.ticker[:6]:<6} {row.interval:>3} ", "bold"),
-            (f"{row.price:>9} ", ""),
+            (f"{row.ticker[:MAX_TICKER]:<{c.ticker}} {row.interval:>{c.interval}} ", "bold"),
+            (f"{row.price:>{c.price}} ", ""),
             self._change(row.change),
-            (f" {row.phase:<6}", "dim"),
         ]
+        if c.phase:
+            parts.append((f" {row.phase:<{c.phase}}", "dim"))
+        used = sum(cell_len(text) for text, _ in parts)
+        if selected and used < self.size.width:
+            # The highlight runs to the sidebar's edge, not only under the row's text.
+            parts.append((" " * (self.size.width - used), ""))
         merged: list[tuple[str, str]] = []
         for text, style in parts:
             if not style and merged and not merged[-1][1]:

@@ -1,0 +1,189 @@
+"""Scroll-back budget: paging a 20,000-candle series back to its oldest candle; RSS per held candle."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import time
+import tracemalloc
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from tests.perf.harness import Result, median, percentile
+from tests.perf.procs import Child, children
+
+CANDLES = 20_000
+SIZE = (180, 54)
+FRAME_BUDGET_MS = 16.0
+RSS_BUDGET_B = 1_000.0
+"""Bytes of RSS per held candle: measured ~500 (a Candle tuple with its floats ~330, its dict and
+list slots, the book's time index). At the default cap of 50,000 a series then stays under 50 MB
+and nine panels under 450 MB, which is what `feed.max_candles` exists to bound."""
+WATCHLIST = """\
+active = "bench"
+
+[[lists]]
+name = "bench"
+layout = "1"
+interval = "1m"
+instruments = ["SBER_TQBR"]
+"""
+
+
+def rss() -> int:
+    import psutil
+
+    gc.collect()
+    return int(psutil.Process().memory_info().rss)
+
+
+async def measure(quick: bool) -> dict[str, float | list[float]]:
+    """Frame times (ms) of every key that pages, steps or zooms back through the series."""
+    from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
+    from monitor.market import Interval
+    from monitor.settings import Settings
+    from monitor.ui.app import make_app
+    from monitor.watchlist import load_watchlists
+    from tests.perf.procs import quiet_logs
+
+    quiet_logs()
+    clock = ManualClock(1_764_061_200.0)
+    feed = FakeFeed(clock=clock)
+    now = Interval.M1.start_of(int(clock.now()))
+    before = rss()
+    candles = wave_candles(now - (CANDLES - 1) * 60, Interval.M1, CANDLES, 300.0)
+    feed.push_candles("SBER_TQBR", Interval.M1, candles)
+    del candles
+    held = rss() - before
+    with TemporaryDirectory(prefix="monitor-scroll-") as tmp:
+        path = Path(tmp) / "watchlist.toml"
+        path.write_text(WATCHLIST, encoding="utf-8")
+        app = make_app(Settings(), load_watchlists(path), path, feed, clock, watch_file=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            panel = app.panel_widgets[0]
+
+            walls: list[float] = []
+            full_gc = [0]
+            """Gen-2 collections so far: a frame that ran one is told apart (it scales with what
+            the process holds, not with the frame's own work)."""
+            collected: list[bool] = []
+
+            def count_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start" and info["generation"] == 2:
+                    full_gc[0] += 1
+
+            gc.callbacks.append(count_gc)
+
+            def frame(action: str, *args: int) -> float:
+                """One key's work: the action (it redraws the chart) and every line of the panel.
+
+                Timed in this thread's CPU time: the machine's other processes (benchmarks share
+                two cores) must not count as our frame; the wall time is kept beside it.
+                """
+                start, wall, collections = time.thread_time(), time.perf_counter(), full_gc[0]
+                getattr(app, f"action_{action}")(*args)
+                for y in range(panel.size.height):
+                    panel.render_line(y)
+                walls.append((time.perf_counter() - wall) * 1000)
+                collected.append(full_gc[0] != collections)
+                return (time.thread_time() - start) * 1000
+
+            live = []
+            for step in range(50 if quick else 200):
+                forming = wave_candles(now, Interval.M1, 1, 300.0 + step * 0.01, seed=step)
+                start = time.thread_time()
+                feed.push_candles("SBER_TQBR", Interval.M1, forming)
+                app.refresh_now()
+                for y in range(panel.size.height):
+                    panel.render_line(y)
+                live.append((time.thread_time() - start) * 1000)
+            frames = [frame("cursor", -1)]
+            series = feed.view(app.model.panels[0]).series  # type: ignore[arg-type]
+            assert series is not None
+            while app.model.charts.get(0, app.model.panels[0]).cursor != next(iter(series)).time:
+                frames.append(frame("page", -1))
+            frames.append(frame("live"))
+            frames += [frame("cursor", -1) for _ in range(300 if quick else 1_000)]
+            frames.append(frame("live"))
+            frames += [frame("zoom", 1) for _ in range(4)]
+            frames.append(frame("cursor", -1))
+            for _ in range(200):
+                frames.append(frame("page", -1))
+                if app.model.charts.get(0, app.model.panels[0]).cursor == next(iter(series)).time:
+                    break
+            frames.append(frame("oldest"))
+            frames.append(frame("live"))
+            gc.callbacks.remove(count_gc)
+    # The exact bytes the book keeps per candle (RSS moves by whole arenas): a second series.
+    tracemalloc.start()
+    feed.push_candles(
+        "GAZP_TQBR", Interval.M1, wave_candles(now - (CANDLES - 1) * 60, Interval.M1, CANDLES, 9.0)
+    )
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    without_gc = [ms for ms, full in zip(frames, collected, strict=True) if not full]
+    return {
+        "frames": frames,
+        "walls": walls,
+        "live": live,
+        "rss_per_candle": held / CANDLES,
+        "traced_per_candle": traced / CANDLES,
+        "max_without_full_gc": max(without_gc, default=0.0),
+        "full_gc_frames": float(sum(collected)),
+    }
+
+
+def run(quick: bool) -> list[Result]:
+    with children() as started:
+        # A fresh process: the RSS delta must not carry what other benchmarks allocated.
+        child = Child(["-m", "tests.perf.bench_scrollback", "--child"] + (["--quick"] if quick else []))
+        started.append(child)
+        stats = json.loads(child.expect("RESULT", 300))
+        child.stop()
+    frames, live = stats["frames"], stats["live"]
+    worst = max(frames)
+    per_candle = stats["rss_per_candle"]
+    return [
+        Result(
+            "scrollback: slowest frame (CPU)",
+            worst,
+            "ms",
+            f"<= {FRAME_BUDGET_MS:.0f} ms",
+            worst <= FRAME_BUDGET_MS,
+            {
+                "p99_ms": percentile(frames, 99),
+                "wall_p99_ms": percentile(stats["walls"], 99),
+                "wall_max_ms": max(stats["walls"]),
+                "p50_ms": median(frames),
+                "frames": float(len(frames)),
+                "max_no_gen2_gc_ms": stats["max_without_full_gc"],
+                "gen2_gc_frames": stats["full_gc_frames"],
+                "live_frame_p50_ms": median(live),
+                "live_frame_max_ms": max(live),
+                "candles": float(CANDLES),
+            },
+        ),
+        Result(
+            "scrollback: RSS per held candle",
+            per_candle,
+            "bytes",
+            f"<= {RSS_BUDGET_B:,.0f} B",
+            per_candle <= RSS_BUDGET_B,
+            {"traced_bytes_per_candle": stats["traced_per_candle"], "candles": float(CANDLES)},
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--child", action="store_true", required=True)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print("RESULT " + json.dumps(asyncio.run(measure(args.quick))), flush=True)
+
+
+if __name__ == "__main__":
+    main()

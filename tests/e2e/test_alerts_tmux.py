@@ -95,9 +95,9 @@ def live_candle(port: int, watchlist: Path, env: Mapping[str, str], deadline: fl
 
 
 def level_just_above(candle: Mapping[str, object]) -> float:
-    """The lowest level a few steps above the live price that the sim's (deterministic) path
-    crosses in at least five minute candles soon after: both clients see it cross, whenever in
-    those minutes each one starts."""
+    """The nearest level a few steps above the live price (below, if the price only falls) that the
+    sim's deterministic path crosses in at least five minute candles soon after: both clients see
+    it cross, whenever in those minutes each one starts."""
     from datetime import datetime
 
     from monitor.market import Interval
@@ -108,7 +108,8 @@ def level_just_above(candle: Mapping[str, object]) -> float:
     start = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
     sim = SimServer(SimConfig(tokens=(TOKEN,), seed=SEED, speed=SPEED))  # the same market, not served
     path = sim.history(uid, Interval.M1, start + AHEAD_S[0], start + AHEAD_S[1], as_of=start + 86_400)
-    for steps in range(2, 200):
+    # Just above; when the next hour only falls, just below (`crosses` fires either way).
+    for steps in (*range(2, 200), *range(-2, -200, -1)):
         level = round(float(close) + steps * STEP, 2)
         if sum(c.low < level < c.high for c in path) >= 5:
             return level

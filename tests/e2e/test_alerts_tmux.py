@@ -112,7 +112,7 @@ def level_just_above(candle: Mapping[str, object]) -> float:
     for steps in (*range(2, 200), *range(-2, -200, -1)):
         level = round(float(close) + steps * STEP, 2)
         if sum(c.low < level < c.high for c in path) >= 5:
-            return level
+            return float(level)
     pytest.fail(f"the sim's price stays away from {close} for an hour after {at}")
 
 

@@ -10,32 +10,23 @@ import pytest
 
 from monitor.feed.testing import FakeFeed, ManualClock
 from tests.alerts.test_command import recorder
-from tests.ui.alertkit import SBER, WITH_ALERTS, alert_app, cross, delivery, toasts
-from tests.ui.uikit import MAIN, SIZE, fill, settle, wait_for
+from tests.ui.alertkit import SBER, alerts_setup, cross, delivery, running, toasts
+from tests.ui.uikit import settle, wait_for
 
 SLOW = 3000
 """Rounds of 10 ms a subprocess may take to start on a busy machine (a bound, not a sleep)."""
 
 
-@pytest.fixture(autouse=True)
-def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
 @pytest.fixture
-def alerts_file(tmp_path: Path) -> Path:
-    path = tmp_path / "watchlist.toml"
-    path.write_text(WITH_ALERTS, encoding="utf-8")
-    return path
+def alerts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return alerts_setup(tmp_path, monkeypatch)
 
 
 async def test_a_fire_runs_the_command_with_title_and_body(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock, tmp_path: Path
 ) -> None:
     template, out = recorder(tmp_path)
-    app = alert_app(alerts_file, feed, clock, command=template, bell=False)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    async with running(alerts_file, feed, clock, command=template, bell=False) as (pilot, app):
         await cross(pilot, app, feed, 106.5)
         await wait_for(pilot, out.exists, rounds=SLOW)
         argv = json.loads(out.read_text(encoding="utf-8"))["argv"]
@@ -49,9 +40,7 @@ async def test_a_command_given_as_one_string_is_split_without_a_shell(
 ) -> None:
     template, out = recorder(tmp_path)
     line = " ".join(f'"{item}"' for item in template)
-    app = alert_app(alerts_file, feed, clock, command=line, bell=False)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    async with running(alerts_file, feed, clock, command=line, bell=False) as (pilot, app):
         await cross(pilot, app, feed)
         await wait_for(pilot, out.exists, rounds=SLOW)
         assert json.loads(out.read_text(encoding="utf-8"))["argv"][0] == "--title=SBER_TQBR price above 105"
@@ -61,9 +50,7 @@ async def test_a_failing_command_is_reported_once_across_fires(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock
 ) -> None:
     failing = [sys.executable, "-c", "import sys; sys.exit(2)"]
-    app = alert_app(alerts_file, feed, clock, command=failing, bell=False)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    async with running(alerts_file, feed, clock, command=failing, bell=False) as (pilot, app):
         await cross(pilot, app, feed)
         command = delivery(app).command
         assert command is not None
@@ -82,9 +69,8 @@ async def test_a_hanging_command_is_killed_and_the_ui_keeps_running(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock
 ) -> None:
     hanging = [sys.executable, "-c", "import time; time.sleep(600)"]
-    app = alert_app(alerts_file, feed, clock, command=hanging, command_timeout_s=1.0, bell=False)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    settings = {"command": hanging, "command_timeout_s": 1.0, "bell": False}
+    async with running(alerts_file, feed, clock, **settings) as (pilot, app):
         await cross(pilot, app, feed)
         command = delivery(app).command
         assert command is not None and command.broken is None

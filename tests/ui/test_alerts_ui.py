@@ -9,39 +9,38 @@ import pytest
 
 from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, WatchKey
+from monitor.ui.app import MonitorApp
 from monitor.ui.screens.add_alert import AddAlertScreen
 from monitor.ui.screens.alerts import AlertLogScreen
 from monitor.watchlist import load_watchlists
-from tests.ui.alertkit import GAZP_RULE, SBER, SBER_RULE, WITH_ALERTS, alert_app, cross, delivery, toasts
-from tests.ui.uikit import MAIN, SIZE, fill, saved, screen, settle, wait_for
+from tests.ui.alertkit import (
+    GAZP_RULE,
+    SBER,
+    SBER_RULE,
+    alerts_setup,
+    cross,
+    delivery,
+    open_add,
+    open_log,
+    running,
+    toasts,
+)
+from tests.ui.uikit import saved, screen, settle, wait_for
 
 MAIN_KEY = WatchKey(SBER, Interval.M1)
 
 
-@pytest.fixture(autouse=True)
-def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The alert state files go to the test's directory, never the user's."""
-    home = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(home))
-    return home
-
-
 @pytest.fixture
-def alerts_file(tmp_path: Path) -> Path:
-    path = tmp_path / "watchlist.toml"
-    path.write_text(WITH_ALERTS, encoding="utf-8")
-    return path
+def alerts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return alerts_setup(tmp_path, monkeypatch)
 
 
 async def test_a_fire_shows_a_toast_rings_and_marks_the_panel_and_the_row(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = alert_app(alerts_file, feed, clock)
     bells: list[None] = []
-    monkeypatch.setattr(app, "bell", lambda: bells.append(None))
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    monkeypatch.setattr(MonitorApp, "bell", lambda _app: bells.append(None))
+    async with running(alerts_file, feed, clock) as (pilot, app):
         assert not app.panel_widgets[0].view or not app.panel_widgets[0].view.mark
         await cross(pilot, app, feed, 106.5)
         await settle(pilot, app)
@@ -55,10 +54,7 @@ async def test_a_fire_shows_a_toast_rings_and_marks_the_panel_and_the_row(
         assert rows[0].mark == "⚑" and rows[0].phase.startswith("⚑")
         assert [row.mark for row in rows[1:]] == ["", "", ""]  # GAZP's rule did not fire
 
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(screen(app), AlertLogScreen))
-        log_screen = screen(app)
-        assert isinstance(log_screen, AlertLogScreen)
+        log_screen = await open_log(pilot, app)
         fired = log_screen.fired_text
         assert "SBER_TQBR price above 105" in fired and "106.50" in fired and "breakout" in fired
         assert "while offline" not in fired
@@ -74,11 +70,9 @@ async def test_a_fire_shows_a_toast_rings_and_marks_the_panel_and_the_row(
 async def test_bell_off_rings_nothing(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = alert_app(alerts_file, feed, clock, bell=False)
     bells: list[None] = []
-    monkeypatch.setattr(app, "bell", lambda: bells.append(None))
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    monkeypatch.setattr(MonitorApp, "bell", lambda _app: bells.append(None))
+    async with running(alerts_file, feed, clock, bell=False) as (pilot, app):
         await cross(pilot, app, feed)
         assert any("SBER_TQBR price above 105" in line for line in toasts(app))
         assert bells == []
@@ -90,9 +84,7 @@ async def test_an_offline_fire_is_marked_in_the_toast_and_the_log(
     from monitor.feed import ConnectionState
     from monitor.market import Origin, SeriesKey
 
-    app = alert_app(alerts_file, feed, clock)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    async with running(alerts_file, feed, clock) as (pilot, app):
         key = SeriesKey("uid-sber", Interval.M1)
         series = feed.book.series(key)
         series.mark_history_loaded()
@@ -115,30 +107,18 @@ async def test_an_offline_fire_is_marked_in_the_toast_and_the_log(
         fired = delivery(app).engine.recent[-1]
         assert fired.offline and fired.time == missed
         assert any("(while offline)" in line for line in toasts(app))
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(screen(app), AlertLogScreen))
-        log_screen = screen(app)
-        assert isinstance(log_screen, AlertLogScreen) and "while offline" in log_screen.fired_text
+        log_screen = await open_log(pilot, app)
+        assert "while offline" in log_screen.fired_text
 
 
 async def test_add_alert_modal_saves_the_rule_into_the_file_keeping_comments(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock
 ) -> None:
-    app = alert_app(alerts_file, feed, clock)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
+    async with running(alerts_file, feed, clock) as (pilot, app):
         feed.set_price(SBER, 101.25)
         await settle(pilot, app)
-        await pilot.press("A")
-        await wait_for(pilot, lambda: isinstance(screen(app), AddAlertScreen))
-        dialog = screen(app)
-        assert isinstance(dialog, AddAlertScreen)
+        dialog, level = await open_add(pilot, app)
         assert dialog.when == "price above 101.25"  # prefilled with the last price
-
-        level = dialog.query_one("#alert-level")
-        from textual.widgets import Input
-
-        assert isinstance(level, Input)
         level.value = ""
         await pilot.press(*"110", "down", "down")  # above → below → crosses
         assert dialog.when == "price crosses 110"
@@ -160,17 +140,9 @@ async def test_add_alert_modal_saves_the_rule_into_the_file_keeping_comments(
 async def test_add_alert_refuses_a_level_that_is_not_a_number(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock
 ) -> None:
-    app = alert_app(alerts_file, feed, clock)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(alerts_file, feed, clock) as (pilot, app):
         before = alerts_file.read_text(encoding="utf-8")
-        await pilot.press("A")
-        await wait_for(pilot, lambda: isinstance(screen(app), AddAlertScreen))
-        dialog = screen(app)
-        from textual.widgets import Input
-
-        level = dialog.query_one("#alert-level", Input)
+        dialog, level = await open_add(pilot, app)
         level.value = "12abc"
         await pilot.press("enter")
         await pilot.pause()
@@ -185,10 +157,7 @@ async def test_add_alert_refuses_a_level_that_is_not_a_number(
 async def test_a_duplicate_alert_is_refused_with_the_reason(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock
 ) -> None:
-    app = alert_app(alerts_file, feed, clock)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(alerts_file, feed, clock) as (_pilot, app):
         problem = delivery(app).add(app.model.panels[0] or MAIN_KEY, "price above 105")
         assert problem is not None and "already an alert" in problem
 
@@ -196,17 +165,13 @@ async def test_a_duplicate_alert_is_refused_with_the_reason(
 async def test_arm_disarm_and_delete_from_the_alert_list(
     alerts_file: Path, feed: FakeFeed, clock: ManualClock
 ) -> None:
-    app = alert_app(alerts_file, feed, clock)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(alerts_file, feed, clock) as (pilot, app):
         engine = delivery(app).engine
 
         def armed() -> dict[str, bool]:
             return {status.rule.id: status.armed for status in engine.statuses()}
 
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(screen(app), AlertLogScreen))
+        await open_log(pilot, app)
         await pilot.press("space")  # the first rule (SBER's) is highlighted
         assert armed() == {SBER_RULE: False, GAZP_RULE: True}
         state_file = engine.state.path
@@ -228,10 +193,7 @@ async def test_arm_disarm_and_delete_from_the_alert_list(
 
 
 async def test_a_disarmed_rule_does_not_fire(alerts_file: Path, feed: FakeFeed, clock: ManualClock) -> None:
-    app = alert_app(alerts_file, feed, clock)
-    async with app.run_test(size=SIZE) as pilot:
-        fill(feed, MAIN)
-        await settle(pilot, app)
+    async with running(alerts_file, feed, clock) as (pilot, app):
         assert delivery(app).engine.disarm(SBER_RULE)
         feed.set_price(SBER, 100.0)
         feed.set_price(SBER, 106.0)

@@ -47,6 +47,12 @@ class AlertCommand:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def stop(self) -> None:
+        """Kills the commands still running (the monitor quits) and waits until they are reaped."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def _run(self, argv: list[str]) -> None:
         try:
             process = await asyncio.create_subprocess_exec(
@@ -68,6 +74,8 @@ class AlertCommand:
             return
         except asyncio.CancelledError:
             _kill(process)  # the monitor quits: no notifier outlives it
+            with contextlib.suppress(asyncio.CancelledError):
+                await process.wait()  # reaped, so its transport closes while the loop still runs
             raise
         if process.returncode != 0:
             detail = err.decode("utf-8", "replace").strip().splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -90,3 +91,22 @@ async def test_a_hanging_command_is_killed_at_the_timeout(tmp_path: Path) -> Non
             pass
         else:
             raise AssertionError(f"process {pid} still runs")
+
+
+async def test_stopping_kills_a_running_command_and_reaps_it(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    reports: list[str] = []
+    command = AlertCommand([sys.executable, "-c", code], 60.0, reports.append)
+    command.run("a", "b")
+    while not pid_file.exists() or not pid_file.read_text(encoding="utf-8"):
+        await asyncio.sleep(0.01)  # polling a condition: the child is starting
+    pid = int(pid_file.read_text(encoding="utf-8"))
+    await command.stop()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError(f"process {pid} still runs")
+    assert reports == []  # quitting is not a failure of the command

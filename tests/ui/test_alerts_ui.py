@@ -201,3 +201,32 @@ async def test_a_disarmed_rule_does_not_fire(alerts_file: Path, feed: FakeFeed, 
         feed.set_price("GAZP_TQBR", 89.0)  # the other rule fires: the feed reached the engine
         await wait_for(pilot, lambda: bool(delivery(app).engine.recent))
         assert [f.rule.id for f in delivery(app).engine.recent] == [GAZP_RULE]
+
+
+async def test_a_hot_reload_gives_the_engine_the_new_rules_and_keeps_the_others_state(
+    alerts_file: Path, feed: FakeFeed, clock: ManualClock
+) -> None:
+    async with running(alerts_file, feed, clock) as (pilot, app):
+        engine = delivery(app).engine
+        assert engine.disarm(GAZP_RULE)
+        text = alerts_file.read_text(encoding="utf-8")
+        text = text.replace('"price above 105", note = "breakout"', '"price above 120"')
+        alerts_file.write_text(text, encoding="utf-8")
+        await app.reload_watchlists()  # what the file watcher calls
+        await wait_for(pilot, lambda: SBER_RULE not in [s.rule.id for s in engine.statuses()])
+        armed = {status.rule.id: status.armed for status in engine.statuses()}
+        assert armed == {GAZP_RULE: False, "SBER_TQBR-price-above-120": True}
+
+
+async def test_an_unreadable_state_file_is_told_and_the_rules_start_afresh(
+    alerts_file: Path, feed: FakeFeed, clock: ManualClock
+) -> None:
+    from monitor.alerts import state_path
+
+    broken = state_path(alerts_file)
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{not json", encoding="utf-8")
+    async with running(alerts_file, feed, clock) as (pilot, app):
+        await pilot.pause()
+        assert any("state" in line.lower() and "corrupt" in line.lower() for line in toasts(app)), toasts(app)
+        assert all(status.armed for status in delivery(app).engine.statuses())

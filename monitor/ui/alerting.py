@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from monitor.alerts import AlertEngine, AlertFired, AlertRule, AlertState, RuleError, make_rule
 from monitor.alerts.command import AlertCommand
@@ -137,7 +137,7 @@ class AlertDelivery:
         """The price a new alert on `key` starts at: the chart cursor's candle close, else the last price."""
         view = self.app.feed.view(key)
         series = view.series
-        cursor = _cursor_time(self.app.model, panel, key)
+        cursor = self.app.model.charts.get(panel, key).cursor
         if cursor is not None and series is not None:
             index = series.index_of(cursor)
             if index < len(series):
@@ -208,13 +208,3 @@ class AlertDelivery:
         from monitor.ui.screens.alerts import AlertLogScreen
 
         self.app.push_screen(AlertLogScreen(self, self.app.model.tz))
-
-
-def _cursor_time(model: object, panel: int, key: WatchKey) -> int | None:
-    """The start of the candle under the panel's chart cursor (None: no cursor, or no chart views)."""
-    charts: Any = getattr(model, "charts", None)
-    try:
-        cursor = getattr(charts.get(panel, key), "cursor", None) if charts is not None else None
-    except (AttributeError, TypeError):  # a chart view without this shape: no cursor to start at
-        return None
-    return cursor if isinstance(cursor, int) else None

@@ -230,3 +230,21 @@ async def test_an_unreadable_state_file_is_told_and_the_rules_start_afresh(
         await pilot.pause()
         assert any("state" in line.lower() and "corrupt" in line.lower() for line in toasts(app)), toasts(app)
         assert all(status.armed for status in delivery(app).engine.statuses())
+
+
+async def test_add_alert_starts_at_the_chart_cursor_candle(
+    alerts_file: Path, feed: FakeFeed, clock: ManualClock
+) -> None:
+    async with running(alerts_file, feed, clock) as (pilot, app):
+        await pilot.press("left", "left", "left")
+        key = app.model.panel(0)
+        assert key is not None
+        cursor = app.model.charts.get(0, key).cursor
+        series = feed.view(key).series
+        assert cursor is not None and series is not None
+        under = series.window(series.index_of(cursor), series.index_of(cursor) + 1)[0]
+        last = feed.view(key).quote
+        assert last is not None and last.price is not None and under.close != last.price
+        dialog, _level = await open_add(pilot, app)
+        direction = "below" if under.close < last.price else "above"
+        assert dialog.when == f"price {direction} {under.close:.2f}"

@@ -27,6 +27,15 @@ def recorder(tmp_path: Path) -> tuple[list[str], Path]:
     return [sys.executable, str(script), str(out), "--title={title}", "{body}", "{other}"], out
 
 
+def assert_gone(pid: int) -> None:
+    """`pid` no longer exists (killed and reaped: not even a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    raise AssertionError(f"process {pid} still runs")
+
+
 def test_argv_items_get_title_and_body_and_nothing_else() -> None:
     argv = command_argv(["notify-send", "{title}", "x {body} y", "{unknown}", "$HOME"], "T; rm", "B `id`")
     assert argv == ["notify-send", "T; rm", "x B `id` y", "{unknown}", "$HOME"]
@@ -75,38 +84,29 @@ async def test_a_missing_command_is_reported_once(tmp_path: Path) -> None:
     assert len(reports) == 1 and "cannot run" in reports[0] and "no-such-notifier" in reports[0]
 
 
-async def test_a_hanging_command_is_killed_at_the_timeout(tmp_path: Path) -> None:
+def hanging(timeout_s: float, tmp_path: Path) -> tuple[AlertCommand, list[str], Path]:
+    """A command that writes its pid to a file, then sleeps ten minutes: (it, its reports, the file)."""
     pid_file = tmp_path / "pid"
     code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
     reports: list[str] = []
-    command = AlertCommand([sys.executable, "-c", code], 0.5, reports.append)
+    return AlertCommand([sys.executable, "-c", code], timeout_s, reports.append), reports, pid_file
+
+
+async def test_a_hanging_command_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    command, reports, pid_file = hanging(0.5, tmp_path)
     command.run("a", "b")
     await command.wait()
     assert len(reports) == 1 and "did not finish within 0.5 s" in reports[0]
-    pid = int(pid_file.read_text(encoding="utf-8")) if pid_file.exists() else None
-    if pid is not None:  # it got as far as starting: it is gone now (killed and reaped)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            pass
-        else:
-            raise AssertionError(f"process {pid} still runs")
+    if pid_file.exists():  # it got as far as starting: it is gone now (killed and reaped)
+        assert_gone(int(pid_file.read_text(encoding="utf-8")))
 
 
 async def test_stopping_kills_a_running_command_and_reaps_it(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
-    reports: list[str] = []
-    command = AlertCommand([sys.executable, "-c", code], 60.0, reports.append)
+    command, reports, pid_file = hanging(60.0, tmp_path)
     command.run("a", "b")
     while not pid_file.exists() or not pid_file.read_text(encoding="utf-8"):
         await asyncio.sleep(0.01)  # polling a condition: the child is starting
     pid = int(pid_file.read_text(encoding="utf-8"))
     await command.stop()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        pass
-    else:
-        raise AssertionError(f"process {pid} still runs")
+    assert_gone(pid)
     assert reports == []  # quitting is not a failure of the command

@@ -13,17 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.tmuxkit import (
-    POLL_S,
-    WATCHLIST,
-    exit_status,
-    free_port,
-    isolated_env,
-    require_tmux,
-    start_sim,
-    stop,
-    tmux_session,
-)
+from tests.e2e import tmuxkit as kit
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +34,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
     for proc in started:
-        stop(proc)
+        kit.stop(proc)
 
 
 def start_stream(
@@ -71,7 +61,7 @@ def read_until(
         if proc.poll() is not None:
             pytest.fail(f"the stream ended (status {proc.returncode}) before {what}")
         # os.read on the raw fd: the text wrapper's buffering would hide a line select already saw.
-        if not select.select([fd], [], [], POLL_S)[0]:
+        if not select.select([fd], [], [], kit.POLL_S)[0]:
             continue
         pending += os.read(fd, 65536)
         *lines, pending = pending.split(b"\n")
@@ -90,7 +80,7 @@ def live_candle(port: int, watchlist: Path, env: Mapping[str, str], deadline: fl
     try:
         record = read_until(probe, lambda r: r.get("source") == "stream", deadline, "a live candle")
     finally:
-        stop(probe)
+        kit.stop(probe)
     return record
 
 
@@ -119,22 +109,22 @@ def level_just_above(candle: Mapping[str, object]) -> float:
 def test_an_alert_fires_in_the_tui_and_in_the_stream(
     tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
-    require_tmux()
+    kit.require_tmux()
     deadline = time.monotonic() + DEADLINE_S
-    env = isolated_env(tmp_path, TOKEN)
-    port = free_port()
+    env = kit.isolated_env(tmp_path, TOKEN)
+    port = kit.free_port()
     sim_args = ["--port", str(port), "--speed", str(SPEED), "--seed", str(SEED), "--token", TOKEN]
-    processes.append(start_sim(sim_args, env, deadline))
+    processes.append(kit.start_sim(sim_args, env, deadline))
     watchlist = tmp_path / "watchlist.toml"
-    watchlist.write_text(WATCHLIST, encoding="utf-8")
+    watchlist.write_text(kit.WATCHLIST, encoding="utf-8")
     level = level_just_above(live_candle(port, watchlist, env, deadline))
     # `crosses`: fires on the first crossing of the level each client sees, whichever side it starts.
     rule = f'alerts = [{{ instrument = "SBER_TQBR", when = "price crosses {level}", note = "e2e" }}]\n'
-    watchlist.write_text(WATCHLIST + rule, encoding="utf-8")
+    watchlist.write_text(kit.WATCHLIST + rule, encoding="utf-8")
     rule_id = f"SBER_TQBR-price-crosses-{level:g}"
 
     connection = ["--endpoint", f"127.0.0.1:{port}", "--plaintext", "--sim-speed", str(SPEED)]
-    with tmux_session(env) as tmux:
+    with kit.tmux_session(env) as tmux:
         tmux.start([*connection, "--watchlist", str(watchlist), "--log-file", str(tmp_path / "tui.log")])
         stream = start_stream([*connection, "--watchlist", str(watchlist), "SBER_TQBR"], env, processes)
 
@@ -161,8 +151,8 @@ def test_an_alert_fires_in_the_tui_and_in_the_stream(
         tmux.wait(lambda s: MARK not in panel_title(s) + sidebar_row(s), deadline, "the marks to go (seen)")
 
         tmux.send("q")
-        screen = tmux.wait(lambda s: exit_status(s) is not None, deadline, "the exit")
-        assert exit_status(screen) == 0
+        screen = tmux.wait(lambda s: kit.exit_status(s) is not None, deadline, "the exit")
+        assert kit.exit_status(screen) == 0
         assert "Traceback" not in tmux.history()
     assert "e2e watchlist (this comment must survive)" in watchlist.read_text(encoding="utf-8")
 

@@ -12,6 +12,7 @@ from monitor.market import WatchKey
 from monitor.market.indicators import IndicatorBook
 from monitor.ui.model import Edit
 from monitor.ui.render.scale import decimals_for, format_price
+from monitor.ui.screens.alerts import AlertLogScreen
 from monitor.watchlist import AddAlert, RemoveAlert, WatchlistError, apply_change
 from monitor.watchlist.model import entry_interval
 
@@ -125,6 +126,10 @@ class AlertDelivery:
         )
         if app.settings.alerts.bell:
             app.bell()
+        top = app.screen_stack[-1] if app.screen_stack else None  # none while the app winds down
+        if isinstance(top, AlertLogScreen):
+            top.refresh_lists()  # the log is open: the fire shows there at once, already seen
+            self.seen()
         if self.command is not None:
             self.command.run(fired.title, fired.body)
 
@@ -205,6 +210,4 @@ class AlertDelivery:
 
     def open_log(self) -> None:
         """The alert log with the rules list (the app's alert-log key)."""
-        from monitor.ui.screens.alerts import AlertLogScreen
-
         self.app.push_screen(AlertLogScreen(self, self.app.model.tz))

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.text import Text
+from textual.widgets import OptionList
 
 from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
 from monitor.market import Interval, WatchKey
@@ -248,3 +250,18 @@ async def test_add_alert_starts_at_the_chart_cursor_candle(
         dialog, _level = await open_add(pilot, app)
         direction = "below" if under.close < last.price else "above"
         assert dialog.when == f"price {direction} {under.close:.2f}"
+
+
+async def test_a_fire_while_the_log_is_open_shows_there_at_once(
+    alerts_file: Path, feed: FakeFeed, clock: ManualClock
+) -> None:
+    async with running(alerts_file, feed, clock) as (pilot, app):
+        log_screen = await open_log(pilot, app)
+        assert "Nothing fired yet" in log_screen.fired_text
+        await cross(pilot, app, feed, 106.5)
+        assert "SBER_TQBR price above 105" in log_screen.fired_text and "106.50" in log_screen.fired_text
+        assert delivery(app).unseen == {}  # seen where it showed: no mark waits behind the log
+        rules = log_screen.query_one("#alert-rules", OptionList)
+        first = rules.get_option_at_index(0).prompt
+        assert isinstance(first, Text) and "○ disarmed" in first.plain and "fired 1" in first.plain
+        assert "last 106.50" in first.plain

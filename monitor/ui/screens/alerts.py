@@ -36,15 +36,16 @@ def fire_line(fired: AlertFired, shown: str, tz: tzinfo) -> Text:
     return line
 
 
-def rule_line(status: RuleStatus) -> Text:
-    """One rule: armed or not, its text and mode, how often it fired, whether its instrument is known."""
+def rule_line(status: RuleStatus, shown: str | None) -> Text:
+    """One rule: armed or not, its text and mode, how often it fired (`shown`: the last value), whether
+    its instrument is known."""
     rule = status.rule
     line = Text(no_wrap=True)
     line.append("● armed    " if status.armed else "○ disarmed ", "green" if status.armed else "dim")
     line.append(f"{rule.instrument} {rule.when}", "bold")
     line.append(f"  {rule.mode}  fired {status.fired}")
     if status.last is not None:
-        line.append(f" (last {status.last.value:g} at {status.last.iso_time})", "dim")
+        line.append(f" (last {shown} at {status.last.iso_time})", "dim")
     if not status.resolved:
         line.append("  instrument not known yet", "yellow")
     return line
@@ -108,7 +109,8 @@ class AlertLogScreen(Modal[None]):
         self.ids = [status.rule.id for status in statuses]
         options.clear_options()
         if statuses:
-            options.add_options([Option(rule_line(s), id=s.rule.id) for s in statuses])
+            lines = [rule_line(s, delivery.shown(s.last) if s.last else None) for s in statuses]
+            options.add_options([Option(line, id=s.rule.id) for line, s in zip(lines, statuses, strict=True)])
             options.highlighted = min(highlighted or 0, len(statuses) - 1)
         else:
             options.add_option(Option(NO_RULES, disabled=True))

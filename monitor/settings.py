@@ -155,6 +155,8 @@ class FeedSettings(BaseModel):
     """How often desired vs confirmed subscriptions are compared, 1..3600 s."""
     stale_after_s: float | None = Field(default=None, ge=1, le=3_600, allow_inf_nan=False)
     """Silence after which a stream is considered dead, 1..3600 s; None means 3 x the ping delay."""
+    instrument_refresh_s: float = Field(default=86_400.0, ge=0, le=30 * 86_400, allow_inf_nan=False)
+    """Age (s) under which a stored instrument is used without a look-up, 0..30 days; 0 always asks."""
 
 
 class UISettings(BaseModel):

@@ -15,3 +15,14 @@ async def sim() -> AsyncIterator[SimServer]:
     """A simulator where time runs 600x (a minute candle closes every 100 ms of wall time)."""
     async with SimServer(SimConfig(), clock=ScaledClock(speed=600)) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and every command it starts) keeps its store and state out of the user's home.
+
+    A test that needs its own directories sets them again; this only makes the default private.
+    """
+    base = tmp_path_factory.mktemp("xdg")
+    for name in ("XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(base / name.lower()))

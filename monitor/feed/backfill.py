@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from monitor.clock import Clock, wait_any
-from monitor.feed.history import HistoryClient
+from monitor.feed.cache import CandleCache, as_history, holes, settled_end
+from monitor.feed.history import WINDOW_SECONDS, HistoryClient, plan_chunks
 from monitor.feed.subscriptions import WatchedSeries
-from monitor.market import Candle, CandleBook, SeriesKey
+from monitor.market import Candle, CandleBook, Interval, RangeSet, SeriesKey
 
 log = structlog.get_logger()
 
@@ -29,6 +30,21 @@ what is still unconfirmed this long after is an instrument that stopped trading 
 minute, an illiquid bond) or a link that lags, and the server's `is_complete` settles it."""
 
 
+def fetch_spans(interval: Interval, gaps: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The holes joined wherever one request covers both: the calls are what the limit counts, not
+    the candles, so refetching a few cached ones between two holes is cheaper than a second call."""
+    spans: list[tuple[int, int]] = []
+    for lo, hi in gaps:
+        if spans:
+            first, last = spans[-1]
+            joined = len(plan_chunks(interval, first, hi))
+            if joined <= len(plan_chunks(interval, first, last)) + len(plan_chunks(interval, lo, hi)) - 1:
+                spans[-1] = (first, hi)
+                continue
+        spans.append((lo, hi))
+    return spans
+
+
 class Backfiller:
     """Loads `history_candles` closed candles per new series, fills the gaps outages leave, and
     asks the server to confirm periods that are over on the clock but that the stream has not
@@ -38,6 +54,11 @@ class Backfiller:
     once a fetch covering it succeeded, and failed fetches are retried with backoff for as long
     as the series is watched, so an outage during a backfill can delay it but never lose it.
 
+    With a cache, a series draws its newest cached candles into the book as soon as it is watched
+    (before any call), its first load fetches only what the cache does not hold as complete since
+    the oldest candle drawn, and a gap fill fetches only the holes: every fetch is saved back with
+    the range it covered in full.
+
     Args:
         book: the book to upsert into.
         clock: the feed's clock.
@@ -45,6 +66,7 @@ class Backfiller:
         watched: which series are watched (jobs for unwatched series are dropped).
         on_candle: called for every candle that changed the book.
         on_change: called after each job (listeners).
+        cache: candles at rest to start from and to save to (None: none).
     """
 
     def __init__(
@@ -56,8 +78,10 @@ class Backfiller:
         watched: WatchedSeries,
         on_candle: Callable[[SeriesKey, Candle], None],
         on_change: Callable[[], None],
+        cache: CandleCache | None = None,
     ) -> None:
         self._book = book
+        self._cache = cache
         self._clock = clock
         self._count = history_candles
         self._watched = watched
@@ -78,6 +102,42 @@ class Backfiller:
         self._tries: dict[SeriesKey, int] = {}
         self._jobs: asyncio.Queue[SeriesKey] = asyncio.Queue()
         self._retries: set[asyncio.Task[None]] = set()
+        self._drawn: dict[SeriesKey, int] = {}
+        """Series drawn from the cache: the oldest candle drawn (their first load starts there)."""
+        self._looked: set[SeriesKey] = set()
+        """Series whose cached candles were looked for (once per series and feed)."""
+        self._known: dict[SeriesKey, RangeSet] = {}
+        """Ranges this feed fetched in full, per series (whatever the cache has written yet)."""
+
+    def series_changed(self) -> None:
+        """The watched series changed: each new one draws its cached candles into the book."""
+        if self._cache is None:
+            return
+        changed = False
+        for key in self._watched.series_keys():
+            if key not in self._looked:
+                self._looked.add(key)
+                changed = self._draw(key) or changed
+        if changed:
+            self._on_change()
+
+    def _draw(self, key: SeriesKey) -> bool:
+        """Puts the newest cached candles of the last GetCandles window in the book; True if any."""
+        assert self._cache is not None
+        # Older candles would sit apart from the history after a long break (days of 1m), and the
+        # catch-up from them would cost a call per window: such a series starts cold instead.
+        since = key.interval.start_of(int(self._clock.now())) - WINDOW_SECONDS[key.interval]
+        try:
+            candles = as_history(self._cache.load(key, since, None, self._count))
+        except Exception as exc:  # a cache that fails to read is a cache with nothing in it
+            log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+            return False
+        if not candles:
+            return False
+        self._drawn[key] = candles[0].time
+        self._upsert(key, candles)
+        log.info("drawn_from_cache", uid=key.uid, interval=key.interval.code, candles=len(candles))
+        return True
 
     def confirmed(self, key: SeriesKey) -> None:
         """A candle subscription was confirmed: load history or fill the outage's gap."""
@@ -136,22 +196,27 @@ class Backfiller:
     async def _work(self, history: HistoryClient, key: SeriesKey) -> None:
         series = self._book.series(key)
         end = key.interval.start_of(int(self._clock.now()))
-        start = self._gap.get(key) if key in self._loaded else None
+        initial = key not in self._loaded
+        # A first load starts at the oldest candle drawn from the cache; a gap fill at the gap.
+        start = self._drawn.get(key) if initial else self._gap.get(key)
         try:
             if start is None:
                 candles = await history.recent(key.uid, key.interval, self._count)
-            elif end <= start:
+                self._apply(key, candles, (candles[0].time, end) if candles else None)
+            elif end <= start and not initial:
                 # Nothing closed since the gap began: the stream delivers that period itself.
                 self._gap.pop(key, None)
                 return
             else:
-                series.mark_gap(start, end)
-                candles = await history.fetch(key.uid, key.interval, start, end)
+                if not initial:
+                    series.mark_gap(start, end)
+                candles = await self._fill(history, key, start, end)
         except Exception as exc:  # HistoryError or a transport error: retried with backoff
             self._failed(key, exc)
             return
-        self._apply(key, candles)
-        if start is None:
+        if initial or start is None:
+            # A first load, or a loaded series asked again with no gap left (a retry after the
+            # gap's fill succeeded): the recent history is in.
             self._loaded.add(key)
             series.mark_history_loaded()
         else:
@@ -173,9 +238,58 @@ class Backfiller:
         log.info("backfilled", uid=key.uid, interval=key.interval.code, candles=len(candles), start=start)
         self._on_change()
 
-    def _apply(self, key: SeriesKey, candles: list[Candle]) -> None:
-        """A fetch succeeded: its candles go into the book (announced when they changed it)."""
+    async def _fill(self, history: HistoryClient, key: SeriesKey, start: int, end: int) -> list[Candle]:
+        """Fetches the holes of [start, end) the cache (or this feed) does not hold complete; on a
+        gap fill, what the cache holds there goes into the book too (a first load drew it already).
+        Returns the candles fetched."""
+        complete = self._complete(key)
+        missing = holes(start, end, complete)
+        if missing != [(start, end)] and key in self._loaded and self._cache is not None:
+            try:
+                cached = as_history(self._cache.load(key, start, end, self._book.series(key).capacity))
+            except Exception as exc:  # as in _draw: the holes are fetched all the same
+                log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+                cached = []
+            self._upsert(key, cached)
+        fetched: list[Candle] = []
+        for lo, hi in fetch_spans(key.interval, missing):
+            candles = await history.fetch(key.uid, key.interval, lo, hi)
+            self._apply(key, candles, (lo, hi))
+            fetched.extend(candles)
+        return fetched
+
+    def _complete(self, key: SeriesKey) -> RangeSet:
+        """The ranges known complete: the cache's and what this feed fetched in full."""
+        known = RangeSet(list(self._known.get(key, ())))
+        if self._cache is not None:
+            try:
+                for lo, hi in self._cache.complete_ranges(key):
+                    known.add(lo, hi)
+            except Exception as exc:  # nothing known: every period is fetched
+                log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+        return known
+
+    def _apply(self, key: SeriesKey, candles: list[Candle], fetched: tuple[int, int] | None) -> None:
+        """A fetch of `fetched` succeeded: its candles go into the book (announced when they
+        changed it) and to the cache, with the part of the range that is settled as complete."""
         self._tries.pop(key, None)
+        self._upsert(key, candles)
+        complete = None
+        if fetched is not None:
+            lo, hi = (
+                fetched[0],
+                min(fetched[1], settled_end(key.interval, self._clock.now(), CORRECTION_SETTLE_S)),
+            )
+            if lo < hi:
+                complete = (lo, hi)
+                self._known.setdefault(key, RangeSet()).add(lo, hi)
+        if self._cache is not None and (candles or complete is not None):
+            try:
+                self._cache.save(key, [c for c in candles if c.closed], complete)
+            except Exception as exc:  # the book has them; only the next start will fetch them again
+                log.warning("cache_write_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+
+    def _upsert(self, key: SeriesKey, candles: Sequence[Candle]) -> None:
         for candle in candles:
             if self._book.upsert(key, candle):
                 self._on_candle(key, candle)
@@ -205,7 +319,7 @@ class Backfiller:
             self._confirm[key] = min(start, self._confirm.get(key, start))
             self._failed(key, exc)
             return
-        self._apply(key, candles)
+        self._apply(key, candles, (start, end))
         log.info("confirmed_by_history", uid=key.uid, interval=key.interval.code, start=start)
         self._on_change()
 

@@ -43,6 +43,8 @@ class FeedConfig:
     """Candle subscriptions one stream may hold before the next stream is opened (API limit: 300)."""
     reconcile_interval_s: float = 60.0
     stale_after_s: float | None = None
+    instrument_max_age_s: float = 86_400.0
+    """Age under which an instrument saved in the cache is used without asking the API again."""
     mode: str = "LIVE API"
     """DEMO (built-in simulator), SANDBOX or LIVE API: shown on the status bar."""
     on_raw: Callable[[MarketDataResponse, float], None] | None = field(
@@ -115,5 +117,6 @@ class FeedConfig:
             subscriptions_per_stream=feed.subscriptions_per_stream,
             reconcile_interval_s=feed.reconcile_interval_s,
             stale_after_s=feed.stale_after_s,
+            instrument_max_age_s=feed.instrument_refresh_s,
             mode=mode,
         )

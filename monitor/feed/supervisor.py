@@ -15,6 +15,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.feed.auth import TokenGate
 from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import backoff
+from monitor.feed.cache import CandleCache, saving, stream_close_saver
 from monitor.feed.channel import metadata, open_channel
 from monitor.feed.config import FeedConfig
 from monitor.feed.connection import Connection
@@ -47,6 +48,8 @@ class Feed(ListenerHost):
         channel_factory: builds the grpc.aio channel inside the loop (default `open_channel`).
         backoff_factory: a fresh reconnect-delay iterator (default: the gRPC curve).
         rng: random source for the jitter.
+        cache: candles and instruments at rest (the store): series start from it and every closed
+            candle goes to it; None runs without one. The caller opens and closes it.
     """
 
     def __init__(
@@ -58,8 +61,10 @@ class Feed(ListenerHost):
         channel_factory: Callable[[FeedConfig], grpc.aio.Channel] | None = None,
         backoff_factory: Callable[[], Iterator[float]] | None = None,
         rng: random.Random | None = None,
+        cache: CandleCache | None = None,
     ) -> None:
         self.config = config
+        self._cache = cache
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.book = book if book is not None else CandleBook(config.max_candles)
         self.health = Health(endpoint=config.endpoint, mode=config.mode)
@@ -89,10 +94,13 @@ class Feed(ListenerHost):
             watched=self._subscriptions,
             on_candle=self._listen.emit_candle,
             on_change=self._listen.emit,
+            cache=cache,
         )
-        self._scroll = ScrollBack(
-            book=self.book, on_candle=self._listen.emit_candle, on_change=self._listen.emit
-        )
+        self._subscriptions.on_series_change(self._backfill.series_changed)
+        if cache is not None:
+            self._listen.candles.append(stream_close_saver(cache))
+        scrolled = self._listen.emit_candle if cache is None else saving(cache, self._listen.emit_candle)
+        self._scroll = ScrollBack(book=self.book, on_candle=scrolled, on_change=self._listen.emit)
         self._opens = SessionOpens(
             book=self.book, clock=self.clock, watched=self._subscriptions, on_change=self._listen.emit
         )
@@ -172,7 +180,13 @@ class Feed(ListenerHost):
             # stream attempt replaces it (one connect per attempt, on the feed's backoff).
             connection = self._connection = Connection(lambda: self._channel_factory(self.config))
             connection.open()
-            resolver = self._resolver = InstrumentResolver(connection, self._metadata, self._auth)
+            resolver = self._resolver = InstrumentResolver(
+                connection,
+                self._metadata,
+                self._auth,
+                cache=self._cache,
+                max_age_s=self.config.instrument_max_age_s,
+            )
             history = HistoryClient(connection, self._metadata, clock=self.clock, auth=self._auth)
             self._announce.transition(ConnectionState.CONNECTING, "connecting")
             self._tasks = [
@@ -211,6 +225,8 @@ class Feed(ListenerHost):
         self._resolver = None
         if connection is not None:
             await connection.close()
+        if self._cache is not None:
+            await asyncio.to_thread(self._cache.flush)  # a restart then finds every candle saved
         self._announce.transition(ConnectionState.DOWN, "closed")
 
     def _task(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

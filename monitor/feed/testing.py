@@ -6,14 +6,25 @@ import asyncio
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from monitor.clock import Clock
 from monitor.feed.health import ConnectionState, Health, WatchState
 from monitor.feed.listeners import Announcer, ListenerHost, Listeners
 from monitor.feed.view import HistoryState, WatchView, watch_view
-from monitor.market import Candle, CandleBook, Instrument, Interval, SeriesKey, TradingPhase, WatchKey
+from monitor.market import (
+    Candle,
+    CandleBook,
+    Instrument,
+    Interval,
+    RangeSet,
+    SeriesKey,
+    TradingPhase,
+    WatchKey,
+)
 
 NOT_FOUND = "instrument not found"
 
@@ -330,3 +341,57 @@ class FakeFeed(ListenerHost):
             self.health.note_reconnect()
         self._announce.transition(state, reason, code, attempt, next_retry_at)
         self.notify()
+
+
+class MemoryCache:
+    """A CandleCache in memory (implements `monitor.feed.cache.CandleCache`): saves apply at once,
+    and `calls` counts every method called, so tests can see what the feed asked of it.
+
+    Args:
+        now: wall time for the instruments' ages (tests pass a clock's `now`).
+    """
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
+        self.candles: dict[SeriesKey, dict[int, Candle]] = {}
+        self.complete: dict[SeriesKey, RangeSet] = {}
+        self.instruments: dict[str, tuple[Instrument, float]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def load(self, key: SeriesKey, start: int | None, end: int | None, limit: int) -> list[Candle]:
+        self.calls["load"] += 1
+        held = self.candles.get(key, {})
+        times = sorted(t for t in held if (start is None or t >= start) and (end is None or t < end))
+        return [held[t] for t in times[-limit:]] if limit > 0 else []
+
+    def complete_ranges(self, key: SeriesKey) -> list[tuple[int, int]]:
+        self.calls["complete_ranges"] += 1
+        return list(self.complete.get(key, RangeSet()))
+
+    def save(
+        self, key: SeriesKey, candles: Sequence[Candle], complete: tuple[int, int] | None = None
+    ) -> None:
+        self.calls["save"] += 1
+        held = self.candles.setdefault(key, {})
+        for candle in candles:
+            if candle.closed:
+                held[candle.time] = candle
+        if complete is not None:
+            self.complete.setdefault(key, RangeSet()).add(*complete)
+
+    def instrument(self, watch_id: str, max_age_s: float) -> Instrument | None:
+        self.calls["instrument"] += 1
+        saved = self.instruments.get(watch_id)
+        if saved is None or self._now() - saved[1] >= max_age_s:
+            return None
+        return saved[0]
+
+    def save_instrument(self, watch_id: str, instrument: Instrument) -> None:
+        self.calls["save_instrument"] += 1
+        self.instruments[watch_id] = (instrument, self._now())
+
+    def flush(self) -> None:
+        self.calls["flush"] += 1
+
+    def close(self) -> None:
+        self.calls["close"] += 1

@@ -40,6 +40,10 @@ class Stats:
     limit_exceeded: int = 0
     """Candle subscriptions answered LIMIT_IS_EXCEEDED (the stream already held its maximum)."""
     lookups: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    """Unary calls received per method name (GetCandles, Shares, ...), refused ones included."""
+    rate_limited: Counter[str] = field(default_factory=Counter)
+    """Unary calls refused with 80002 (over the service's minute window) per method name."""
     """InstrumentsService look-ups per requested id (GetInstrumentBy, ShareBy)."""
     hostile_sent: Counter[str] = field(default_factory=Counter)
     """Hostile messages sent per kind (`Faults.hostile`)."""

@@ -61,16 +61,19 @@ class Gate:
         if self.state.faults.delay_seconds:
             await wait_sim(self.state.clock, self.state.faults.delay_seconds)
 
-    async def admit_unary(self, context: Context, service: str) -> Headers:
+    async def admit_unary(self, context: Context, service: str, method: str = "") -> Headers:
         """Checks the token and `service`'s rate window; returns the call's x-tracking-id and
         x-ratelimit-* headers, which go out with its answer (initial metadata) or its error (trailers)."""
-        self.state.stats.unary_calls += 1
+        stats = self.state.stats
+        stats.unary_calls += 1
+        stats.calls[method] += 1
         tracking = (("x-tracking-id", tracking_id()),)
         if not self._authorized(context):
             await abort(context, "40003", tracking)
         allowed, limits = self._limits[service].take(self.state.clock.now())
         headers = tracking + limits
         if not allowed:
+            stats.rate_limited[method] += 1
             await abort(context, "80002", headers)
         if self.state.faults.delay_seconds:
             await wait_sim(self.state.clock, self.state.faults.delay_seconds)
@@ -88,7 +91,7 @@ def unary(service: str) -> Callable[[Handler], Handler]:
         @functools.wraps(method)
         async def call(self: Any, request: Any, context: Context) -> Any:
             gate: Gate = self.gate
-            headers = await gate.admit_unary(context, service)
+            headers = await gate.admit_unary(context, service, method.__name__)
             try:
                 response = await method(self, request, context)
             except ApiError as error:

@@ -21,6 +21,9 @@ class _LimitedResolver:
         self.allowed = allowed
         self.asked: list[str] = []
 
+    async def prefetch(self, watch_ids: list[str]) -> None:
+        """No cache and no listings here: every id is looked up by itself."""
+
     async def resolve(self, watch_id: str) -> Instrument:
         self.asked.append(watch_id)
         if len(self.asked) > self.allowed:
@@ -55,7 +58,8 @@ async def test_other_transient_errors_keep_the_round_going() -> None:
 
 
 async def test_a_watchlist_bigger_than_the_limit_resolves_window_by_window(clock: Any) -> None:
-    """Seven instruments against 3 look-ups a minute: every one resolves, a minute at a time."""
+    """Four instruments (too few for a bulk listing) against 1 look-up a minute: every one
+    resolves, a minute at a time."""
     from monitor.feed.supervisor import Feed
     from monitor.market import Interval, WatchKey
     from monitor.sim import SimConfig, SimServer
@@ -67,16 +71,17 @@ async def test_a_watchlist_bigger_than_the_limit_resolves_window_by_window(clock
         seed=1,
         speed=SPEED,
         sessions=False,
-        instruments_limit_per_minute=3,
+        instruments_limit_per_minute=1,
     )
+    ids = IDS[:4]
     async with SimServer(config, clock=clock) as sim:
         feed = Feed(config=feed_config(sim), clock=clock)
-        feed.watch([WatchKey(i, Interval.M1) for i in IDS])
+        feed.watch([WatchKey(i, Interval.M1) for i in ids])
         run = Running(feed)
         start = clock.now()
         try:
-            await wait_for(lambda: all(feed.instrument(i) is not None for i in IDS), 15, "every look-up")
+            await wait_for(lambda: all(feed.instrument(i) is not None for i in ids), 15, "every look-up")
         finally:
             await run.stop()
-        # 7 look-ups at 3 a minute (windows on whole sim minutes) need a third window: two waits.
-        assert clock.now() - start >= 60
+        # 4 look-ups at 1 a minute (windows on whole sim minutes) need a fourth window: three waits.
+        assert clock.now() - start >= 120

@@ -34,6 +34,7 @@ BENCHMARKS = [
     "indicators",
     "store",
     "scrollback",
+    "warm_start",
 ]
 
 

@@ -23,8 +23,8 @@ from monitor.settings import Settings
 from monitor.ui.alerting import AlertActions, AlertDelivery
 from monitor.ui.chart_actions import ChartActions
 from monitor.ui.drawing import draw_panels, draw_sidebar
+from monitor.ui.file_events import FILE_GROUP, WatchlistFileEvents
 from monitor.ui.keys import bindings, key_help
-from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.notices import LogNotice, channel_banner
 from monitor.ui.render.base import ChartStyle, Renderer
@@ -32,17 +32,16 @@ from monitor.ui.render.cells import forget_styles
 from monitor.ui.screens.palette import PaletteApp, palette_commands
 from monitor.ui.theme import chart_style
 from monitor.ui.token import reread_token
-from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
+from monitor.ui.watchfile import WatchlistSaver
 from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
 from monitor.watchlist import Watchlists
 
 FEED_GROUP = "feed"
 SAVE_GROUP = "watchlist-save"
-FILE_GROUP = "watchlist-file"
 
 
-class MonitorApp(ChartActions, AlertActions, PaletteApp):
+class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
     """The live market monitor. Widgets own no market state: the render tick reads the feed.
 
     What the screen shows is `model` (a MonitorModel); the actions here only forward keys to it,
@@ -328,43 +327,6 @@ class MonitorApp(ChartActions, AlertActions, PaletteApp):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from palette_commands(
             super().get_system_commands(screen), self.settings.ui.keys, self.run_action
-        )
-
-    # ------------------------------------------------------------------ the watchlist file
-
-    def on_watchlist_saved(self, message: WatchlistSaved) -> None:
-        for notice in message.notices:
-            self.notify(notice)
-        if self.saver.idle and message.watchlists != self.model.file:
-            self.model.reload(message.watchlists, self.saver.pending)
-            self.alerting.sync()
-            self.show_model()
-
-    def on_watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
-        # The edit stays in the model and the saver: the next save (an edit, s, a reload) writes it.
-        self.notify(f"Not saved to {message.path}: {message.error}", severity="error", timeout=10)
-
-    @work(exclusive=True, group=FILE_GROUP, exit_on_error=False, description="Watching the watchlist file")
-    async def watch_watchlist_file(self) -> None:
-        await watch_changes(self.watchlist_path, self.reload_watchlists)
-
-    async def reload_watchlists(self) -> None:
-        """Reads the file after it changed on disk; applies it unless it holds what runs."""
-        message = await reload(self.watchlist_path, self.model.file, self.saver)
-        if message is not None:
-            self.post_message(message)
-
-    def on_watchlist_reloaded(self, message: WatchlistReloaded) -> None:
-        # Edits whose save was refused (the file did not load) are replayed onto it and retried.
-        self.model.reload(message.watchlists, self.saver.pending)
-        self.saver.retry(self.model.file)
-        self.alerting.sync()
-        self.show_model()
-        self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
-
-    def on_watchlist_reload_failed(self, message: WatchlistReloadFailed) -> None:
-        self.notify(
-            f"{message.error}\nKept the running list.", title="Watchlist not reloaded", severity="error"
         )
 
     # ------------------------------------------------------------------ quitting

@@ -1,10 +1,12 @@
-"""Bounded reads of the user's files: regular files only, up to a size cap, never a FIFO or a device."""
+"""The user's files: bounded reads (regular files only, up to a cap) and atomic writes (never half-done)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 KIB = 1024
@@ -79,3 +81,29 @@ def kind_of(mode: int) -> str:
 def size_text(cap: int) -> str:
     """A size cap in words (\"1024 KiB\")."""
     return f"{cap // KIB} KiB" if cap >= KIB else f"{cap} bytes"
+
+
+def write_atomically(
+    path: Path, text: str, mode: int, *, abandon_if: Callable[[], bool] | None = None
+) -> bool:
+    """Writes `text` to a temp file beside `path`, fsyncs it, gives it `mode` and renames it over `path`.
+
+    A crash or an error leaves `path` as it was, never half-written, and no temp file behind. The
+    parent directory must exist. `abandon_if` is asked just before the rename: when it says True
+    (the file changed under the writer) nothing is written and the answer is False.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if abandon_if is not None and abandon_if():
+            Path(tmp).unlink(missing_ok=True)
+            return False
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

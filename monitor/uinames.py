@@ -46,6 +46,8 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("zoom_in", "plus,equals_sign", "zoom(-1)", "Zoom the chart in (wider candles)", "+"),
     KeyAction("zoom_out", "minus", "zoom(1)", "Zoom the chart out (more candles per column)", "-"),
     KeyAction("indicators", "o", "indicators", "Indicators of the focused panel (saved)"),
+    KeyAction("add_alert", "A", "add_alert", "Add a price alert on the focused panel (saved)"),
+    KeyAction("alerts", "L", "alerts", "Alert log: fired alerts; arm, disarm, delete rules"),
     KeyAction("help", "question_mark", "help", "Help", "?"),
     KeyAction("quit", "q", "quit", "Quit"),
     KeyAction("interrupt", "ctrl+c", "interrupt", "Quit from any screen (exit status 130)", "Ctrl+C"),

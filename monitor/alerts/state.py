@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -14,13 +13,15 @@ from typing import Any
 import structlog
 
 from monitor.alerts.rules import AlertRule
-from monitor.files import read_bytes_bounded
+from monitor.files import read_bytes_bounded, write_atomically
 
 log = structlog.get_logger()
 
 STATE_CAP = 8 * 1024 * 1024
 """A state file holds a few hundred bytes per rule; anything bigger is not ours."""
 _VERSION = 1
+_STATE_MODE = 0o600
+"""Private to the user, as mkstemp makes it: the state tells what the user watches."""
 
 
 def default_state_dir() -> Path:
@@ -127,7 +128,8 @@ class AlertState:
         body = {"version": _VERSION, "rules": {k: asdict(v) for k, v in self.rules.items()}}
         text = json.dumps(body, separators=(",", ":"), sort_keys=True)
         try:
-            _write_atomically(self.path, text)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, text, _STATE_MODE)
         except OSError as exc:
             self.notice = f"alert state not saved to {self.path}: {exc}"
             log.warning("alert_state_not_saved", path=str(self.path), error=str(exc))
@@ -154,17 +156,3 @@ def _rule_state(value: Any) -> RuleState:
     if isinstance(state.fired, bool) or not isinstance(state.fired, int):
         raise ValueError("fired is not an integer")
     return state
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from monitor.cli.common import (
 from monitor.cli.store import open_store
 from monitor.clock import Clock
 from monitor.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from monitor.files import write_atomically
 from monitor.market import Instrument, Interval, RangeSet, SeriesKey
 from monitor.store.codec import SOURCE_NAMES, CandleRow, candle_row, nano_text
 
@@ -133,7 +132,7 @@ async def history(args: argparse.Namespace, out: TextIO | None = None, err: Text
     text = render(rows, args.format)
     if args.output is not None:
         try:
-            write_atomically(args.output.expanduser(), text)
+            write_atomically(args.output.expanduser(), text, 0o644)
         except OSError as exc:
             print(f"monitor: error: cannot write {args.output}: {exc.strerror or exc}", file=err)
             return EXIT_FAILED
@@ -227,21 +226,6 @@ def render(rows: Sequence[CandleRow], fmt: str) -> str:
                 f'"volume":{volume},"source":"{name}"}}\n'
             )
     return "".join(lines)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Writes a temporary file beside `path`, syncs it and renames it over: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def progress_bar(err: TextIO) -> Progress | None:

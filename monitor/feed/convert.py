@@ -146,22 +146,37 @@ _KINDS = {
 }
 
 
+InstrumentRecord = (
+    instruments_pb2.Instrument
+    | instruments_pb2.Share
+    | instruments_pb2.Etf
+    | instruments_pb2.Bond
+    | instruments_pb2.Future
+    | instruments_pb2.Currency
+)
+"""A full instrument record: GetInstrumentBy's or a bulk listing's (they share these fields)."""
+
+
 def instrument(msg: instruments_pb2.Instrument) -> Instrument:
     """A GetInstrumentBy record as a market Instrument (price step from min_price_increment)."""
-    kind = _KINDS.get(int(msg.instrument_kind), msg.instrument_type or "share")
+    return record_instrument(msg, _KINDS.get(int(msg.instrument_kind), msg.instrument_type or "share"))
+
+
+def record_instrument(record: InstrumentRecord, kind: str) -> Instrument:
+    """A full record as a market Instrument of `kind` (the record types name it differently)."""
     return Instrument(
-        uid=msg.uid,
-        figi=msg.figi,
-        ticker=msg.ticker,
-        class_code=msg.class_code,
-        name=msg.name,
-        lot=msg.lot or 1,
-        price_step=from_quotation(msg.min_price_increment),
+        uid=record.uid,
+        figi=record.figi,
+        ticker=record.ticker,
+        class_code=record.class_code,
+        name=record.name,
+        lot=record.lot or 1,
+        price_step=from_quotation(record.min_price_increment),
         kind=kind,
-        currency=msg.currency or "rub",
+        currency=record.currency or "rub",
         # Absent or zero: the API does not know where the history starts.
-        first_1min=msg.first_1min_candle_date.seconds or None,
-        first_1day=msg.first_1day_candle_date.seconds or None,
+        first_1min=record.first_1min_candle_date.seconds or None,
+        first_1day=record.first_1day_candle_date.seconds or None,
     )
 
 

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from monitor.feed.convert import record_instrument
 from monitor.market import Instrument
 from monitor.pb import instruments_pb2
 from monitor.watchlist import IdKind, classify_id
-from monitor.wire import from_quotation
 
 BULK_MIN_IDS = 5
 """Unresolved ids above which a listing is worth its call: one Shares call answers for every share,
@@ -73,19 +73,7 @@ LISTINGS: tuple[Listing, ...] = (
 
 def listed_instrument(record: Record, kind: str) -> Instrument:
     """A listing's record as a market Instrument (the fields every record kind shares)."""
-    return Instrument(
-        uid=record.uid,
-        figi=record.figi,
-        ticker=record.ticker,
-        class_code=record.class_code,
-        name=record.name,
-        lot=record.lot or 1,
-        price_step=from_quotation(record.min_price_increment),
-        kind=kind,
-        currency=record.currency or "rub",
-        first_1min=record.first_1min_candle_date.seconds or None,  # 0: where history starts is unknown
-        first_1day=record.first_1day_candle_date.seconds or None,
-    )
+    return record_instrument(record, kind)
 
 
 def match_key(watch_id: str) -> str | None:

@@ -15,7 +15,7 @@ import grpc.aio
 import structlog
 
 from monitor.market import Instrument, Interval
-from monitor.pb import common_pb2, instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
+from monitor.pb import common_pb2, marketdata_pb2
 from monitor.recording import Recording
 from monitor.sim.catalogue import CATALOGUE, Catalogue, SimInstrument
 from monitor.sim.config import SimConfig
@@ -24,7 +24,7 @@ from monitor.sim.server import SimServer
 from monitor.sim.stream import StreamSession
 from monitor.sim.stream_service import StreamService
 from monitor.sim.subscriptions import CandleSub, PlainSub
-from monitor.sim.unary import InstrumentsService, MarketDataService
+from monitor.sim.unary import MarketDataService
 from monitor.sim.universe import generate
 
 log = structlog.get_logger("monitor.sim")
@@ -241,16 +241,6 @@ class ReplayServer(SimServer):
         if recording.truncated:
             log.warning("replay_cut", cut_at=recording.cut_at, size=recording.size, problem=recording.problem)
 
-    async def _serve(self) -> None:
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    def _services(self) -> tuple[MarketDataService, StreamService]:
         timeline, state, gate = self.timeline, self.state, self._gate
-        marketdata_pb2_grpc.add_MarketDataServiceServicer_to_server(
-            ReplayMarketData(timeline, state, gate), server
-        )
-        marketdata_pb2_grpc.add_MarketDataStreamServiceServicer_to_server(
-            ReplayStreamService(timeline, state, gate), server
-        )
-        instruments_pb2_grpc.add_InstrumentsServiceServicer_to_server(InstrumentsService(state, gate), server)
-        self.port = server.add_insecure_port(f"{self.config.host}:{self.port}")
-        await server.start()
-        self._server = server
+        return ReplayMarketData(timeline, state, gate), ReplayStreamService(timeline, state, gate)

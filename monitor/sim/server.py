@@ -109,12 +109,9 @@ class SimServer:
         # No SO_REUSEPORT (gRPC's default on Linux): a second simulator on a held port must fail to
         # bind, not silently take half of the new connections.
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        marketdata_pb2_grpc.add_MarketDataServiceServicer_to_server(
-            MarketDataService(self.state, self._gate), server
-        )
-        marketdata_pb2_grpc.add_MarketDataStreamServiceServicer_to_server(
-            StreamService(self.state, self._gate), server
-        )
+        market_data, stream = self._services()
+        marketdata_pb2_grpc.add_MarketDataServiceServicer_to_server(market_data, server)
+        marketdata_pb2_grpc.add_MarketDataStreamServiceServicer_to_server(stream, server)
         instruments_pb2_grpc.add_InstrumentsServiceServicer_to_server(
             InstrumentsService(self.state, self._gate), server
         )
@@ -126,6 +123,10 @@ class SimServer:
             self.port = server.add_insecure_port(address)
         await server.start()
         self._server = server
+
+    def _services(self) -> tuple[MarketDataService, StreamService]:
+        """The market-data and stream servicers: the simulated market's (a replay serves its file)."""
+        return MarketDataService(self.state, self._gate), StreamService(self.state, self._gate)
 
     async def _halt(self) -> None:
         server, self._server = self._server, None

@@ -20,10 +20,11 @@ from monitor.feed import FeedLike, WatchView
 from monitor.market import Instrument, WatchKey
 from monitor.market.indicators import IndicatorBook
 from monitor.settings import Settings
+from monitor.ui.alerting import AlertActions, AlertDelivery
 from monitor.ui.chart_actions import ChartActions
 from monitor.ui.drawing import draw_panels, draw_sidebar
+from monitor.ui.file_events import FILE_GROUP, WatchlistFileEvents
 from monitor.ui.keys import bindings, key_help
-from monitor.ui.messages import WatchlistReloaded, WatchlistReloadFailed, WatchlistSaved, WatchlistSaveFailed
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.notices import LogNotice, channel_banner
 from monitor.ui.render.base import ChartStyle, Renderer
@@ -31,17 +32,16 @@ from monitor.ui.render.cells import forget_styles
 from monitor.ui.screens.palette import PaletteApp, palette_commands
 from monitor.ui.theme import chart_style
 from monitor.ui.token import reread_token
-from monitor.ui.watchfile import WatchlistSaver, reload, watch_changes
+from monitor.ui.watchfile import WatchlistSaver
 from monitor.ui.widgets import Banner, CandlePanel, StatusBar, WatchlistSidebar
 from monitor.ui.widgets.status_bar import StatusInfo, bad_messages_detail, banner_text, status_text
 from monitor.watchlist import Watchlists
 
 FEED_GROUP = "feed"
 SAVE_GROUP = "watchlist-save"
-FILE_GROUP = "watchlist-file"
 
 
-class MonitorApp(ChartActions, PaletteApp):
+class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
     """The live market monitor. Widgets own no market state: the render tick reads the feed.
 
     What the screen shows is `model` (a MonitorModel); the actions here only forward keys to it,
@@ -93,6 +93,7 @@ class MonitorApp(ChartActions, PaletteApp):
         self.indicators = IndicatorBook()
         """The panels' indicator lines, noted per streamed candle (recomputed only from a change)."""
         feed.add_candle_listener(self.indicators.on_candle)
+        self.alerting = AlertDelivery(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -122,6 +123,7 @@ class MonitorApp(ChartActions, PaletteApp):
         self.apply_theme_colors()
         # Colours are recomputed here, once per theme change, never on a frame.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.alerting.start()
         self.show_model()
         self.run_feed()
         self.run_worker(self.saver.run(), group=SAVE_GROUP, exit_on_error=False, description="Saving")
@@ -241,10 +243,18 @@ class MonitorApp(ChartActions, PaletteApp):
             banner_text(health, info, now, sandbox, tuple(views.values())) or channel_banner(health)
         )
         self._draw_sidebar(views)
-        draw_panels(self.panel_widgets, model, self.feed, views, now)
+        draw_panels(self.panel_widgets, model, self.feed, views, now, self.alerting.marks)
 
     def _draw_sidebar(self, views: dict[WatchKey, WatchView] | None = None) -> None:
-        draw_sidebar(self.sidebar, self.model, self.feed, views or {}, self.feed.health, self.clock.now())
+        draw_sidebar(
+            self.sidebar,
+            self.model,
+            self.feed,
+            views or {},
+            self.feed.health,
+            self.clock.now(),
+            self.alerting.row_mark,
+        )
 
     def refresh_now(self) -> None:
         """Redraws at once (after a key) instead of waiting for the next tick."""
@@ -319,41 +329,6 @@ class MonitorApp(ChartActions, PaletteApp):
             super().get_system_commands(screen), self.settings.ui.keys, self.run_action
         )
 
-    # ------------------------------------------------------------------ the watchlist file
-
-    def on_watchlist_saved(self, message: WatchlistSaved) -> None:
-        for notice in message.notices:
-            self.notify(notice)
-        if self.saver.idle and message.watchlists != self.model.file:
-            self.model.reload(message.watchlists, self.saver.pending)
-            self.show_model()
-
-    def on_watchlist_save_failed(self, message: WatchlistSaveFailed) -> None:
-        # The edit stays in the model and the saver: the next save (an edit, s, a reload) writes it.
-        self.notify(f"Not saved to {message.path}: {message.error}", severity="error", timeout=10)
-
-    @work(exclusive=True, group=FILE_GROUP, exit_on_error=False, description="Watching the watchlist file")
-    async def watch_watchlist_file(self) -> None:
-        await watch_changes(self.watchlist_path, self.reload_watchlists)
-
-    async def reload_watchlists(self) -> None:
-        """Reads the file after it changed on disk; applies it unless it holds what runs."""
-        message = await reload(self.watchlist_path, self.model.file, self.saver)
-        if message is not None:
-            self.post_message(message)
-
-    def on_watchlist_reloaded(self, message: WatchlistReloaded) -> None:
-        # Edits whose save was refused (the file did not load) are replayed onto it and retried.
-        self.model.reload(message.watchlists, self.saver.pending)
-        self.saver.retry(self.model.file)
-        self.show_model()
-        self.notify(f"Watchlist reloaded from {self.watchlist_path.name}")
-
-    def on_watchlist_reload_failed(self, message: WatchlistReloadFailed) -> None:
-        self.notify(
-            f"{message.error}\nKept the running list.", title="Watchlist not reloaded", severity="error"
-        )
-
     # ------------------------------------------------------------------ quitting
 
     async def action_quit(self) -> None:
@@ -369,6 +344,7 @@ class MonitorApp(ChartActions, PaletteApp):
         """
         if self._exit:
             return
+        self.alerting.flush()
         closing = [asyncio.ensure_future(self.saver.drain()), asyncio.ensure_future(self.feed.close())]
         _done, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
         for task in late:

@@ -1,5 +1,7 @@
-"""What a panel hands its renderer for the window its chart view shows: candles (aggregated when
-zoomed out), cursor, readout, indicator overlays and pane."""
+"""What a panel hands its renderer for the window its chart view shows.
+
+Candles (aggregated when zoomed out), cursor, readout, indicator overlays and pane.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from monitor.feed import FeedLike, Health, WatchView
 from monitor.market import WatchKey
@@ -17,8 +17,9 @@ def draw_panels(
     feed: FeedLike,
     views: Mapping[WatchKey, WatchView],
     now: float,
+    marks: Callable[[WatchKey], str] = lambda _key: "",
 ) -> None:
-    """Hands each shown panel its view: series, badge and where its chart looks."""
+    """Hands each shown panel its view: series, badge, where its chart looks and its alert mark."""
     health, tz = feed.health, model.tz
     for i, panel in enumerate(panels):
         if panel.display:
@@ -28,7 +29,7 @@ def draw_panels(
             else:
                 view = views.get(key) or feed.view(key)
                 chart, specs = model.charts.get(i, key), model.current.indicators_for(key)
-                panel.show(panel_of(view, health, now, tz, model.feed_down, chart, specs))
+                panel.show(panel_of(view, health, now, tz, model.feed_down, chart, specs, marks(key)))
 
 
 def draw_sidebar(
@@ -38,8 +39,11 @@ def draw_sidebar(
     views: Mapping[WatchKey, WatchView],
     health: Health,
     now: float,
+    marks: Callable[[WatchKey], str] = lambda _key: "",
 ) -> None:
-    """The watchlist rows with the selection."""
+    """The watchlist rows (with their alert marks) and the selection."""
     current, down = model.current, model.feed_down is not None
-    rows = tuple(row_of(views.get(key) or feed.view(key), health, now, down) for key in current.entries)
+    rows = tuple(
+        row_of(views.get(key) or feed.view(key), health, now, down, marks(key)) for key in current.entries
+    )
     sidebar.show(f"{current.name} ({len(current.entries)})", rows, model.selected)

@@ -26,6 +26,8 @@ class Row:
     change: float | None
     phase: str
     level: str
+    mark: str = ""
+    """`⚑` while an alert on the row's series fired unseen (shown before the phase)."""
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,25 @@ class PanelView:
     """Why the last page of older candles failed."""
     indicators: tuple[IndicatorSpec, ...] = ()
     """What the panel draws over and under its candles (the watchlist's, for its entry)."""
+    mark: str = ""
+    """`⚑ 354.50` while an alert on the series fired unseen (shown in the title)."""
 
 
-def row_of(view: WatchView, health: Health, now: float, feed_down: bool) -> Row:
+def row_of(view: WatchView, health: Health, now: float, feed_down: bool, mark: str = "") -> Row:
     """The sidebar row of one watchlist entry."""
     instrument, quote = view.instrument, view.quote
     step = float(instrument.price_step) if instrument else None
     price = quote.price if quote else None
+    phase = PHASE_LABELS.get(view.phase, "") if view.phase else ""
     return Row(
         ticker=instrument.ticker if instrument else view.key.id.split("_")[0],
         interval=view.key.interval.code,
         # Two decimals while the step is unknown; grouped in threes so long prices stay readable.
         price=format_price(price, decimals_for(step, 0.0), grouped=True),
         change=quote.change if quote else None,
-        phase=PHASE_LABELS.get(view.phase, "") if view.phase else "",
+        phase=f"{mark} {phase}".strip(),
         level=row_level(view, health, now, feed_down),
+        mark=mark,
     )
 
 
@@ -87,6 +93,7 @@ def panel_of(
     feed_down: str | None,
     chart: ChartState = LIVE,
     indicators: tuple[IndicatorSpec, ...] = (),
+    mark: str = "",
 ) -> PanelView:
     """What the panel showing `view` draws: title, badge, series and the reason of a failure."""
     key, instrument, series, quote = view.key, view.instrument, view.series, view.quote
@@ -98,9 +105,10 @@ def panel_of(
     oldest = series.oldest if series is not None else None
     # The first-candle date says it too, before a page came back empty.
     first = history.first_time is not None and oldest is not None and oldest.time <= history.first_time
+    title = f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}"
     return PanelView(
         key=key,
-        title=f"{instrument.ticker} {code} · {instrument.name}" if instrument else f"{key.id} {code}",
+        title=f"{mark}{' ' * bool(mark)}{title}",
         badge=badge,
         series=series,
         series_version=series.version if series is not None else -1,
@@ -113,4 +121,5 @@ def panel_of(
         at_start=history.at_start or first,
         history_error=history.error,
         indicators=indicators,
+        mark=mark,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Array, InlineTable, Table
 
+from monitor.files import write_atomically
 from monitor.market import Interval, WatchKey
 from monitor.watchlist.changes import (
     AddAlert,
@@ -326,22 +326,11 @@ def _write(path: Path, text: str, read: os.stat_result | None) -> bool:
         if not writable:
             raise WatchlistReadOnly(f"{path}: the file is read-only; it is not overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(read.st_mode) if read is not None else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if read is not None and _changed_since(path, read):
-            Path(tmp).unlink(missing_ok=True)
-            return False
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
+    if read is None:
+        return write_atomically(path, text, 0o644)
+    # The file keeps its mode; an editor's save in the meantime wins (the caller reads again).
+    mode = stat.S_IMODE(read.st_mode)
+    return write_atomically(path, text, mode, abandon_if=lambda: _changed_since(path, read))
 
 
 def _changed_since(path: Path, read: os.stat_result) -> bool:

@@ -4,18 +4,15 @@ as a user runs it, against the built-in simulator), and a `once` alert not again
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from monitor.alerts import AlertFired, make_rule
 from monitor.cli.printer import Printer
 from monitor.market import Candle, Interval
-from tests.feed.test_stream_cli import StubFeed
+from tests.feed.test_stream_cli import StubFeed, run_until_ctrl_c, user_env
 
 WATCHLIST = """\
 [[lists]]
@@ -44,41 +41,20 @@ def test_the_alert_record_follows_the_ndjson_shape() -> None:
     )
 
 
-def user_env(home: Path) -> dict[str, str]:
-    """The environment of a user whose home, config and state are `home`, with no token."""
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_STATE_HOME": str(home)}
-    for name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING", "MONITOR_CONFIG_FILE"):
-        env.pop(name, None)
-    return env
-
-
 def run_stream(tmp_path: Path, watchlist: Path, closed_wanted: int) -> tuple[list[dict[str, Any]], str, int]:
     """Runs `monitor stream SBER_TQBR --json` until `closed_wanted` live closed candles are out
     (or an alert line, when none are wanted), then Ctrl+C; (the records, stderr, exit status)."""
-    env = user_env(tmp_path)
-    command = [sys.executable, "-m", "monitor", "stream", "SBER_TQBR", "--json", "--sim-speed", "600",
-               "--watchlist", str(watchlist)]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     records: list[dict[str, Any]] = []
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            records.append(json.loads(line))
-            live_closed = sum(1 for r in records if r.get("closed") and r.get("source") == "stream")
-            alerted = any(r.get("event") == "alert" for r in records)
-            if (closed_wanted == 0 and alerted) or (closed_wanted and live_closed >= closed_wanted):
-                break
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-    return records, stderr, proc.returncode
+
+    def enough(line: str) -> bool:
+        records.append(json.loads(line))
+        if closed_wanted == 0:
+            return records[-1].get("event") == "alert"
+        return sum(1 for r in records if r.get("closed") and r.get("source") == "stream") >= closed_wanted
+
+    args = ["stream", "SBER_TQBR", "--json", "--sim-speed", "600", "--watchlist", str(watchlist)]
+    _, stderr, status = run_until_ctrl_c(args, user_env(tmp_path), enough, timeout=30)
+    return records, stderr, status
 
 
 def test_stream_json_prints_an_alert_line_once_across_restarts(tmp_path: Path) -> None:

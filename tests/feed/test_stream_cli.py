@@ -392,41 +392,53 @@ async def test_stream_with_the_real_feed_against_the_sim() -> None:
 # --- the command, as a user runs it ------------------------------------------------------------
 
 
-def test_ctrl_c_ends_the_demo_cleanly(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path),
-        "XDG_STATE_HOME": str(tmp_path),
-    }
+def user_env(home: Path) -> dict[str, str]:
+    """The environment of a user whose home, config and state are `home`, with no token."""
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_STATE_HOME": str(home)}
     for name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING", "MONITOR_CONFIG_FILE"):
         env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "stream", "SBER_TQBR", "--sim-speed", "600"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    return env
+
+
+def run_until_ctrl_c(
+    args: Sequence[str], env: dict[str, str], done: Callable[[str], bool], timeout: float
+) -> tuple[list[str], str, int]:
+    """Runs `python -m monitor ARGS` until `done(line)` says a line was the last one wanted (or the
+    output ends, or `timeout` passes), then Ctrl+C: (the stdout lines, stderr, exit status)."""
+    command = [sys.executable, "-m", "monitor", *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
     try:
         assert proc.stdout is not None
-        deadline = time.monotonic() + 20
-        closed = 0
-        lines: list[str] = []
-        while closed < 2 and time.monotonic() < deadline:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
                 break
             lines.append(line)
-            closed += " closed stream" in line
-        assert closed >= 2, lines[-5:]
+            if done(line):
+                break
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-    assert proc.returncode == 130  # interrupted, as every command reports Ctrl+C
+    return lines, stderr, proc.returncode
+
+
+def test_ctrl_c_ends_the_demo_cleanly(tmp_path: Path) -> None:
+    closed = 0
+
+    def second_closed(line: str) -> bool:
+        nonlocal closed
+        closed += " closed stream" in line
+        return closed >= 2
+
+    args = ["stream", "SBER_TQBR", "--sim-speed", "600"]
+    lines, stderr, status = run_until_ctrl_c(args, user_env(tmp_path), second_closed, timeout=20)
+    assert closed >= 2, lines[-5:]
+    assert status == 130  # interrupted, as every command reports Ctrl+C
     assert "Traceback" not in stderr
     assert "built-in simulator" in stderr and " LIVE" in stderr
     assert " SBER 1m O " in lines[-1]

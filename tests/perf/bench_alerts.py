@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from typing import Any
 
@@ -24,7 +22,7 @@ from monitor.market import Candle, CandleSeries, Interval, SeriesKey
 from monitor.sim.catalogue import Catalogue
 from tests.perf import bench_ingest
 from tests.perf.harness import Result, median
-from tests.perf.procs import child_main, children, quiet_logs, results_in_child, split_cpus, start_sim
+from tests.perf.procs import child_main, results_in_child
 
 RULES = 100
 SERIES = 50
@@ -122,13 +120,7 @@ def run(quick: bool) -> list[Result]:
 
 def measure(quick: bool) -> list[Result]:
     total, rounds = (30_000, 5) if quick else (60_000, 7)
-    quiet_logs()
-    split = split_cpus()
-    if split is not None:
-        os.sched_setaffinity(0, split[1])
-    with children() as started:
-        _, port = start_sim(started, firehose=total, lifetime=900, cpus=split[0] if split else None)
-        runs = asyncio.run(_firehose(f"127.0.0.1:{port}", total, rounds))
+    runs, _ = bench_ingest.against_firehose(total, lambda address: _firehose(address, total, rounds))
     ratio = median([r.rate / n.rate for r, n in zip(runs["rules"], runs["none"], strict=True)])
     feed_cpu = median([r.cpu_per_message for r in runs["none"]])
     per_update = engine_cost_per_update()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -31,6 +31,7 @@ from tests.perf.procs import (
 )
 from tests.perf.simproc import STREAM_METHOD, STREAM_SERVICE
 
+T = TypeVar("T")
 TIMEOUT_S = 60.0
 WARMUP_SHARE = 0.1
 """The share of each run's messages that is not timed (see Meter)."""
@@ -203,12 +204,11 @@ async def _measure(address: str, total: int, rounds: int) -> dict[str, list[Run]
     return runs
 
 
-def run(quick: bool) -> list[Result]:
-    return results_in_child("tests.perf.bench_ingest", quick, 900)
-
-
-def measure(quick: bool) -> list[Result]:
-    total, rounds = (30_000, 3) if quick else (100_000, 5)
+def against_firehose(
+    total: int, measure: Callable[[str], Coroutine[Any, Any, T]]
+) -> tuple[T, tuple[set[int], set[int]] | None]:
+    """`measure(address)` run against a simulator child streaming a firehose of `total` candles,
+    and the CPUs (simulator, this process) each side had to itself, None when they shared one."""
     quiet_logs()
     split = split_cpus()
     if split is not None:
@@ -216,7 +216,16 @@ def measure(quick: bool) -> list[Result]:
         os.sched_setaffinity(0, split[1])
     with children() as started:
         _, port = start_sim(started, firehose=total, lifetime=900, cpus=split[0] if split else None)
-        runs = asyncio.run(_measure(f"127.0.0.1:{port}", total, rounds))
+        return asyncio.run(measure(f"127.0.0.1:{port}")), split
+
+
+def run(quick: bool) -> list[Result]:
+    return results_in_child("tests.perf.bench_ingest", quick, 900)
+
+
+def measure(quick: bool) -> list[Result]:
+    total, rounds = (30_000, 3) if quick else (100_000, 5)
+    runs, split = against_firehose(total, lambda address: _measure(address, total, rounds))
     raw_rate = median([r.rate for r in runs["raw"]])
     feed_rate = median([r.rate for r in runs["feed"]])
     ceiling = median([r.rate for r in runs["bytes"]])

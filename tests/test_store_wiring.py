@@ -4,15 +4,9 @@ and --sim-speed keep it off, and an unusable store is said once while the candle
 from __future__ import annotations
 
 import json
-import os
-import queue
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,53 +15,16 @@ import pytest
 from monitor.cli import runstore
 from monitor.cli.runstore import SIM_SPEED_OFF, RunStore, close_run_store, open_run_store
 from monitor.cli.store import demo_path
-from monitor.exits import EXIT_OK
+from monitor.exits import EXIT_INTERRUPTED
 from monitor.settings import Settings
 from monitor.store import CandleStore
+from tests.feed.test_stream_cli import run_until_ctrl_c, user_env
 from tests.store.test_safety import read_only_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = Settings().feed.history_candles
 """Candles of the initial history load (feed.history_candles, default)."""
 RUN_TIMEOUT_S = 30.0
-
-
-class Run:
-    """One `monitor stream SBER_TQBR --json …` in a child process, its stdout read on a thread."""
-
-    def __init__(self, env: dict[str, str], *flags: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "stream", "SBER_TQBR", "--json", *flags],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-        )  # fmt: skip
-        self.lines: list[dict[str, Any]] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def until(self, done: Callable[[list[dict[str, Any]]], bool]) -> None:
-        """Reads candle lines until `done` says so; fails after RUN_TIMEOUT_S or at the end of stdout."""
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not done(self.lines):
-            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            assert line is not None, f"stdout ended after {len(self.lines)} lines"
-            self.lines.append(json.loads(line))
-
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM (a requested stop): the exit status and stderr."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = self.proc.communicate(timeout=RUN_TIMEOUT_S)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode, stderr
 
 
 def history_in(lines: list[dict[str, Any]]) -> bool:
@@ -78,10 +35,7 @@ def history_in(lines: list[dict[str, Any]]) -> bool:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """The child's environment: no token (the demo simulator at real speed), private directories."""
-    values = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    for name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING", "MONITOR_CONFIG_FILE"):
-        values.pop(name, None)
-    return values
+    return {**user_env(tmp_path), "PYTHONPATH": str(ROOT)}
 
 
 def data_dir(env: dict[str, str]) -> Path:
@@ -111,11 +65,21 @@ def candle_rows(path: Path) -> int:
 def stream_once(
     env: dict[str, str], *flags: str, log: Path | None = None
 ) -> tuple[int, str, list[dict[str, Any]]]:
-    """Streams until the history is printed (and, with `log`, its fetch is logged); then SIGTERM."""
-    run = Run(env, *flags, *(("--log-file", str(log)) if log is not None else ()))
-    run.until(lambda lines: history_in(lines) and (log is None or _logged(log, "backfilled")))
-    status, stderr = run.stop()
-    return status, stderr, run.lines
+    """Streams until the history is printed (and, with `log`, its fetch is logged); then Ctrl+C:
+    (the exit status, stderr, the candle lines)."""
+    seen: list[dict[str, Any]] = []
+    reached: list[bool] = []
+
+    def enough(line: str) -> bool:
+        seen.append(json.loads(line))
+        if history_in(seen) and (log is None or _logged(log, "backfilled")):
+            reached.append(True)
+        return bool(reached)
+
+    args = ["stream", "SBER_TQBR", "--json", *flags, *(("--log-file", str(log)) if log is not None else ())]
+    lines, stderr, status = run_until_ctrl_c(args, env, enough, timeout=RUN_TIMEOUT_S)
+    assert reached, f"stopped after {len(lines)} lines: {stderr[-500:]}"
+    return status, stderr, seen
 
 
 def test_a_second_run_prints_the_stored_history_before_fetching_only_the_rest(
@@ -123,14 +87,14 @@ def test_a_second_run_prints_the_stored_history_before_fetching_only_the_rest(
 ) -> None:
     given = tmp_path / "candles.sqlite3"
     status, stderr, _ = stream_once(env, "--store", str(given), log=tmp_path / "one.log")
-    assert status == EXIT_OK and "Traceback" not in stderr and "store off" not in stderr
+    assert status == EXIT_INTERRUPTED and "Traceback" not in stderr and "store off" not in stderr
     stored = demo_path(given)  # the demo's candles live beside the named file, never in it
     assert not given.exists() and candle_rows(stored) >= HISTORY
     first = [e for e in log_events(tmp_path / "one.log") if e["event"] == "backfilled"]
     assert first[0]["candles"] >= HISTORY  # the cold start fetched the whole history
 
     status, stderr, lines = stream_once(env, "--store", str(given), log=tmp_path / "two.log")
-    assert status == EXIT_OK and "Traceback" not in stderr
+    assert status == EXIT_INTERRUPTED and "Traceback" not in stderr
     events = [e for e in log_events(tmp_path / "two.log") if e["event"] in ("drawn_from_cache", "backfilled")]
     assert events[0]["event"] == "drawn_from_cache" and events[0]["candles"] >= HISTORY
     # The warm start fetched only the minutes since the first run (one small call), not the history.
@@ -141,20 +105,20 @@ def test_a_second_run_prints_the_stored_history_before_fetching_only_the_rest(
 
 def test_the_default_store_is_under_the_data_directory(env: dict[str, str], tmp_path: Path) -> None:
     status, _, _ = stream_once(env)
-    assert status == EXIT_OK
+    assert status == EXIT_INTERRUPTED
     assert [p.name for p in store_files(env, tmp_path)] == ["demo-store.sqlite3"]
     assert candle_rows(data_dir(env) / "monitor" / "demo-store.sqlite3") >= HISTORY
 
 
 def test_no_store_creates_no_file(env: dict[str, str], tmp_path: Path) -> None:
     status, stderr, lines = stream_once(env, "--no-store")
-    assert status == EXIT_OK and "store" not in stderr  # asked for: nothing to say
+    assert status == EXIT_INTERRUPTED and "store" not in stderr  # asked for: nothing to say
     assert store_files(env, tmp_path) == [] and history_in(lines)
 
 
 def test_sim_speed_without_store_runs_without_one_and_says_why(env: dict[str, str], tmp_path: Path) -> None:
     status, stderr, lines = stream_once(env, "--sim-speed", "600")
-    assert status == EXIT_OK and history_in(lines)
+    assert status == EXIT_INTERRUPTED and history_in(lines)
     assert store_files(env, tmp_path) == []
     assert stderr.count("store off") == 1 and f"monitor: {SIM_SPEED_OFF}\n" in stderr
 
@@ -162,7 +126,7 @@ def test_sim_speed_without_store_runs_without_one_and_says_why(env: dict[str, st
 def test_sim_speed_with_an_explicit_store_keeps_it(env: dict[str, str], tmp_path: Path) -> None:
     given = tmp_path / "fast.sqlite3"
     status, stderr, _ = stream_once(env, "--sim-speed", "600", "--store", str(given))
-    assert status == EXIT_OK and "store off" not in stderr
+    assert status == EXIT_INTERRUPTED and "store off" not in stderr
     assert candle_rows(demo_path(given)) >= HISTORY
 
 
@@ -177,7 +141,7 @@ def test_a_read_only_store_directory_is_said_once_and_candles_print(
 ) -> None:
     place = read_only_dir(tmp_path)
     status, stderr, lines = stream_once(env, "--store", str(place / "store.sqlite3"))
-    assert status == EXIT_OK and "Traceback" not in stderr and history_in(lines)
+    assert status == EXIT_INTERRUPTED and "Traceback" not in stderr and history_in(lines)
     assert _one_store_line(stderr).startswith("monitor: store off: ")
 
 
@@ -191,7 +155,7 @@ def test_a_newer_schema_is_said_once_left_as_it_is_and_candles_print(
     conn.close()
     before = demo_path(given).read_bytes()
     status, stderr, lines = stream_once(env, "--store", str(given))
-    assert status == EXIT_OK and "Traceback" not in stderr and history_in(lines)
+    assert status == EXIT_INTERRUPTED and "Traceback" not in stderr and history_in(lines)
     line = _one_store_line(stderr)
     assert line.startswith("monitor: store off: ") and "newer" in line
     assert demo_path(given).read_bytes() == before

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from monitor.clock import Clock, wait_any
-from monitor.feed.cache import CandleCache, as_history, holes, settled_end
+from monitor.feed.cache import CandleCache, as_history, holes, known_complete, settled_end
 from monitor.feed.history import WINDOW_SECONDS, HistoryClient, plan_chunks
 from monitor.feed.subscriptions import WatchedSeries
 from monitor.market import Candle, CandleBook, Interval, RangeSet, SeriesKey
@@ -260,14 +260,7 @@ class Backfiller:
 
     def _complete(self, key: SeriesKey) -> RangeSet:
         """The ranges known complete: the cache's and what this feed fetched in full."""
-        known = RangeSet(list(self._known.get(key, ())))
-        if self._cache is not None:
-            try:
-                for lo, hi in self._cache.complete_ranges(key):
-                    known.add(lo, hi)
-            except Exception as exc:  # nothing known: every period is fetched
-                log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
-        return known
+        return known_complete(self._cache, key, self._known.get(key))
 
     def _apply(self, key: SeriesKey, candles: list[Candle], fetched: tuple[int, int] | None) -> None:
         """A fetch of `fetched` succeeded: its candles go into the book (announced when they

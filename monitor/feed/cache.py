@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import structlog
+
 from monitor.feed.api import CandleListener
-from monitor.market import Candle, Instrument, Interval, Origin, SeriesKey
+from monitor.market import Candle, Instrument, Interval, Origin, RangeSet, SeriesKey
+
+log = structlog.get_logger()
 
 
 class CandleCache(Protocol):
@@ -65,6 +69,19 @@ def holes(start: int, end: int, complete: Iterable[tuple[int, int]]) -> list[tup
     if at < end:
         found.append((at, end))
     return found
+
+
+def known_complete(cache: CandleCache | None, key: SeriesKey, fetched: RangeSet | None) -> RangeSet:
+    """The ranges of `key` known complete: the cache's and those fetched in full this run (which
+    the cache may not have written yet). A cache that fails to read knows none."""
+    known = RangeSet(list(fetched or ()))
+    if cache is not None:
+        try:
+            for lo, hi in cache.complete_ranges(key):
+                known.add(lo, hi)
+        except Exception as exc:  # nothing known: every period is fetched
+            log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
+    return known
 
 
 def settled_end(interval: Interval, now: float, settle_s: float) -> int:

@@ -10,7 +10,7 @@ import structlog
 
 from monitor.clock import Clock, SystemClock
 from monitor.feed.backfill import CORRECTION_SETTLE_S, fetch_spans
-from monitor.feed.cache import CandleCache, as_history, holes, settled_end
+from monitor.feed.cache import CandleCache, as_history, holes, known_complete, settled_end
 from monitor.feed.history import LIMIT_CAP, WINDOW_SECONDS, HistoryClient, HistoryError, plan_chunks
 from monitor.feed.view import HistoryState
 from monitor.market import Candle, CandleBook, CandleSeries, Instrument, Interval, RangeSet, SeriesKey
@@ -157,7 +157,7 @@ class ScrollBack:
         floor = interval.start_of(first) if first is not None else 0
         end, silence = oldest.time, 0
         while True:
-            complete = self._complete(key)
+            complete = known_complete(self._cache, key, self._known.get(key))
             covered = _covering(complete, end)
             if covered is not None:
                 # [covered, end) is complete in the cache: its candles are the page, with no call.
@@ -218,17 +218,6 @@ class ScrollBack:
         except Exception as exc:  # a cache that fails to read holds nothing: the window is fetched
             log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
             return []
-
-    def _complete(self, key: SeriesKey) -> RangeSet:
-        """The ranges known complete: the cache's and what this scroll-back fetched in full."""
-        known = RangeSet(list(self._known.get(key, ())))
-        if self._cache is not None:
-            try:
-                for lo, hi in self._cache.complete_ranges(key):
-                    known.add(lo, hi)
-            except Exception as exc:  # nothing known: every window is fetched
-                log.warning("cache_read_failed", uid=key.uid, interval=key.interval.code, error=str(exc))
-        return known
 
     async def _refill(self, history: HistoryClient, key: SeriesKey) -> None:
         series = self._book.find(key)

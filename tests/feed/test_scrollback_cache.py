@@ -24,15 +24,16 @@ def _series(run: Running) -> CandleSeries | None:
     return None if instrument is None else run.feed.book.find(SeriesKey(instrument.uid, KEY.interval))
 
 
-async def _started(sim: Any, clock: Any, cache: MemoryCache) -> tuple[Running, CandleSeries]:
-    """A feed on `cache` watching KEY, once its initial history is in (the cache was empty then)."""
+async def _started(sim: Any, clock: Any, cache: MemoryCache) -> tuple[Running, CandleSeries, int]:
+    """A feed on `cache` watching KEY once its initial history is in (the cache was empty then):
+    the run, the series and its oldest candle's time."""
     run = Running(Feed(config=feed_config(sim, history_candles=20), clock=clock, cache=cache))
     run.feed.watch((KEY,))
     await run.live()
     await wait_for(lambda: (s := _series(run)) is not None and s.history_loaded, 10, "initial history")
     series = _series(run)
-    assert series is not None
-    return run, series
+    assert series is not None and series.oldest is not None
+    return run, series, series.oldest.time
 
 
 async def _page(run: Running) -> None:
@@ -47,10 +48,8 @@ async def test_scroll_back_pages_a_complete_cached_range_without_calls_then_fetc
 ) -> None:
     sim, spies = spied_sim
     cache = MemoryCache()
-    run, series = await _started(sim, clock, cache)
+    run, series, live_oldest = await _started(sim, clock, cache)
     try:
-        assert series.oldest is not None
-        live_oldest = series.oldest.time
         # The cache holds the two days before the live history, complete, as the simulator has them.
         key = series.key
         cached_start = live_oldest - CACHED_S
@@ -67,6 +66,7 @@ async def test_scroll_back_pages_a_complete_cached_range_without_calls_then_fetc
 
         await _page(run)
         assert older == []  # the page came from the cache
+        assert series.oldest is not None
         assert series.oldest.time == live_oldest - LIMIT_CAP[Interval.M1] * 60  # one cache page's worth
         await _page(run)
         assert older == []
@@ -89,10 +89,8 @@ async def test_without_a_complete_range_the_cached_candles_do_not_replace_the_fe
 ) -> None:
     sim, spies = spied_sim
     cache = MemoryCache()
-    run, series = await _started(sim, clock, cache)
+    run, series, live_oldest = await _started(sim, clock, cache)
     try:
-        assert series.oldest is not None
-        live_oldest = series.oldest.time
         # Candles without a complete range (stream closes of an earlier run, with holes): not trusted.
         some = sim.history(series.key.uid, Interval.M1, live_oldest - 3600, live_oldest)[::2]
         cache.save(series.key, some)

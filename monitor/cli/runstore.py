@@ -53,20 +53,19 @@ def open_run_store(settings: Settings, args: argparse.Namespace, *, demo: bool) 
     --sim-speed the client's clock runs ahead of today, so the candles are from a simulated future
     and would be served later to a real-time run as history: the store is off unless --store PATH
     names one explicitly. A store that cannot be used (read-only directory, newer schema, full
-    disk) is reported in `notices` and the run goes on without it.
+    disk) is reported in `notices` and the run goes on without it. The caller says the notices
+    (stderr, or the log and the status bar).
     """
     path = getattr(args, "store", None)
     if getattr(args, "no_store", None) or (path is None and not settings.store.enabled):
         return RunStore(None)
     if getattr(args, "sim_speed", None) is not None and path is None:
-        log.warning("store_off", reason="sim_speed")
         return RunStore(None, [SIM_SPEED_OFF], off=SIM_SPEED_OFF)
     store = open_store(settings, path, demo=demo)
     notices = list(store.notices)
     if store.unavailable is not None:
         store.close()
-        off = f"store off: {store.unavailable}"
-        log.warning("store_off", path=str(store.path), reason=store.unavailable)
+        off = f"store off: {store.unavailable}"  # the store logged why
         return RunStore(None, [*notices, off], off=off)
     return RunStore(store, notices)
 

@@ -46,10 +46,12 @@ async def unary_error(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
 
 
 async def stream_error(call: Any, *requests: marketdata_pb2.MarketDataRequest) -> grpc.aio.AioRpcError:
-    for request in requests:
-        await call.write(request)
+    # The server may refuse the call before a write lands (a bad token is seen at once): the error
+    # then comes from write(), which is as much the stream's error as one from read().
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async with asyncio.timeout(10):
+            for request in requests:
+                await call.write(request)
             while True:
                 assert await call.read() is not grpc.aio.EOF, "stream ended without an error"
     return caught.value

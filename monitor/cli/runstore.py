@@ -60,7 +60,9 @@ def open_run_store(settings: Settings, args: argparse.Namespace, *, demo: bool) 
     if getattr(args, "no_store", None) or (path is None and not settings.store.enabled):
         return RunStore(None)
     if getattr(args, "sim_speed", None) is not None and path is None:
-        return RunStore(None, [SIM_SPEED_OFF], off=SIM_SPEED_OFF)
+        # Said once (stderr, or the log) but not kept on the status bar: the user chose the fast
+        # clock, and DEMO already says the data is the simulator's.
+        return RunStore(None, [SIM_SPEED_OFF])
     store = open_store(settings, path, demo=demo)
     notices = list(store.notices)
     if store.unavailable is not None:

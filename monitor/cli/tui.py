@@ -101,8 +101,7 @@ async def _main(
         feed = Feed(config=record.tapped(config, recorder), clock=clock, cache=run_store.store)
         resources.push_async_callback(lambda: bounded(feed.close(), "feed_close_timeout"))
         app = make_app(settings, watchlists, path, feed, clock, template_path=template)
-        if hasattr(app, "store_status"):  # the status bar's "store off: <reason>" (StatusInfo.store)
-            app.store_status = run_store.status
+        app.store_status = run_store.status  # the status bar's "store off: <reason>" (StatusInfo.store)
         stopping: set[asyncio.Task[None]] = set()
 
         def on_signal(return_code: int) -> None:

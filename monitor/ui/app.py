@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -88,6 +88,8 @@ class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
         self.banner: Banner
         self.grid: Grid
         self.log_notice = LogNotice(partial(self.notify, severity="warning", timeout=20))
+        self.store_status: Callable[[], str | None] = lambda: None
+        """Why the store is off, when it is (the commands set it): shown on the status bar."""
         self.set_keymap(dict(settings.ui.keys))
         feed.add_listener(self._feed_changed)
         self.indicators = IndicatorBook()
@@ -227,7 +229,9 @@ class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
     def render_tick(self) -> None:
         """Coalesces every change since the last tick into one redraw of what moved."""
         model, now, health = self.model, self.clock.now(), self.feed.health
-        info = StatusInfo(model.paused, model.pending, model.feed_down, model.timezone)
+        info = StatusInfo(
+            model.paused, model.pending, model.feed_down, model.timezone, store=self.store_status()
+        )
         self.status_bar.show(self.log_notice.mark(status_text(health, info, now, model.tz)))
         self.status_bar.show_health(health)
         if model.paused:

@@ -182,10 +182,11 @@ class Canvas:
         for chars, styles in zip(self.chars, self.styles, strict=True):
             # Most rows of a live chart are the same as in the last frame: reuse their Strip (and
             # with it Textual's caches on it) instead of building the segments again.
-            key = ("".join(chars), tuple(map(id, styles)))
+            text = "".join(chars)
+            key = (text, tuple(map(id, styles)))
             strip = cache.get(key)
             if strip is None:
-                strip = cache[key] = _strip(chars, styles, width)
+                strip = cache[key] = _strip(text if len(text) == width else None, chars, styles, width)
             users[key] = users.get(key, 0) + 1
             keys.append(key)
             result.append(strip)
@@ -229,11 +230,14 @@ class RowsInUse:
         weakref.finalize(self, _release, self.keys)
 
 
-def _strip(chars: list[str], styles: list[Style], width: int) -> Strip:
+def _strip(text: str | None, chars: list[str], styles: list[Style], width: int) -> Strip:
+    """The row's Strip; `text` is its glyphs joined when each cell holds one code point (then runs
+    are slices of it), else None."""
     # Run boundaries found at C speed: where a cell's style object differs from its left
     # neighbour's (palette styles are shared objects, so identity finds the runs without hashing).
-    starts = [0, *compress(range(1, width), map(is_not, styles[1:], styles)), width]
-    return Strip(
-        [Segment("".join(chars[start:stop]), styles[start]) for start, stop in pairwise(starts)],
-        width,
-    )
+    bounds = [0, *compress(range(1, width), map(is_not, styles[1:], styles)), width]
+    if text is None:
+        texts = ["".join(chars[start:stop]) for start, stop in pairwise(bounds)]
+    else:
+        texts = [text[start:stop] for start, stop in pairwise(bounds)]
+    return Strip(list(map(Segment, texts, map(styles.__getitem__, bounds[:-1]))), width)

@@ -29,14 +29,15 @@ from monitor.ui.render.timeaxis import draw_time_axis
 
 @lru_cache(maxsize=8192)
 def _candle_cells(
-    open_: float, high: float, low: float, close: float, scale: PriceScale
+    open_: float, high: float, low: float, close: float, lo: float, hi: float, rows: int
 ) -> tuple[tuple[int, str, str], ...]:
-    """(row, centre glyph, side glyph) of every cell a candle covers on `scale`.
+    """(row, centre glyph, side glyph) of every cell a candle covers on PriceScale(lo, hi, rows).
 
     Memoized: between two frames of a live panel the scale rarely moves, so every closed candle
-    maps to the same cells again and only the forming one is computed afresh.
+    maps to the same cells again and only the forming one is computed afresh. The scale comes as
+    its fields: a key of plain numbers hashes in C, the dataclass's hash is Python code.
     """
-    rows = scale.rows
+    scale = PriceScale(lo, hi, rows)
     wick_lo = scale.level(min(open_, high, low, close))
     wick_hi = scale.level(max(open_, high, low, close))
     body_lo = scale.level(min(open_, close))
@@ -100,13 +101,15 @@ class Chart:
     def draw_candles(self, scale: PriceScale) -> None:
         chars, styles = self.canvas.chars, self.canvas.styles
         candle_styles, layout, top = self.pal.candle, self.layout, self.layout.top
+        lo, hi, rows = scale.lo, scale.hi, scale.rows
         for index, slot in enumerate(layout.slots):
             candle = slot.candle
             if candle is None:
                 continue
             _, centre, body = layout.columns(index)
             style = candle_styles[(candle.close >= candle.open, not candle.closed)]
-            for row, glyph, side in _candle_cells(candle.open, candle.high, candle.low, candle.close, scale):
+            cells = _candle_cells(candle.open, candle.high, candle.low, candle.close, lo, hi, rows)
+            for row, glyph, side in cells:
                 row += top
                 chars[row][centre] = glyph
                 styles[row][centre] = style

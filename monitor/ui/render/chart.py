@@ -43,13 +43,21 @@ def _candle_cells(
     body_lo = scale.level(min(open_, close))
     body_hi = scale.level(max(open_, close))
     cells = []
+    centres, sides = _CENTRE_BY_BITS, _SIDE_BY_BITS
     for row in range(rows - 1 - wick_hi // 2, rows - wick_lo // 2):
         lower = 2 * (rows - 1 - row)
         upper = lower + 1
-        ub, lb = body_lo <= upper <= body_hi, body_lo <= lower <= body_hi
-        glyph = CENTRE[(ub, lb, wick_lo <= upper <= wick_hi, wick_lo <= lower <= wick_hi)]
-        cells.append((row, glyph, SIDE[(ub, lb)]))
+        body = 2 * (body_lo <= upper <= body_hi) + (body_lo <= lower <= body_hi)
+        wick = 2 * (wick_lo <= upper <= wick_hi) + (wick_lo <= lower <= wick_hi)
+        cells.append((row, centres[4 * body + wick], sides[body]))
     return tuple(cells)
+
+
+_CENTRE_BY_BITS = tuple(
+    CENTRE[(bool(bits & 8), bool(bits & 4), bool(bits & 2), bool(bits & 1))] for bits in range(16)
+)
+"""CENTRE indexed by the bits (upper body, lower body, upper wick, lower wick): no tuple per cell."""
+_SIDE_BY_BITS = tuple(SIDE[(bool(bits & 2), bool(bits & 1))] for bits in range(4))
 
 
 @lru_cache(maxsize=256)
@@ -109,15 +117,15 @@ class Chart:
             _, centre, body = layout.columns(index)
             style = candle_styles[(candle.close >= candle.open, not candle.closed)]
             cells = _candle_cells(candle.open, candle.high, candle.low, candle.close, lo, hi, rows)
+            others = [col for col in body if col != centre]
             for row, glyph, side in cells:
-                row += top
-                chars[row][centre] = glyph
-                styles[row][centre] = style
-                if side != " ":
-                    for col in body:
-                        if col != centre:
-                            chars[row][col] = side
-                            styles[row][col] = style
+                row_chars, row_styles = chars[row + top], styles[row + top]
+                row_chars[centre] = glyph
+                row_styles[centre] = style
+                if others and side != " ":
+                    for col in others:
+                        row_chars[col] = side
+                        row_styles[col] = style
 
     def draw_last_line(self, scale: PriceScale) -> None:
         if self.last is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress, pairwise
+from itertools import compress, pairwise, repeat
 from operator import is_not
 
 from rich.cells import get_character_cell_size
@@ -240,4 +240,7 @@ def _strip(text: str | None, chars: list[str], styles: list[Style], width: int) 
         texts = ["".join(chars[start:stop]) for start, stop in pairwise(bounds)]
     else:
         texts = [text[start:stop] for start, stop in pairwise(bounds)]
-    return Strip(list(map(Segment, texts, map(styles.__getitem__, bounds[:-1]))), width)
+    # Segment is a NamedTuple (text, style, control): built by tuple.__new__ directly, the very
+    # object Segment(text, style) makes, without a Python-level __new__ call per run.
+    runs = zip(texts, map(styles.__getitem__, bounds[:-1]), repeat(None))
+    return Strip(list(map(tuple.__new__, repeat(Segment), runs)), width)

@@ -38,10 +38,16 @@ def _candle_cells(
     its fields: a key of plain numbers hashes in C, the dataclass's hash is Python code.
     """
     scale = PriceScale(lo, hi, rows)
-    wick_lo = scale.level(min(open_, high, low, close))
-    wick_hi = scale.level(max(open_, high, low, close))
-    body_lo = scale.level(min(open_, close))
-    body_hi = scale.level(max(open_, close))
+    wick = scale.level(min(open_, high, low, close)), scale.level(max(open_, high, low, close))
+    return _level_cells(*wick, scale.level(min(open_, close)), scale.level(max(open_, close)), rows)
+
+
+@lru_cache(maxsize=8192)
+def _level_cells(
+    wick_lo: int, wick_hi: int, body_lo: int, body_hi: int, rows: int
+) -> tuple[tuple[int, str, str], ...]:
+    """`_candle_cells` from the candle's half-row levels: candles entering a scrolled view mostly
+    repeat a shape (levels) already drawn, though their prices and the scale are new."""
     cells = []
     centres, sides = _CENTRE_BY_BITS, _SIDE_BY_BITS
     for row in range(rows - 1 - wick_hi // 2, rows - wick_lo // 2):

@@ -24,6 +24,7 @@ from monitor.ui.alerting import AlertActions, AlertDelivery
 from monitor.ui.chart_actions import ChartActions
 from monitor.ui.drawing import draw_panels, draw_sidebar
 from monitor.ui.file_events import FILE_GROUP, WatchlistFileEvents
+from monitor.ui.gcpolicy import GcPolicy
 from monitor.ui.keys import bindings, key_help
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.notices import LogNotice, channel_banner
@@ -82,6 +83,7 @@ class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
         """Set by the feed listener; the render tick clears it. Never touches widgets."""
         self._watched: list[WatchKey] = []
         self._last_tick: tuple[object, ...] | None = None
+        self.gc_policy = GcPolicy()  # full collections out of frames (see its docstring)
         self.panel_widgets: list[CandlePanel] = []
         self.sidebar: WatchlistSidebar
         self.status_bar: StatusBar
@@ -248,6 +250,7 @@ class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
         )
         self._draw_sidebar(views)
         draw_panels(self.panel_widgets, model, self.feed, views, now, self.alerting.marks)
+        self.gc_policy.after_tick(view.series for view in views.values())
 
     def _draw_sidebar(self, views: dict[WatchKey, WatchView] | None = None) -> None:
         draw_sidebar(

@@ -9,6 +9,8 @@ import datetime
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress, pairwise
+from operator import ne
 
 from monitor.market import Candle, CandleSeries, Interval
 from monitor.market.aggregate import aggregate
@@ -50,6 +52,38 @@ def group_ends(candles: Sequence[Candle], n: int, interval: Interval) -> list[in
     keys = [candle.time // size for candle in candles]
     last = len(keys) - 1
     return [i for i, key in enumerate(keys) if i == last or keys[i + 1] != key]
+
+
+GROUP_CACHE_SIZE = 2_048
+"""Aggregated groups remembered (about a dozen screens at the widest zoom); cleared when full."""
+_GROUPS: dict[tuple[Interval, int, int], tuple[tuple[Candle, ...], Candle]] = {}
+"""(interval, n, group key) -> (members, their aggregate). A hit needs equal members: the merge
+depends on nothing else, so a corrected or newly arrived member recomputes its group."""
+
+
+def aggregated(candles: Sequence[Candle], n: int, interval: Interval) -> tuple[list[Candle], list[int]]:
+    """`aggregate(candles, n, interval)` and `group_ends(candles, n, interval)`, in one pass.
+
+    Each group's merge is remembered: scrolling a zoomed-out view re-merges only the groups
+    that came into view, not every one of the thousands of candles on the screen.
+    """
+    if not candles:
+        return [], []
+    size = n * interval.seconds  # aggregate's key (group_key)
+    keys = [candle.time // size for candle in candles]
+    bounds = [0, *compress(range(1, len(keys)), map(ne, keys[1:], keys)), len(keys)]
+    merged: list[Candle] = []
+    cache = _GROUPS
+    if len(cache) > GROUP_CACHE_SIZE:
+        cache.clear()
+    for start, stop in pairwise(bounds):
+        members = tuple(candles[start:stop])
+        at = (interval, n, keys[start])
+        held = cache.get(at)
+        if held is None or held[0] != members:
+            held = cache[at] = (members, aggregate(members, n, interval)[0])
+        merged.append(held[1])
+    return merged, [stop - 1 for stop in bounds[1:]]
 
 
 def _line_label(spec: IndicatorSpec, name: str) -> str:
@@ -102,8 +136,10 @@ def build_input(
     shown = frame(state, series, visible)
     raw = series.window(shown.start, shown.stop)
     zoom = state.zoom_level
-    candles = aggregate(raw, zoom.group, interval) if zoom.group > 1 else raw
-    ends = group_ends(raw, zoom.group, interval)
+    if zoom.group > 1:
+        candles, ends = aggregated(raw, zoom.group, interval)
+    else:
+        candles, ends = raw, list(range(len(raw)))
     values = [book.values(series, spec) for spec in specs] if book is not None else []
     overlays, pane = indicator_marks(values, shown.start, ends)
     cursor, readout = None, None

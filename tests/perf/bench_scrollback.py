@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import gc
 import json
+import sys
 import time
 import tracemalloc
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from tests.perf.harness import Result, median, percentile
 from tests.perf.procs import Child, children
@@ -39,12 +41,16 @@ def rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-async def measure(quick: bool) -> dict[str, float | list[float]]:
-    """Frame times (ms) of every key that pages, steps or zooms back through the series."""
+async def measure(quick: bool, gc_policy: bool = True) -> dict[str, float | list[float]]:
+    """Frame times (ms) of every key that pages, steps or zooms back through the series.
+
+    Without `gc_policy` the app's GcPolicy never freezes: the same run's reference for what it buys.
+    """
     from monitor.feed.testing import FakeFeed, ManualClock, wave_candles
     from monitor.market import Interval
     from monitor.settings import Settings
     from monitor.ui.app import make_app
+    from monitor.ui.gcpolicy import GcPolicy
     from monitor.watchlist import load_watchlists
     from tests.perf.procs import quiet_logs
 
@@ -61,6 +67,8 @@ async def measure(quick: bool) -> dict[str, float | list[float]]:
         path = Path(tmp) / "watchlist.toml"
         path.write_text(WATCHLIST, encoding="utf-8")
         app = make_app(Settings(), load_watchlists(path), path, feed, clock, watch_file=False)
+        if not gc_policy:
+            app.gc_policy = GcPolicy(step=sys.maxsize)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             panel = app.panel_widgets[0]
@@ -136,13 +144,21 @@ async def measure(quick: bool) -> dict[str, float | list[float]]:
     }
 
 
-def run(quick: bool) -> list[Result]:
+def child_stats(quick: bool, *extra: str) -> dict[str, Any]:
     with children() as started:
         # A fresh process: the RSS delta must not carry what other benchmarks allocated.
-        child = Child(["-m", "tests.perf.bench_scrollback", "--child"] + (["--quick"] if quick else []))
+        child = Child(
+            ["-m", "tests.perf.bench_scrollback", "--child", *(["--quick"] if quick else []), *extra]
+        )
         started.append(child)
-        stats = json.loads(child.expect("RESULT", 300))
+        stats: dict[str, Any] = json.loads(child.expect("RESULT", 300))
         child.stop()
+    return stats
+
+
+def run(quick: bool) -> list[Result]:
+    stats = child_stats(quick)
+    reference = child_stats(quick, "--no-gc-policy")
     frames, live = stats["frames"], stats["live"]
     worst = max(frames)
     per_candle = stats["rss_per_candle"]
@@ -163,6 +179,9 @@ def run(quick: bool) -> list[Result]:
                 "gen2_gc_frames": stats["full_gc_frames"],
                 "live_frame_p50_ms": median(live),
                 "live_frame_max_ms": max(live),
+                "no_gc_policy_max_ms": max(reference["frames"]),
+                "no_gc_policy_p99_ms": percentile(reference["frames"], 99),
+                "no_gc_policy_gen2_gc_frames": reference["full_gc_frames"],
                 "candles": float(CANDLES),
             },
         ),
@@ -181,8 +200,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--child", action="store_true", required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-gc-policy", action="store_true", help="the reference: the app never freezes")
     args = parser.parse_args()
-    print("RESULT " + json.dumps(asyncio.run(measure(args.quick))), flush=True)
+    print("RESULT " + json.dumps(asyncio.run(measure(args.quick, not args.no_gc_policy))), flush=True)
 
 
 if __name__ == "__main__":

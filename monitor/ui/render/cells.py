@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, pairwise, repeat
+from operator import is_not
 
 from rich.cells import get_character_cell_size
 from rich.color import Color, ColorParseError
@@ -133,6 +136,7 @@ def forget_styles() -> None:
     palette.cache_clear()
     _colored.cache_clear()
     _ROWS.clear()
+    _USERS.clear()
 
 
 def single_cells(text: str) -> str:
@@ -167,40 +171,76 @@ class Canvas:
                 chars[col + offset] = char
                 styles[col + offset] = style
 
-    def strips(self) -> list[Strip]:
+    def strips(self, rows: RowsInUse | None = None) -> list[Strip]:
+        """The rows as Strips; `rows` (the caller's previous frame) is updated to this frame's."""
         result: list[Strip] = []
         width = self.width
         if not width:
             return [Strip([], 0) for _ in self.chars]
-        cache = _ROWS
+        cache, users = _ROWS, _USERS
+        keys: list[RowKey] = []
         for chars, styles in zip(self.chars, self.styles, strict=True):
             # Most rows of a live chart are the same as in the last frame: reuse their Strip (and
             # with it Textual's caches on it) instead of building the segments again.
-            key = ("".join(chars), tuple(map(id, styles)))
+            text = "".join(chars)
+            key = (text, tuple(map(id, styles)))
             strip = cache.get(key)
             if strip is None:
-                strip = cache[key] = _strip(chars, styles, width)
+                strip = cache[key] = _strip(text if len(text) == width else None, chars, styles, width)
+            users[key] = users.get(key, 0) + 1
+            keys.append(key)
             result.append(strip)
-        if len(cache) > ROW_CACHE_SIZE:
-            cache.clear()
+        held = rows.keys if rows is not None else []
+        _release(held)
+        held[:] = keys
+        if rows is None:
+            _release(held)
         return result
 
 
-ROW_CACHE_SIZE = 4096
-"""Rows kept for reuse: a few frames of many panels; cleared (not aged out) when it overflows."""
-_ROWS: dict[tuple[str, tuple[int, ...]], Strip] = {}
-"""Row strips by (glyphs, identities of the cell styles). An entry holds the very Style objects
-its key names, so no other object can take one of those ids while the entry exists."""
+RowKey = tuple[str, tuple[int, ...]]
+_ROWS: dict[RowKey, Strip] = {}
+"""Row strips by (glyphs, identities of the cell styles), for the rows some renderer's last frame
+drew. An entry holds the very Style objects its key names, so no other object can take one of
+those ids while the entry exists. Only rows in use are kept: a Strip is ~40 GC-tracked objects
+(segments, Textual's caches on it), and every full collection walks all that is held (a
+4,096-row cache of rows scrolled out of view made each one cost tens of ms)."""
+_USERS: dict[RowKey, int] = {}
+"""How many rows of renderers' last frames use each key of `_ROWS`."""
 
 
-def _strip(chars: list[str], styles: list[Style], width: int) -> Strip:
-    segments: list[Segment] = []
-    start = 0
-    current = styles[0]
-    for col, style in enumerate(styles):
-        # Palette styles are shared objects, so identity finds the runs without hashing.
-        if style is not current:
-            segments.append(Segment("".join(chars[start:col]), current))
-            start, current = col, style
-    segments.append(Segment("".join(chars[start:]), current))
-    return Strip(segments, width)
+def _release(keys: list[RowKey]) -> None:
+    users = _USERS
+    for key in keys:
+        count = users.get(key, 0) - 1
+        if count > 0:
+            users[key] = count
+        else:
+            users.pop(key, None)
+            _ROWS.pop(key, None)
+
+
+class RowsInUse:
+    """The row keys of one renderer's last frame; released when the renderer is dropped."""
+
+    __slots__ = ("__weakref__", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[RowKey] = []
+        weakref.finalize(self, _release, self.keys)
+
+
+def _strip(text: str | None, chars: list[str], styles: list[Style], width: int) -> Strip:
+    """The row's Strip; `text` is its glyphs joined when each cell holds one code point (then runs
+    are slices of it), else None."""
+    # Run boundaries found at C speed: where a cell's style object differs from its left
+    # neighbour's (palette styles are shared objects, so identity finds the runs without hashing).
+    bounds = [0, *compress(range(1, width), map(is_not, styles[1:], styles)), width]
+    if text is None:
+        texts = ["".join(chars[start:stop]) for start, stop in pairwise(bounds)]
+    else:
+        texts = [text[start:stop] for start, stop in pairwise(bounds)]
+    # Segment is a NamedTuple (text, style, control): built by tuple.__new__ directly, the very
+    # object Segment(text, style) makes, without a Python-level __new__ call per run.
+    runs = zip(texts, map(styles.__getitem__, bounds[:-1]), repeat(None))
+    return Strip(list(map(tuple.__new__, repeat(Segment), runs)), width)

@@ -29,26 +29,41 @@ from monitor.ui.render.timeaxis import draw_time_axis
 
 @lru_cache(maxsize=8192)
 def _candle_cells(
-    open_: float, high: float, low: float, close: float, scale: PriceScale
+    open_: float, high: float, low: float, close: float, lo: float, hi: float, rows: int
 ) -> tuple[tuple[int, str, str], ...]:
-    """(row, centre glyph, side glyph) of every cell a candle covers on `scale`.
+    """(row, centre glyph, side glyph) of every cell a candle covers on PriceScale(lo, hi, rows).
 
     Memoized: between two frames of a live panel the scale rarely moves, so every closed candle
-    maps to the same cells again and only the forming one is computed afresh.
+    maps to the same cells again and only the forming one is computed afresh. The scale comes as
+    its fields: a key of plain numbers hashes in C, the dataclass's hash is Python code.
     """
-    rows = scale.rows
-    wick_lo = scale.level(min(open_, high, low, close))
-    wick_hi = scale.level(max(open_, high, low, close))
-    body_lo = scale.level(min(open_, close))
-    body_hi = scale.level(max(open_, close))
+    scale = PriceScale(lo, hi, rows)
+    wick = scale.level(min(open_, high, low, close)), scale.level(max(open_, high, low, close))
+    return _level_cells(*wick, scale.level(min(open_, close)), scale.level(max(open_, close)), rows)
+
+
+@lru_cache(maxsize=8192)
+def _level_cells(
+    wick_lo: int, wick_hi: int, body_lo: int, body_hi: int, rows: int
+) -> tuple[tuple[int, str, str], ...]:
+    """`_candle_cells` from the candle's half-row levels: candles entering a scrolled view mostly
+    repeat a shape (levels) already drawn, though their prices and the scale are new."""
     cells = []
+    centres, sides = _CENTRE_BY_BITS, _SIDE_BY_BITS
     for row in range(rows - 1 - wick_hi // 2, rows - wick_lo // 2):
         lower = 2 * (rows - 1 - row)
         upper = lower + 1
-        ub, lb = body_lo <= upper <= body_hi, body_lo <= lower <= body_hi
-        glyph = CENTRE[(ub, lb, wick_lo <= upper <= wick_hi, wick_lo <= lower <= wick_hi)]
-        cells.append((row, glyph, SIDE[(ub, lb)]))
+        body = 2 * (body_lo <= upper <= body_hi) + (body_lo <= lower <= body_hi)
+        wick = 2 * (wick_lo <= upper <= wick_hi) + (wick_lo <= lower <= wick_hi)
+        cells.append((row, centres[4 * body + wick], sides[body]))
     return tuple(cells)
+
+
+_CENTRE_BY_BITS = tuple(
+    CENTRE[(bool(bits & 8), bool(bits & 4), bool(bits & 2), bool(bits & 1))] for bits in range(16)
+)
+"""CENTRE indexed by the bits (upper body, lower body, upper wick, lower wick): no tuple per cell."""
+_SIDE_BY_BITS = tuple(SIDE[(bool(bits & 2), bool(bits & 1))] for bits in range(4))
 
 
 @lru_cache(maxsize=256)
@@ -100,21 +115,23 @@ class Chart:
     def draw_candles(self, scale: PriceScale) -> None:
         chars, styles = self.canvas.chars, self.canvas.styles
         candle_styles, layout, top = self.pal.candle, self.layout, self.layout.top
+        lo, hi, rows = scale.lo, scale.hi, scale.rows
         for index, slot in enumerate(layout.slots):
             candle = slot.candle
             if candle is None:
                 continue
             _, centre, body = layout.columns(index)
             style = candle_styles[(candle.close >= candle.open, not candle.closed)]
-            for row, glyph, side in _candle_cells(candle.open, candle.high, candle.low, candle.close, scale):
-                row += top
-                chars[row][centre] = glyph
-                styles[row][centre] = style
-                if side != " ":
-                    for col in body:
-                        if col != centre:
-                            chars[row][col] = side
-                            styles[row][col] = style
+            cells = _candle_cells(candle.open, candle.high, candle.low, candle.close, lo, hi, rows)
+            others = [col for col in body if col != centre]
+            for row, glyph, side in cells:
+                row_chars, row_styles = chars[row + top], styles[row + top]
+                row_chars[centre] = glyph
+                row_styles[centre] = style
+                if others and side != " ":
+                    for col in others:
+                        row_chars[col] = side
+                        row_styles[col] = style
 
     def draw_last_line(self, scale: PriceScale) -> None:
         if self.last is None:

@@ -9,7 +9,7 @@ from textual.strip import Strip
 
 from monitor.market import Candle
 from monitor.ui.render.base import ChartInput, ChartStyle, Zoom
-from monitor.ui.render.cells import MIN_HEIGHT, MIN_WIDTH, WAITING, Canvas, Palette, palette
+from monitor.ui.render.cells import MIN_HEIGHT, MIN_WIDTH, WAITING, Canvas, Palette, RowsInUse, palette
 from monitor.ui.render.chart import Chart
 from monitor.ui.render.geometry import Geometry, Layout, sane_value, visible_candles
 from monitor.ui.render.scale import build_slots, decimals_for, format_price, is_sane
@@ -21,6 +21,8 @@ class NativeRenderer:
     def __init__(self) -> None:
         self._key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
+        self._rows = RowsInUse()
+        """The row cache's entries this renderer's last frame uses."""
         self._geometry_key: tuple[object, ...] | None = None
         self._geometry = Geometry()
 
@@ -30,7 +32,7 @@ class NativeRenderer:
         start, candles = _window(data, width)
         key = (*_frame_key(data, start, candles, width, height), style)
         if key != self._key:
-            self._strips = _draw(data, start, candles, width, height, style)
+            self._strips = _draw(data, start, candles, (width, height), style, self._rows)
             self._key = key
         return list(self._strips)
 
@@ -103,21 +105,27 @@ def _layout(
 
 
 def _draw(
-    data: ChartInput, start: int, candles: tuple[Candle, ...], width: int, height: int, style: ChartStyle
+    data: ChartInput,
+    start: int,
+    candles: tuple[Candle, ...],
+    size: tuple[int, int],
+    style: ChartStyle,
+    rows: RowsInUse,
 ) -> list[Strip]:
+    width, height = size
     pal = palette(style)
     canvas = Canvas(width, height, pal.blank)
     if width == 0 or height == 0:
-        return canvas.strips()
+        return canvas.strips(rows)
     if width < MIN_WIDTH or height < MIN_HEIGHT:
         _summary(canvas, data, candles, pal)
-        return canvas.strips()
+        return canvas.strips(rows)
     layout = _layout(data, start, candles, width, height)
     if layout is None:
         canvas.text(height // 2, max(0, (width - len(WAITING)) // 2), WAITING, pal.axis)
-        return canvas.strips()
+        return canvas.strips(rows)
     Chart(canvas, data, layout, sane_value(data.last_price), pal).draw()
-    return canvas.strips()
+    return canvas.strips(rows)
 
 
 def _summary(canvas: Canvas, data: ChartInput, candles: tuple[Candle, ...], pal: Palette) -> None:

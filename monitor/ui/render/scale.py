@@ -16,10 +16,14 @@ MAX_PRICE = 1e15
 
 def is_sane(candle: Candle) -> bool:
     """Whether every price of the candle is finite and within MAX_PRICE (so no NaN/inf reaches a cell)."""
-    for value in (candle.open, candle.high, candle.low, candle.close):
-        if not math.isfinite(value) or abs(value) > MAX_PRICE:
-            return False
-    return True
+    # Chained comparisons: a NaN fails them, an inf fails the bound (one call per candle per frame).
+    top, bottom = MAX_PRICE, -MAX_PRICE
+    return (
+        bottom <= candle.open <= top
+        and bottom <= candle.high <= top
+        and bottom <= candle.low <= top
+        and bottom <= candle.close <= top
+    )
 
 
 def fit_range(lo: float, hi: float, price_step: float | None) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from monitor.alerts.rules import AlertRule
 from monitor.alerts.state import AlertState, RuleState
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Candle, CandleSeries, Origin, SeriesKey, WatchKey
+from monitor.market.indicators import IndicatorBook
 
 log = structlog.get_logger()
 
@@ -73,10 +74,13 @@ class AlertEngine:
         state: AlertState | None = None,
         *,
         indicator: Indicator | None = None,
+        feeds: IndicatorBook | None = None,
         now: Callable[[], float] = _time.monotonic,
     ) -> None:
         self.state = state or AlertState(None)
         self._indicator = indicator
+        self._feeds = feeds
+        """The book behind `indicator` when nobody else feeds it (`attach` then does, first)."""
         self._now = now
         self._listeners: list[AlertListener] = []
         self.recent: deque[AlertFired] = deque(maxlen=RECENT)
@@ -97,6 +101,8 @@ class AlertEngine:
     def attach(self, feed: FeedLike) -> None:
         """Listens to `feed`: candles, last prices (when it announces them), transitions, changes."""
         self._feed = feed
+        if self._feeds is not None:  # before the rules: they then read values that include the candle
+            feed.add_candle_listener(self._feeds.on_candle)
         feed.add_candle_listener(self.on_candle)
         feed.add_event_listener(self.on_event)
         feed.add_listener(self.on_change)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.alerts import AlertEngine, AlertState
+from monitor.alerts.indicator import book_indicator
 from monitor.cli import demo, record
 from monitor.cli.common import (
     add_connection_arguments,
@@ -26,6 +27,7 @@ from monitor.cli.runstore import RunStore, close_run_store, open_run_store
 from monitor.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from monitor.feed import ConnectionState, FeedLike, HealthEvent
 from monitor.market import Interval, WatchKey
+from monitor.market.indicators import IndicatorBook
 from monitor.settings import Settings
 from monitor.watchlist import WatchlistError, load_watchlists
 
@@ -156,7 +158,9 @@ def alert_engine(
     state = AlertState.for_watchlist(_stream_state_key(settings.writable_watchlist_path()))
     if state.notice:
         print(f"monitor: {state.notice}", file=sys.stderr)
-    return True, AlertEngine(rules, state)
+    # `close above sma N` rules read the indicators of the streamed series (fed by the feed's candles).
+    book = IndicatorBook()
+    return True, AlertEngine(rules, state, indicator=book_indicator(book), feeds=book)
 
 
 def _stream_state_key(watchlist: Path) -> Path:

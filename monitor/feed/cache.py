@@ -106,15 +106,3 @@ def stream_close_saver(cache: CandleCache) -> CandleListener:
             cache.save(key, (candle,))
 
     return save
-
-
-def saving(cache: CandleCache, then: CandleListener) -> CandleListener:
-    """`then`, saving each closed candle first: for history that arrives without a range known
-    complete (a scroll-back page), so a later run or `monitor history` need not fetch it again."""
-
-    def save(key: SeriesKey, candle: Candle) -> None:
-        if candle.closed:
-            cache.save(key, (candle,))
-        then(key, candle)
-
-    return save

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.alerts import AlertEngine, AlertFired, make_rule
 from monitor.alerts.indicator import book_indicator
-from monitor.market import CandleSeries, Interval
+from monitor.market import Candle, CandleSeries, Interval, SeriesKey
 from monitor.market.indicators import IndicatorBook
 from tests.alerts.kit import SBER, SBER_KEY, T0, Rig, candle, naive
 
@@ -55,3 +55,25 @@ def test_a_close_above_sma_rule_fires_through_the_book() -> None:
     assert fired == []
     rig.closes(110, start=5)
     assert [f.value for f in fired] == [110]
+
+
+def test_an_engine_given_the_book_to_feed_feeds_it_before_its_rules() -> None:
+    # `monitor stream` has no chart feeding a book: the engine does (feeds=), before it evaluates.
+    rule = make_rule(SBER, "close above sma 3", Interval.M1)
+    rig = Rig()
+    seen: list[int] = []
+
+    class Watched(IndicatorBook):
+        def on_candle(self, key: SeriesKey, candle: Candle) -> None:
+            seen.append(candle.time)
+            super().on_candle(key, candle)
+
+    book = Watched()
+    engine = AlertEngine([rule], indicator=book_indicator(book), feeds=book)
+    engine.attach(rig.feed)
+    fired: list[AlertFired] = []
+    engine.add_listener(fired.append)
+    rig.closes(100, 100, 100, 99, 98)
+    rig.closes(110, start=5)
+    assert [f.value for f in fired] == [110]
+    assert T0 + 5 * 60 in seen  # the book was told of the candle the rule fired on

@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.feed.backfill import CORRECTION_SETTLE_S, Backfiller, fetch_spans
-from monitor.feed.cache import holes, saving, settled_end, stream_close_saver
+from monitor.feed.cache import holes, settled_end, stream_close_saver
 from monitor.feed.history import HistoryClient
 from monitor.feed.testing import DEMO_INSTRUMENTS, ManualClock, MemoryCache
 from monitor.market import Candle, CandleBook, Interval, Origin, SeriesKey
@@ -187,15 +187,6 @@ def test_only_the_closes_of_the_stream_are_saved_by_the_listener() -> None:
     save(KEY, candle(T0 + 60, Origin.BACKFILL))  # history: the backfill saves it with its range
     save(KEY, candle(T0, Origin.STREAM))
     assert cache.calls["save"] == 1 and list(cache.candles[KEY]) == [T0]
-
-
-def test_scrolled_back_history_is_saved_on_its_way_to_the_listeners() -> None:
-    cache, heard = MemoryCache(), []
-    listener = saving(cache, lambda key, c: heard.append(c.time))
-    listener(KEY, candle(T0))
-    listener(KEY, candle(T0 + 60, closed=False))  # never the case for history, never saved
-    assert heard == [T0, T0 + 60] and list(cache.candles[KEY]) == [T0]
-    assert cache.complete_ranges(KEY) == []  # no range is claimed complete from single candles
 
 
 def test_holes_are_the_parts_no_complete_range_covers() -> None:

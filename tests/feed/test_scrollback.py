@@ -217,7 +217,10 @@ async def test_a_small_capacity_trims_the_newer_side_while_looking_back_and_refi
         assert len(series) <= capacity + capacity // 8
         assert series.get(series.anchor) is not None  # what the user looks at stays
         assert series.trimmed  # the newer side went: a hole, not a gap of the market
-        assert not series.gaps and not feed.view(KEY).history.error
+        # (A one-period gap may be open meanwhile: the backfill refetching a just-closed period for
+        # its correction. The trimmed span must never be one.)
+        assert not any(lo < t_hi and t_lo < hi for lo, hi in series.gaps for t_lo, t_hi in series.trimmed)
+        assert not feed.view(KEY).history.error
         # Back at the live edge: the hole is fetched again, the oldest go instead.
         series.anchor = None
 

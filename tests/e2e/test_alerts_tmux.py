@@ -142,6 +142,7 @@ def test_an_alert_fires_in_the_tui_and_in_the_stream(
         assert isinstance(value, float | int) and abs(float(value) - level) < 1.0  # it crossed here
 
         tmux.send("L")
+
         def log_lines(screen: str) -> list[str]:
             return [line for line in screen.splitlines() if f"SBER_TQBR price crosses {level:g}" in line]
 

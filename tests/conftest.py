@@ -1,11 +1,13 @@
-"""Shared fixtures: a running simulator on a loopback port with fast time."""
+"""Shared fixtures: a running simulator on a loopback port with fast time, and logging put back."""
 
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import structlog
 
 from monitor.clock import ScaledClock
 from monitor.sim import SimConfig, SimServer
@@ -34,3 +36,19 @@ def _collector_unfrozen() -> Iterator[None]:
     """An app under test may freeze the collector (monitor.ui.gcpolicy); the next test starts thawed."""
     yield
     gc.unfreeze()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """main() configures global logging; undo it so other tests start clean.
+
+    Not autouse: only the modules that run main() ask for it (`pytest.mark.usefixtures`).
+    """
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    logging.captureWarnings(False)
+    structlog.reset_defaults()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
 import socket
 import subprocess
@@ -16,7 +15,6 @@ from typing import Any
 
 import grpc
 import pytest
-import structlog
 
 import monitor.cli as cli
 from monitor.cli.check import check, check_endpoint
@@ -72,8 +70,11 @@ class FakeInstruments(instruments_pb2_grpc.InstrumentsServiceServicer):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
 
 
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if (
             name.startswith("MONITOR_")
@@ -83,14 +84,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 @pytest.fixture

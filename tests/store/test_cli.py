@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 import monitor.cli as cli
 from monitor.cli import main
@@ -30,20 +27,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """main() configures global logging; undo it so other tests start clean.
-
-    Without caching: a module's logger cached here would bypass other tests' capture_logs.
-    """
+def uncached_logging(monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
+    """main() configures global logging, undone after each test (restore_logging), here uncached:
+    a module's logger cached here would bypass other tests' capture_logs."""
     monkeypatch.setattr(cli, "configure_logging", functools.partial(configure_logging, cache=False))
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 def demo_store(tmp_path: Path) -> Path:

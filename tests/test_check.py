@@ -74,16 +74,11 @@ pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def no_proxy(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean environment without proxies too: check notes a proxy variable, and gRPC would use it."""
     for name in list(os.environ):
-        if (
-            name.startswith("MONITOR_")
-            or name.lower().endswith("_proxy")
-            or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING")
-        ):
+        if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import re
 from pathlib import Path
 
@@ -20,16 +19,7 @@ TOKEN = "t." + "SECRETsecret" * 4 + "XYZ_-09"  # token-shaped, built at run time
 SHAPE = re.compile(r"t\.[A-Za-z0-9_-]{40,}")
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+pytestmark = pytest.mark.usefixtures("clean_env", "restore_logging")
 
 
 def test_reprs_and_dumps_hide_the_token() -> None:

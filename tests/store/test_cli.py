@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import sqlite3
 from pathlib import Path
 
@@ -18,10 +17,8 @@ FROM, TO = "2026-11-02", "2026-11-02T06:00"
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
+def homes(clean_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A clean environment, its config, state and data where the tests look: tmp_path/config…"""
     for kind in ("CONFIG", "STATE", "DATA"):
         monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
 import socket
 import subprocess
@@ -12,11 +11,10 @@ import sys
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import pytest
-import structlog
 
 import monitor.cli as cli
 from monitor.cli.check import check, check_endpoint
@@ -72,25 +70,15 @@ class FakeInstruments(instruments_pb2_grpc.InstrumentsServiceServicer):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
 
 
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def no_proxy(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean environment without proxies too: check notes a proxy variable, and gRPC would use it."""
     for name in list(os.environ):
-        if (
-            name.startswith("MONITOR_")
-            or name.lower().endswith("_proxy")
-            or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING")
-        ):
+        if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 @pytest.fixture
@@ -127,15 +115,29 @@ def run_main(tmp_path: Path, endpoint: str, *ids: str) -> int:
     )
 
 
+class CheckFake(Protocol):
+    def __call__(self, token: str, *ids: str) -> int: ...
+
+
+@pytest.fixture
+def check_fake(
+    fake: tuple[str, FakeInstruments], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CheckFake:
+    """Runs `monitor check` (main) against the fake with TINKOFF_TOKEN_STRING=token, for the ids."""
+    endpoint, _ = fake
+
+    def run(token: str, *ids: str) -> int:
+        monkeypatch.setenv("TINKOFF_TOKEN_STRING", token)
+        return run_main(tmp_path, endpoint, *ids)
+
+    return run
+
+
 def test_good_token_resolves_every_kind_of_id(
-    fake: tuple[str, FakeInstruments],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    check_fake: CheckFake, fake: tuple[str, FakeInstruments], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    endpoint, servicer = fake
-    monkeypatch.setenv("TINKOFF_TOKEN_STRING", GOOD)
-    assert run_main(tmp_path, endpoint, "SBER_TQBR", "BBG004730N88", SBER_UID) == 0
+    _, servicer = fake
+    assert check_fake(GOOD, "SBER_TQBR", "BBG004730N88", SBER_UID) == 0
     out = capsys.readouterr().out
     assert "OK  SBER_TQBR  Sberbank  lot 10" in out
     assert "OK  BBG004730N88  Sberbank  lot 10" in out
@@ -153,14 +155,9 @@ def test_good_token_resolves_every_kind_of_id(
 
 
 def test_wrong_token_is_rejected_without_leaking(
-    fake: tuple[str, FakeInstruments],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    check_fake: CheckFake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    endpoint, _ = fake
-    monkeypatch.setenv("TINKOFF_TOKEN_STRING", BAD)
-    assert run_main(tmp_path, endpoint, "SBER_TQBR") == 1
+    assert check_fake(BAD, "SBER_TQBR") == 1
     captured = capsys.readouterr()
     assert "token rejected (UNAUTHENTICATED 40003)" in captured.out
     assert "auth" in captured.out and "try: check the token" in captured.out
@@ -168,15 +165,8 @@ def test_wrong_token_is_rejected_without_leaking(
     assert BAD not in captured.out + captured.err + (tmp_path / "log.jsonl").read_text()
 
 
-def test_unknown_instrument_is_not_found(
-    fake: tuple[str, FakeInstruments],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    endpoint, _ = fake
-    monkeypatch.setenv("TINKOFF_TOKEN_STRING", GOOD)
-    assert run_main(tmp_path, endpoint, "XXX_TQBR", "SBER_TQBR") == 1
+def test_unknown_instrument_is_not_found(check_fake: CheckFake, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_fake(GOOD, "XXX_TQBR", "SBER_TQBR") == 1
     out = capsys.readouterr().out
     assert "NOT FOUND  XXX_TQBR" in out
     assert "OK  SBER_TQBR" in out

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 import monitor.cli as cli
 from monitor.cli.common import add_connection_arguments, cli_overrides, settings_from_args
@@ -35,27 +32,7 @@ def run(args: argparse.Namespace) -> int:
     {body}
 '''
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() configures global logging; undo it so other tests start clean."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("clean_env", "restore_logging")
 
 
 @pytest.fixture

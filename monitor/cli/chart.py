@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.cli import demo
-from monitor.cli.common import add_connection_arguments, interval_arg, settings_from_args, silence
+from monitor.cli.common import (
+    add_connection_arguments,
+    fetch_or_exit_status,
+    history_source,
+    interval_arg,
+    settings_from_args,
+    silence,
+)
 from monitor.exits import EXIT_FAILED, EXIT_OK
 from monitor.feed import FeedConfig
 from monitor.market import Candle, Instrument, Interval
@@ -89,10 +96,8 @@ def chart_size(
 async def chart(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The command body; `out`/`err` default to stdout/stderr (tests pass buffers)."""
     # Imported here: `monitor --help` builds every command's parser and must not load grpc or Textual.
-    import grpc
     from rich.text import Text
 
-    from monitor.feed import HistoryError, InstrumentError
     from monitor.ui.render.base import ChartStyle
     from monitor.ui.times import timezone_for
 
@@ -104,17 +109,12 @@ async def chart(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     async with demo.feed_config(settings) as config:
         if config.mode == "DEMO":
             print(f"monitor: no token: charting the built-in simulator at {config.endpoint}", file=err)
-        try:
-            instrument, candles = await fetch(config, args.id, args.interval, count)
-        except InstrumentError as exc:
-            print(f"monitor: error: {exc}", file=err)
-            return EXIT_FAILED
-        except HistoryError as exc:
-            print(f"monitor: error: GetCandles failed: {exc}", file=err)
-            return EXIT_FAILED
-        except grpc.aio.AioRpcError as exc:
-            print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
-            return EXIT_FAILED
+        fetched = await fetch_or_exit_status(
+            fetch(config, args.id, args.interval, count), err, unknown_id_status=EXIT_FAILED
+        )
+    if isinstance(fetched, int):
+        return fetched  # said on err
+    instrument, candles = fetched
     tz = timezone_for(settings.ui.timezone)
     style = ChartStyle(up=settings.ui.up_color, down=settings.ui.down_color)
     text = chart_text(instrument, candles, args.interval, tz, width, height, style)
@@ -138,17 +138,9 @@ async def fetch(
         HistoryError, grpc.aio.AioRpcError: the API refused or could not be reached.
     """
     from monitor.clock import SystemClock
-    from monitor.feed import HistoryClient, InstrumentResolver, metadata, open_channel
 
-    channel = open_channel(config)
-    try:
-        headers = metadata(config)
-        instrument = await InstrumentResolver(channel, headers).resolve(watch_id)
-        history = HistoryClient(channel, headers, clock=SystemClock())
-        candles = await history.recent(instrument.uid, interval, count)
-    finally:
-        await channel.close()
-    return instrument, candles
+    async with history_source(config, watch_id, clock=SystemClock()) as (instrument, history):
+        return instrument, await history.recent(instrument.uid, interval, count)
 
 
 def zone_label(tz: datetime.tzinfo, at: float | None = None) -> str:

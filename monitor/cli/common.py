@@ -1,4 +1,4 @@
-"""What every connecting command shares: its flags, the settings they give, the clock, closing."""
+"""What every connecting command shares: its flags, the settings they give, the clock, closing, history."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import structlog
 
 from monitor.clock import Clock, ScaledClock, SystemClock
-from monitor.exits import CLOSE_TIMEOUT_S
-from monitor.market import Interval
+from monitor.exits import CLOSE_TIMEOUT_S, EXIT_FAILED
+from monitor.market import Instrument, Interval
 from monitor.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from monitor.feed import FeedConfig, HistoryClient
+    from monitor.feed.cache import CandleCache
+
+T = TypeVar("T")
 
 _CACHE = "_monitor_settings"
 """Attribute of the argparse namespace that caches settings_from_args."""
@@ -151,3 +157,57 @@ def silence(stream: TextIO) -> None:
     with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
+
+
+@contextlib.asynccontextmanager
+async def history_source(
+    config: FeedConfig,
+    watch_id: str,
+    *,
+    clock: Clock,
+    cache: CandleCache | None = None,
+    max_age_s: float = 86_400.0,
+) -> AsyncIterator[tuple[Instrument, HistoryClient]]:
+    """A channel to `config`'s endpoint for one command: the instrument `watch_id` names and a
+    HistoryClient on `clock`. The channel closes on exit.
+
+    With `cache`, an instrument it saved less than `max_age_s` ago is used without a call, and
+    the API's answer is saved there.
+
+    Raises:
+        InstrumentError: the id is malformed or not found.
+        grpc.aio.AioRpcError: the API refused or could not be reached.
+    """
+    # Imported here: `monitor --help` imports this module and must not load grpc.
+    from monitor.feed import HistoryClient, InstrumentResolver, metadata, open_channel
+
+    channel = open_channel(config)
+    try:
+        headers = metadata(config)
+        resolver = InstrumentResolver(channel, headers, cache=cache, max_age_s=max_age_s)
+        instrument = await resolver.resolve(watch_id)
+        yield instrument, HistoryClient(channel, headers, clock=clock)
+    finally:
+        await channel.close()
+
+
+async def fetch_or_exit_status(fetching: Awaitable[T], err: TextIO, *, unknown_id_status: int) -> T | int:
+    """What `fetching` returns; if the look-up or the fetch fails, one line on `err` and the exit
+    status: `unknown_id_status` for an id malformed or not found, EXIT_FAILED when the API refused
+    (GetCandles or another call) or could not be reached. Other errors propagate.
+    """
+    import grpc
+
+    from monitor.feed import HistoryError, InstrumentError
+
+    try:
+        return await fetching
+    except InstrumentError as exc:
+        print(f"monitor: error: {exc}", file=err)
+        return unknown_id_status
+    except HistoryError as exc:
+        print(f"monitor: error: GetCandles failed: {exc}", file=err)
+        return EXIT_FAILED
+    except grpc.aio.AioRpcError as exc:
+        print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
+        return EXIT_FAILED

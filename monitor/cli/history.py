@@ -15,6 +15,8 @@ from monitor.cli.common import (
     add_connection_arguments,
     add_store_arguments,
     clock_from_args,
+    fetch_or_exit_status,
+    history_source,
     interval_arg,
     settings_from_args,
     silence,
@@ -93,10 +95,6 @@ def run(args: argparse.Namespace) -> int:
 
 async def history(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The command body; `out`/`err` default to stdout/stderr (tests pass buffers)."""
-    import grpc
-
-    from monitor.feed import HistoryError, InstrumentError
-
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     settings, _ = settings_from_args(args)
@@ -115,20 +113,15 @@ async def history(args: argparse.Namespace, out: TextIO | None = None, err: Text
                 print(f"monitor: {notice}", file=err)
             if store.unavailable is not None and settings.store.enabled:
                 print(f"monitor: running without the store: {store.unavailable}", file=err)
-            _, rows = await export(
+            exporting = export(
                 config, store, args.id, args.interval, start, end, clock=clock, progress=progress_bar(err)
             )
-        except InstrumentError as exc:
-            print(f"monitor: error: {exc}", file=err)
-            return EXIT_USAGE
-        except HistoryError as exc:
-            print(f"monitor: error: GetCandles failed: {exc}", file=err)
-            return EXIT_FAILED
-        except grpc.aio.AioRpcError as exc:
-            print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
-            return EXIT_FAILED
+            exported = await fetch_or_exit_status(exporting, err, unknown_id_status=EXIT_USAGE)
         finally:
             store.close()
+    if isinstance(exported, int):
+        return exported  # said on err
+    _, rows = exported
     text = render(rows, args.format)
     if args.output is not None:
         try:
@@ -166,16 +159,10 @@ async def export(
         InstrumentError: the id is malformed or not found.
         HistoryError, grpc.aio.AioRpcError: the API refused or could not be reached.
     """
-    from monitor.feed import HistoryClient, InstrumentResolver, metadata, open_channel
     from monitor.feed.history import plan_chunks
 
-    channel = open_channel(config)
-    try:
-        headers = metadata(config)
-        instrument = store.instrument(watch_id, INSTRUMENT_MAX_AGE_S)
-        if instrument is None:
-            instrument = await InstrumentResolver(channel, headers).resolve(watch_id)
-            store.save_instrument(watch_id, instrument)
+    source = history_source(config, watch_id, clock=clock, cache=store, max_age_s=INSTRUMENT_MAX_AGE_S)
+    async with source as (instrument, client):
         key = SeriesKey(instrument.uid, interval)
         settled = interval.start_of(int(clock.now()) - SETTLE_S)
         pages = [
@@ -183,7 +170,6 @@ async def export(
             for lo, hi in missing(store.complete_ranges(key), start, end)
             for page in plan_chunks(interval, lo, hi)
         ]
-        client = HistoryClient(channel, headers, clock=clock)
         fetched: dict[int, CandleRow] = {}
         for done, (lo, hi) in enumerate(pages, 1):
             candles = await client.fetch(instrument.uid, interval, lo, hi)
@@ -193,8 +179,6 @@ async def export(
             store.save(key, candles, (lo, known) if lo < known else None)
             if progress is not None:
                 progress(done, len(pages))
-    finally:
-        await channel.close()
     store.flush()
     rows = {row[0]: row for row in store.rows(key, start, end)}
     rows.update(fetched)  # what the store could not keep (off, full) still goes out

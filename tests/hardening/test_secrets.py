@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import logging
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 import monitor.cli as cli
 from monitor.feed.channel import open_channel
@@ -23,22 +19,7 @@ TOKEN = "t." + "SECRETsecret" * 4 + "XYZ_-09"  # token-shaped, built at run time
 SHAPE = re.compile(r"t\.[A-Za-z0-9_-]{40,}")
 REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("clean_env", "restore_logging")
 
 
 def test_reprs_and_dumps_hide_the_token() -> None:

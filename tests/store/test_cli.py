@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import functools
-import logging
-import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 import monitor.cli as cli
 from monitor.cli import main
@@ -21,29 +17,17 @@ FROM, TO = "2026-11-02", "2026-11-02T06:00"
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
+def homes(clean_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A clean environment, its config, state and data where the tests look: tmp_path/config…"""
     for kind in ("CONFIG", "STATE", "DATA"):
         monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
 
 
 @pytest.fixture(autouse=True)
-def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """main() configures global logging; undo it so other tests start clean.
-
-    Without caching: a module's logger cached here would bypass other tests' capture_logs.
-    """
+def uncached_logging(monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
+    """main() configures global logging, undone after each test (restore_logging), here uncached:
+    a module's logger cached here would bypass other tests' capture_logs."""
     monkeypatch.setattr(cli, "configure_logging", functools.partial(configure_logging, cache=False))
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    logging.captureWarnings(False)
-    structlog.reset_defaults()
 
 
 def demo_store(tmp_path: Path) -> Path:

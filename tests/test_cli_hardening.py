@@ -33,13 +33,7 @@ def monitor(args: list[str], tmp_path: Path, **env: str) -> subprocess.Completed
     )
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])

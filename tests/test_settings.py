@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,7 @@ TOKEN = "t." + "SECRETsecret" * 4 + "0123"  # token-shaped, built at run time
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A developer's own environment and config files cannot leak into a test."""
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def write(path: Path, text: str) -> Path:
@@ -41,10 +33,10 @@ def write(path: Path, text: str) -> Path:
 def test_missing_file_gives_defaults_and_one_notice(tmp_path: Path) -> None:
     settings, notices = load_settings()
     assert settings.connection.endpoint == "invest-public-api.tbank.ru:443"
-    assert settings.log.file == tmp_path / "xdg-state" / "monitor" / "monitor.log"
+    assert settings.log.file == tmp_path / "state" / "monitor" / "monitor.log"
     assert settings.demo is True
     assert len(notices) == 1
-    assert str(tmp_path / "xdg-config" / "monitor" / "monitor.toml") in notices[0]
+    assert str(tmp_path / "cfg" / "monitor" / "monitor.toml") in notices[0]
 
 
 def test_shipped_example_config_loads_with_default_values() -> None:
@@ -114,7 +106,7 @@ def test_token_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings, notices = load_settings({"connection": {"token_file": token_file}})
     assert settings.resolved_token() == SecretStr("from-file")
     assert notices == [
-        "no settings file at " + str(tmp_path / "xdg-config/monitor/monitor.toml") + "; using defaults"
+        "no settings file at " + str(tmp_path / "cfg/monitor/monitor.toml") + "; using defaults"
     ]
     monkeypatch.setenv("MONITOR_CONNECTION__TOKEN", "explicit")
     settings, _ = load_settings({"connection": {"token_file": token_file}})
@@ -198,8 +190,8 @@ def test_token_never_in_repr_str_or_errors(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_watchlist_path_resolution(tmp_path: Path) -> None:
     settings, _ = load_settings()
     assert settings.watchlist_path() == shipped_watchlist()
-    assert settings.writable_watchlist_path() == tmp_path / "xdg-config" / "monitor" / "watchlist.toml"
-    user = tmp_path / "xdg-config" / "monitor" / "watchlist.toml"
+    assert settings.writable_watchlist_path() == tmp_path / "cfg" / "monitor" / "watchlist.toml"
+    user = tmp_path / "cfg" / "monitor" / "watchlist.toml"
     user.parent.mkdir(parents=True)
     user.write_text("x")
     assert settings.watchlist_path() == user

@@ -17,13 +17,7 @@ from monitor.uinames import KEY_ACTIONS, THEMES, key_errors
 TOKEN = "t." + "SECRETsecret" * 4 + "0123"  # token-shaped, built at run time
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def error_of(path: Path, text: str) -> str:

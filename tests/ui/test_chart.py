@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,14 +24,7 @@ HOUR = 3600
 SBER = Instrument("uid-sber", "BBG004730N88", "SBER", "TQBR", "Sberbank", 10, Decimal("0.01"))
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer config, token or log location leaks into these tests."""
-    for name in list(os.environ):
-        if name.startswith("MONITOR_") or name in ("TINKOFF_TOKEN_STRING", "SANDBOX_TOKEN_STRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -132,15 +132,15 @@ def describe(exc: BaseException) -> str:
     name = getattr(exc, "sqlite_errorname", "")
     if name == "SQLITE_FULL":
         return "the disk is full"
-    if name.startswith("SQLITE_READONLY") or isinstance(exc, PermissionError):
-        return "read-only (no permission to write)"
-    if name.startswith("SQLITE_BUSY"):
-        return "another process held the store's lock too long"
     if name == "SQLITE_READONLY_ROLLBACK":
         return (
             "it has an unfinished transaction (a hot journal beside it) of the program that last "
             "wrote it; left as it is"
         )
+    if name.startswith("SQLITE_READONLY") or isinstance(exc, PermissionError):
+        return "read-only (no permission to write)"
+    if name.startswith("SQLITE_BUSY"):
+        return "another process held the store's lock too long"
     if name.startswith("SQLITE_CANTOPEN"):
         return "cannot create or open the file (is its directory writable?)"
     if isinstance(exc, OSError):

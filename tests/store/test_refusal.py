@@ -3,9 +3,13 @@ hot-journal files and a directory at the store's path."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import stat
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -24,7 +28,8 @@ def snapshot(directory: Path) -> dict[str, bytes | None]:
     return {p.name: None if p.is_dir() else p.read_bytes() for p in sorted(directory.iterdir())}
 
 
-def warnings_of(logs: list[dict[str, object]]) -> list[object]:
+def warnings_of(logs: Sequence[MutableMapping[str, Any]]) -> list[object]:
+    """The events logged at warning level (what the user would be told, once each)."""
     return [entry["event"] for entry in logs if entry["log_level"] == "warning"]
 
 
@@ -182,3 +187,12 @@ def test_an_older_store_in_rollback_mode_is_taken_into_wal_mode(store_path: Path
     finally:
         store.close()
     assert store_path.read_bytes()[18:20] == bytes([WAL_FORMAT] * 2)
+
+
+def test_a_fifo_at_the_store_path_is_refused_without_opening_it(store_path: Path) -> None:
+    store_path.parent.mkdir(parents=True)
+    os.mkfifo(store_path)  # opening it would block until a writer came
+    store = CandleStore.open(store_path)
+    store.close()
+    assert store.unavailable == f"cannot use the store at {store_path}: it is not a regular file"
+    assert stat.S_ISFIFO(os.stat(store_path).st_mode)

@@ -75,6 +75,8 @@ def open_writer(path: Path, max_bytes: int | None = None) -> Opened:
                 return Opened(conn, notices)
         try:
             aside = move_aside(path)
+        except FileNotFoundError:
+            continue  # another monitor moved it aside first: its fresh store is the one to open
         except OSError as exc:
             raise StoreUnavailable(
                 f"the store at {path} is {reason}; cannot move it aside: {describe(exc)}"
@@ -132,6 +134,8 @@ def describe(exc: BaseException) -> str:
     name = getattr(exc, "sqlite_errorname", "")
     if name == "SQLITE_FULL":
         return "the disk is full"
+    if name == "SQLITE_IOERR_WRITE":  # a short write (a size limit), or EFBIG / EIO from the disk
+        return "a write to the disk failed (is it full?)"
     if name == "SQLITE_READONLY_ROLLBACK":
         return (
             "it has an unfinished transaction (a hot journal beside it) of the program that last "

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import structlog
 
-from monitor.store import CandleStore
+from monitor.store import CandleStore, opening
 from monitor.store.schema import SCHEMA_VERSION
 from tests.store.test_safety import KEY
 from tests.store.writer_child import BATCH, batch
@@ -196,3 +196,25 @@ def test_a_fifo_at_the_store_path_is_refused_without_opening_it(store_path: Path
     store.close()
     assert store.unavailable == f"cannot use the store at {store_path}: it is not a regular file"
     assert stat.S_ISFIFO(os.stat(store_path).st_mode)
+
+
+def test_a_file_another_monitor_moved_aside_first_is_not_reported_twice(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_path.parent.mkdir(parents=True)
+    content = corrupt(store_path)
+    move_aside = opening.move_aside
+
+    def beaten_to_it(path: Path) -> Path:
+        move_aside(path)  # the other monitor, opening the same corrupt file at the same moment
+        return move_aside(path)  # this one: the file is gone
+
+    monkeypatch.setattr(opening, "move_aside", beaten_to_it)
+    store = CandleStore.open(store_path)
+    try:
+        assert_works(store)
+        assert store.notices == []  # the other monitor said it
+        [aside] = store_path.parent.glob("store.sqlite3.corrupt-*")
+        assert aside.read_bytes() == content
+    finally:
+        store.close()

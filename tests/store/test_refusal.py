@@ -7,7 +7,10 @@ import os
 import shutil
 import sqlite3
 import stat
-from collections.abc import MutableMapping, Sequence
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import structlog
 
 from monitor.store import CandleStore, opening
 from monitor.store.schema import SCHEMA_VERSION
-from tests.store.test_safety import KEY
+from tests.store.test_safety import KEY, ROOT
 from tests.store.writer_child import BATCH, batch
 
 ROLLBACK_FORMAT, WAL_FORMAT = 1, 2
@@ -218,3 +221,37 @@ def test_a_file_another_monitor_moved_aside_first_is_not_reported_twice(
         assert aside.read_bytes() == content
     finally:
         store.close()
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory the readonly child can reach (as `nobody` when the tests run as root)."""
+    place = Path(tempfile.mkdtemp(prefix="monitor-ro-"))
+    place.chmod(0o755)
+    yield place
+    for directory in (place, *(p for p in place.rglob("*") if p.is_dir())):
+        directory.chmod(0o755)
+    shutil.rmtree(place)
+
+
+@pytest.mark.parametrize("journal_mode", ["DELETE", "WAL"])
+def test_a_store_in_a_read_only_directory_is_refused_and_left_as_it_is(
+    shared_dir: Path, journal_mode: str
+) -> None:
+    path = shared_dir / "data" / "store.sqlite3"
+    make_store(path, journal_mode=journal_mode)
+    path.chmod(0o666)  # the file itself writable: only the directory is read-only
+    path.parent.chmod(0o555)
+    before = snapshot(path.parent)
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.store.readonly_child", str(path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    reason = child.stdout.strip()
+    assert reason == f"cannot use the store at {path}: read-only (no permission to write)", child.stderr
+    assert snapshot(path.parent) == before

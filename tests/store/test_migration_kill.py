@@ -3,18 +3,15 @@ migrates it to version 2 with every row kept."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.store import CandleStore
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, prepare
-from tests.store.test_safety import KEY, ROOT, integrity
+from tests.store.test_safety import KEY, integrity, run_child
 
 V1_INSTRUMENT = (
     "SBER_TQBR",
@@ -50,15 +47,7 @@ def columns(conn: sqlite3.Connection) -> list[str]:
 @pytest.mark.parametrize("ran", range(len(MIGRATIONS[1]) + 1), ids=lambda n: f"after-{n}-statements")
 def test_a_migration_killed_midway_leaves_version_1_whole(store_path: Path, ran: int) -> None:
     make_v1_store(store_path)
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.store.migrate_child", str(store_path), str(ran)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    child = run_child("migrate_child", str(store_path), str(ran))
     assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
     assert integrity(store_path) == "ok"
     conn = sqlite3.connect(store_path)

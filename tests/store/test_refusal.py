@@ -7,8 +7,6 @@ import os
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
@@ -19,7 +17,7 @@ import structlog
 
 from monitor.store import CandleStore, opening
 from monitor.store.schema import SCHEMA_VERSION
-from tests.store.test_safety import KEY, ROOT
+from tests.store.test_safety import KEY, run_child
 from tests.store.writer_child import BATCH, batch
 
 ROLLBACK_FORMAT, WAL_FORMAT = 1, 2
@@ -243,15 +241,8 @@ def test_a_store_in_a_read_only_directory_is_refused_and_left_as_it_is(
     path.chmod(0o666)  # the file itself writable: only the directory is read-only
     path.parent.chmod(0o555)
     before = snapshot(path.parent)
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.store.readonly_child", str(path)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    child = run_child("readonly_child", str(path))
+    assert child.returncode == 0, child.stderr
     reason = child.stdout.strip()
-    assert reason == f"cannot use the store at {path}: read-only (no permission to write)", child.stderr
+    assert reason == f"cannot use the store at {path}: read-only (no permission to write)"
     assert snapshot(path.parent) == before

@@ -35,6 +35,19 @@ def child(path: Path, uid: str, batches: int, *, max_file_bytes: int | None = No
     )
 
 
+def run_child(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs `python -m tests.store.<module> ARGS` to its end (or its death), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", f"tests.store.{module}", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def lines(proc: subprocess.Popen[str]) -> Iterator[str]:
     assert proc.stdout is not None
     for line in proc.stdout:

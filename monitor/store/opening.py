@@ -11,18 +11,14 @@ from pathlib import Path
 
 import structlog
 
-from monitor.store.schema import SchemaError, prepare
+from monitor.store.inspection import BUSY_TIMEOUT_MS, StoreUnavailable, inspect_file
+from monitor.store.schema import SchemaError, check, prepare
 
-BUSY_TIMEOUT_MS = 5_000
-"""How long a connection waits for another process's write lock before the write fails."""
 _CORRUPT = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
-_SIDECARS = ("-wal", "-shm")
+_SIDECARS = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside the store: moved with it, or a fresh store would replay them."""
 
 log = structlog.get_logger("monitor.store")
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be used; the message is the one-line reason shown to the user."""
 
 
 @dataclass
@@ -47,39 +43,65 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
 def open_writer(path: Path, max_bytes: int | None = None) -> Opened:
     """Opens (or makes) the store at `path` for writing, at the current schema.
 
-    A corrupt or foreign file is renamed to `<path>.corrupt-<UTC time>` and a fresh store made.
+    An existing file is checked read-only before anything writes to it, so a file that is refused
+    (a newer schema) stays byte for byte as it was. A corrupt or foreign file is renamed to
+    `<path>.corrupt-<UTC time>` (with its journal files) and a fresh store made; an empty file
+    becomes a fresh store in place. Each of these is one notice.
 
     Raises:
-        StoreUnavailable: a newer schema, or the file or its directory cannot be written.
+        StoreUnavailable: a newer schema, a directory or unfinished transaction at the path, or
+            the file or its directory cannot be written.
     """
     notices: list[str] = []
     for attempt in range(2):
         try:
+            empty = inspect_file(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = connect(path)
-        except (OSError, ValueError, sqlite3.Error) as exc:  # ValueError: a NUL byte in the path
+        except (SchemaError, sqlite3.Error) as exc:
+            reason = _reason_to_move_aside(path, exc, retried=attempt > 0)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise StoreUnavailable(f"cannot open the store at {path}: {describe(exc)}") from None
+        else:
+            try:
+                _setup(conn, max_bytes)
+            except (SchemaError, sqlite3.Error) as exc:
+                conn.close()
+                reason = _reason_to_move_aside(path, exc, retried=attempt > 0)
+            else:
+                if empty:
+                    notices.append(f"the store at {path} was an empty file; started a fresh store in it")
+                    log.warning("store_was_empty", path=str(path))
+                return Opened(conn, notices)
         try:
-            _setup(conn, max_bytes)
-            return Opened(conn, notices)
-        except SchemaError as exc:
-            conn.close()
-            if not exc.foreign or attempt:
-                raise StoreUnavailable(f"{path}: {exc}") from None
-            reason = str(exc)
-        except sqlite3.Error as exc:
-            conn.close()
-            if getattr(exc, "sqlite_errorname", "") not in _CORRUPT or attempt:
-                raise StoreUnavailable(f"cannot use the store at {path}: {describe(exc)}") from None
-            reason = f"unreadable ({exc})"
-        aside = move_aside(path)
+            aside = move_aside(path)
+        except FileNotFoundError:
+            continue  # another monitor moved it aside first: its fresh store is the one to open
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the store at {path} is {reason}; cannot move it aside: {describe(exc)}"
+            ) from None
         notice = f"the store at {path} was {reason}; moved it to {aside} and started a fresh one"
         log.warning("store_moved_aside", path=str(path), aside=str(aside), reason=reason)
         notices.append(notice)
     raise AssertionError("unreachable")  # pragma: no cover  # the second attempt returns or raises
 
 
+def _reason_to_move_aside(path: Path, exc: SchemaError | sqlite3.Error, *, retried: bool) -> str:
+    """Why a corrupt or foreign file is moved aside; raises StoreUnavailable for any other failure."""
+    if isinstance(exc, SchemaError):
+        if not exc.foreign or retried:
+            raise StoreUnavailable(f"{path}: {exc}") from None
+        return str(exc)
+    if getattr(exc, "sqlite_errorname", "") not in _CORRUPT or retried:
+        raise StoreUnavailable(f"cannot use the store at {path}: {describe(exc)}") from None
+    return f"unreadable ({exc})"
+
+
 def _setup(conn: sqlite3.Connection, max_bytes: int | None) -> None:
+    # Reads first: switching to WAL rewrites the header of a file in rollback-journal mode, so
+    # nothing is written before the file is known to be ours at a version this monitor can use.
+    check(conn)
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"the store cannot use WAL mode (journal mode {mode})")
@@ -112,6 +134,13 @@ def describe(exc: BaseException) -> str:
     name = getattr(exc, "sqlite_errorname", "")
     if name == "SQLITE_FULL":
         return "the disk is full"
+    if name == "SQLITE_IOERR_WRITE":  # a short write (a size limit), or EFBIG / EIO from the disk
+        return "a write to the disk failed (is it full?)"
+    if name == "SQLITE_READONLY_ROLLBACK":
+        return (
+            "it has an unfinished transaction (a hot journal beside it) of the program that last "
+            "wrote it; left as it is"
+        )
     if name.startswith("SQLITE_READONLY") or isinstance(exc, PermissionError):
         return "read-only (no permission to write)"
     if name.startswith("SQLITE_BUSY"):

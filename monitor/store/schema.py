@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 APPLICATION_ID = 0x4D4F4E53
 """PRAGMA application_id of a monitor store ("MONS"): a SQLite file without it is someone else's."""
@@ -70,19 +70,11 @@ class SchemaError(Exception):
         self.foreign = foreign
 
 
-def prepare(
-    conn: sqlite3.Connection,
-    *,
-    version: int = SCHEMA_VERSION,
-    migrations: Mapping[int, Sequence[str]] = MIGRATIONS,
-) -> int:
-    """Checks the file's identity and version and migrates it to `version`; returns the version found.
-
-    Each step runs in its own transaction, so a crash mid-migration leaves the previous version;
-    the connection must be in autocommit mode (isolation_level=None).
+def check(conn: sqlite3.Connection, *, version: int = SCHEMA_VERSION) -> int:
+    """Checks the file's identity and version with reads only; returns the version found.
 
     Raises:
-        SchemaError: a foreign SQLite file (tables, but not ours), or a newer schema (never touched).
+        SchemaError: a foreign SQLite file (tables, but not ours), or a newer schema.
         sqlite3.DatabaseError: the file is not a database (corrupt).
     """
     found = _pragma(conn, "user_version")
@@ -96,6 +88,25 @@ def prepare(
             f"the store has schema version {found}, newer than this monitor's {version}: "
             "it was written by a newer monitor and is left as it is"
         )
+    return found
+
+
+def prepare(
+    conn: sqlite3.Connection,
+    *,
+    version: int = SCHEMA_VERSION,
+    migrations: Mapping[int, Sequence[str]] = MIGRATIONS,
+) -> int:
+    """Checks the file (`check`) and migrates it to `version`; returns the version found.
+
+    Each step runs in its own transaction, so a crash mid-migration leaves the previous version;
+    the connection must be in autocommit mode (isolation_level=None).
+
+    Raises:
+        SchemaError: a foreign SQLite file, or a newer schema (never touched).
+        sqlite3.DatabaseError: the file is not a database (corrupt).
+    """
+    found = check(conn, version=version)
     while _pragma(conn, "user_version") < version:  # at the version: no write lock needed
         # Re-read under the write lock: another process may have migrated the file meanwhile.
         with transaction(conn):
@@ -115,11 +126,14 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        # Inside the try: a COMMIT that fails (a full disk, a deferred constraint) can leave the
+        # transaction open, and the connection's next BEGIN would fail for good.
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error):  # the first error is the one to report
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def _pragma(conn: sqlite3.Connection, name: str) -> int:

@@ -13,7 +13,8 @@ import structlog
 
 from monitor.market import Candle, Instrument, SeriesKey
 from monitor.store.codec import INSTRUMENT_COLUMNS, CandleRow, InstrumentRow, row_candle, row_instrument
-from monitor.store.opening import StoreUnavailable, connect, describe, open_writer
+from monitor.store.inspection import StoreUnavailable
+from monitor.store.opening import connect, describe, open_writer
 from monitor.store.writer import SaveCandles, SaveInstrument, Writer
 
 T = TypeVar("T")

@@ -123,6 +123,8 @@ class Writer:
         self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._cache: dict[SeriesKey, int] = {}
         self._failed = False
+        self._stop_lock = threading.Lock()
+        self._stopping = False
         self.candles_written = 0
         self.batches = 0
         self.busy_seconds = 0.0
@@ -134,27 +136,32 @@ class Writer:
         self._queue.put(job)
 
     def flush(self) -> None:
-        if not self._thread.is_alive():
-            return
         done = threading.Event()
-        self._queue.put(Barrier(done))
-        done.wait()
+        if self._enqueue(Barrier(done)):
+            done.wait()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        self._enqueue(None)
+        self._thread.join()
 
     def call(self, run: Callable[[sqlite3.Connection], object]) -> object:
         """Runs `run(conn)` on the writer thread after everything queued; returns or raises its outcome."""
         job = Maintenance(run, threading.Event(), [])
-        if not self._thread.is_alive():
+        if not self._enqueue(job):
             raise RuntimeError("the store is closed")
-        self._queue.put(job)
         job.done.wait()
         if isinstance(job.outcome[0], BaseException):
             raise job.outcome[0]
         return job.outcome[0]
+
+    def _enqueue(self, job: Barrier | Maintenance | None) -> bool:
+        """Queues a job someone waits for, unless the thread is stopping (then none would answer)."""
+        with self._stop_lock:
+            if self._stopping or not self._thread.is_alive():
+                return False
+            self._stopping = job is None
+            self._queue.put(job)
+            return True
 
     def _run(self) -> None:
         while True:
@@ -208,7 +215,8 @@ class Writer:
                     if attempt == BUSY_ATTEMPTS:
                         raise
                     log.info("store_busy", attempt=attempt)
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:  # a row SQLite refuses too: the thread must live on
+            # A dead thread would leave every later flush waiting for ever.
             self._failed = True
             self._on_failure(exc)
         finally:

@@ -22,15 +22,29 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = SeriesKey("uid-a", Interval.M1)
 
 
-def child(path: Path, uid: str, batches: int) -> subprocess.Popen[str]:
+def child(path: Path, uid: str, batches: int, *, max_file_bytes: int | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    limit = [] if max_file_bytes is None else [str(max_file_bytes)]
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.store.writer_child", str(path), uid, str(batches)],
+        [sys.executable, "-m", "tests.store.writer_child", str(path), uid, str(batches), *limit],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env=env,
         cwd=ROOT,
+    )
+
+
+def run_child(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs `python -m tests.store.<module> ARGS` to its end (or its death), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", f"tests.store.{module}", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -1,10 +1,13 @@
 """A child process that writes batches to a store and reports each committed one on stdout.
 
-python -m tests.store.writer_child PATH UID BATCHES   (BATCHES 0: until killed)
+python -m tests.store.writer_child PATH UID BATCHES [MAX_FILE_BYTES]   (BATCHES 0: until killed or
+failed; MAX_FILE_BYTES: no file of the process grows past it, as if the disk were full)
 """
 
 from __future__ import annotations
 
+import resource
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +31,11 @@ def main() -> None:
     # stdout carries the report; structlog's default logger would print there too.
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
     path, uid, batches = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    if len(sys.argv) > 4:
+        # A write past the limit comes back short (then EFBIG) instead of killing the process.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        limit = int(sys.argv[4])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     store = CandleStore.open(path)
     key = SeriesKey(uid, Interval.M1)
     n = 0

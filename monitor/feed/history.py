@@ -75,7 +75,8 @@ class HistoryError(Exception):
     """GetCandles failed for good; `status` is the gRPC status, `code` the API's numeric code."""
 
     def __init__(self, status: grpc.StatusCode, code: str | None, message: str) -> None:
-        super().__init__(f"{status.name}: {code or '-'} {message}".rstrip())
+        said = f"{code} {message}" if code else message  # no "-" for a link failure: it has no code
+        super().__init__(f"{status.name}: {said}".rstrip())
         self.status = status
         self.code = code
         self.message = message

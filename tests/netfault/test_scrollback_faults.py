@@ -11,6 +11,8 @@ good again.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from monitor.feed import history as history_module
@@ -22,7 +24,7 @@ SPEED = 120.0
 """Sim seconds per wall second: a minute candle every 0.5 s."""
 KEY = WatchKey("SBER_TQBR", Interval.M1)
 DAY = 86_400
-NET = {"stale_after_s": 120.0, "connect_timeout_s": 60.0}
+NET: dict[str, Any] = {"stale_after_s": 120.0, "connect_timeout_s": 60.0}
 """As tests/feed/test_network.py: 1 wall s of silence is stale, an unanswered attempt ends in 0.5 s."""
 SLOW_LINK = 60_000
 """Bytes per second each way: the live stream takes ~25 kB/s of it at SPEED, so a page (~100 kB)

@@ -26,10 +26,11 @@ from monitor.market import Interval
 from monitor.sim import SimServer
 from tests.feed.feedkit import sim_config, wait_for
 from tests.netfault.proxy import FaultProxy
-from tests.store.test_cli import clean_env, restore_logging
+from tests.store.test_cli import uncached_logging
 from tests.store.test_history import expected_csv
 
-__all__ = ["clean_env", "restore_logging"]  # test_cli's fixtures: a private environment and logging
+__all__ = ["uncached_logging"]  # test_cli's: main()'s logging undone after each test, uncached
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 SPEED = 120.0
 DAY = 86_400
@@ -185,3 +186,20 @@ async def test_a_stalled_link_ends_at_the_call_deadline_with_one_line(
         "the link is stalled"
     )
     assert export.output.read_text() == ORIGINAL
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the instrument look-up (cli.common.history_source → InstrumentResolver) waits for the "
+    "channel (wait_for_ready) and ends at its deadline: DEADLINE_EXCEEDED, not the refusal",
+)
+async def test_a_link_refused_before_the_instrument_is_known_names_the_refusal(
+    export: Export, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.feed import instruments
+
+    monkeypatch.setattr(instruments, "UNARY_TIMEOUT_S", 0.5)  # its 10 s, short for the test
+    export.proxy.refuse(counted=False)
+    assert await asyncio.to_thread(main, export.argv()) == EXIT_FAILED
+    line = one_error_line(capsys.readouterr().err)
+    assert "connection refused" in line, line

@@ -160,6 +160,7 @@ class HistoryClient:
         metadata: headers sent on every call (authorization, x-app-name).
         clock: the clock pacing and retry waits run on.
         requests_per_minute: the client's own budget, kept under the API's 600/min.
+        call_timeout: wall seconds one call may take, re-sends included (CALL_DEADLINE_S).
         auth: the feed's token state: with it, a call waits while the token is rejected and a
             rejection closes it and waits too (the call goes out again after the reconnect);
             without it (one-shot commands) a rejection is a HistoryError like any other.

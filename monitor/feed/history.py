@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 
 import grpc
@@ -13,6 +14,7 @@ from monitor.clock import Clock
 from monitor.feed.auth import TokenGate, rejection
 from monitor.feed.codes import api_code
 from monitor.feed.connection import Connection
+from monitor.feed.connectivity import unreachable_problem
 from monitor.feed.convert import historic_candle
 from monitor.market import Candle, Interval
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
@@ -61,12 +63,20 @@ log = structlog.get_logger()
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED)
 _RATE_LIMITED = "80002"
 
+CALL_DEADLINE_S = 10.0
+"""Wall seconds one GetCandles may take, its re-sends on a renewed channel included (the network
+runs on wall time; a full page of 1m candles is ~100 kB: 10 s holds a 10 kB/s link)."""
+STALL_RETRIES = 1
+"""A call that met its deadline goes out this many times more: two silent deadlines in a row are a
+stalled link, said (HistoryError DEADLINE_EXCEEDED) after ~20 s rather than after five deadlines."""
+
 
 class HistoryError(Exception):
     """GetCandles failed for good; `status` is the gRPC status, `code` the API's numeric code."""
 
     def __init__(self, status: grpc.StatusCode, code: str | None, message: str) -> None:
-        super().__init__(f"{status.name}: {code or '-'} {message}".rstrip())
+        said = f"{code} {message}" if code else message  # no "-" for a link failure: it has no code
+        super().__init__(f"{status.name}: {said}".rstrip())
         self.status = status
         self.code = code
         self.message = message
@@ -150,6 +160,7 @@ class HistoryClient:
         metadata: headers sent on every call (authorization, x-app-name).
         clock: the clock pacing and retry waits run on.
         requests_per_minute: the client's own budget, kept under the API's 600/min.
+        call_timeout: wall seconds one call may take, re-sends included (CALL_DEADLINE_S).
         auth: the feed's token state: with it, a call waits while the token is rejected and a
             rejection closes it and waits too (the call goes out again after the reconnect);
             without it (one-shot commands) a rejection is a HistoryError like any other.
@@ -162,7 +173,7 @@ class HistoryClient:
         *,
         clock: Clock,
         requests_per_minute: int = 500,
-        call_timeout: float = 10.0,
+        call_timeout: float | None = None,
         transient_retries: int = 4,
         rate_limit_retries: int = 10,
         auth: TokenGate | None = None,
@@ -175,7 +186,8 @@ class HistoryClient:
         self._clock = clock
         # A burst of a tenth of the budget keeps any 60 s span under 1.1 x the per-minute budget.
         self._bucket = _TokenBucket(clock, requests_per_minute / 60.0, max(1.0, requests_per_minute / 10))
-        self._call_timeout = call_timeout
+        # Read here, not as the default: a test shortens the module's deadline before a feed runs.
+        self._call_timeout = CALL_DEADLINE_S if call_timeout is None else call_timeout
         self._transient_retries = transient_retries
         self._rate_limit_retries = rate_limit_retries
         self._auth = auth
@@ -273,7 +285,7 @@ class HistoryClient:
         return None
 
     async def _call(self, request: marketdata_pb2.GetCandlesRequest) -> marketdata_pb2.GetCandlesResponse:
-        transient = limited = 0
+        transient = limited = stalled = 0
         auth = self._auth
         while True:
             if auth is not None:
@@ -283,11 +295,7 @@ class HistoryClient:
                 continue  # rejected by another call while this one waited for its turn
             self.requests += 1
             try:
-                return await self._connection.call(
-                    lambda: self._connection.stub(_marketdata_stub).GetCandles(
-                        request, metadata=self._metadata, timeout=self._call_timeout
-                    )
-                )
+                return await self._send(request)
             except aio.AioRpcError as exc:
                 if auth is not None and (rejected := rejection(exc)) is not None:
                     auth.reject(*rejected)
@@ -296,18 +304,33 @@ class HistoryClient:
                 if status is grpc.StatusCode.RESOURCE_EXHAUSTED and code == _RATE_LIMITED:
                     limited += 1
                     if limited > self._rate_limit_retries:
-                        raise _error(exc) from None
+                        raise _error(exc, self._call_timeout) from None
                     wait = reset_seconds(exc) or float(min(60, 2**limited))
                     log.info("history_rate_limited", wait=wait, attempt=limited)
                     self._bucket.block_until(self._clock.now() + wait)
                     continue
+                if status is grpc.StatusCode.DEADLINE_EXCEEDED:
+                    stalled += 1
+                    if stalled > STALL_RETRIES:
+                        raise _error(exc, self._call_timeout) from None
                 if status in _RETRYABLE and transient < self._transient_retries:
                     transient += 1
                     delay = 0.5 * 2 ** (transient - 1)
                     log.info("history_retry", code=status.name, details=exc.details(), delay=delay)
                     await self._clock.sleep(delay)
                     continue
-                raise _error(exc) from None
+                raise _error(exc, self._call_timeout) from None
+
+    async def _send(self, request: marketdata_pb2.GetCandlesRequest) -> marketdata_pb2.GetCandlesResponse:
+        """One GetCandles within one deadline, not one per send: the feed's stream attempts renew
+        the channel every few seconds on a silent link and `Connection.call` sends again on the new
+        one, so a per-send timeout never ran out there and a page hung "loading…" for good."""
+        deadline = time.monotonic() + self._call_timeout
+        return await self._connection.call(
+            lambda: self._connection.stub(_marketdata_stub).GetCandles(
+                request, metadata=self._metadata, timeout=max(0.001, deadline - time.monotonic())
+            )
+        )
 
 
 def _metadata_value(metadata: Iterable[tuple[str, str | bytes]] | None, key: str) -> str | None:
@@ -329,6 +352,22 @@ def reset_seconds(exc: aio.AioRpcError) -> float | None:
     return None
 
 
-def _error(exc: aio.AioRpcError) -> HistoryError:
-    message = _metadata_value(exc.trailing_metadata(), "message") or exc.details() or ""
-    return HistoryError(exc.code(), api_code(exc.details()), message)
+def _error(exc: aio.AioRpcError, deadline_s: float) -> HistoryError:
+    details = exc.details() or ""
+    message = _metadata_value(exc.trailing_metadata(), "message") or _link_problem(
+        exc.code(), details, deadline_s
+    )
+    return HistoryError(exc.code(), api_code(details), message or details)
+
+
+def _link_problem(status: grpc.StatusCode, details: str, deadline_s: float) -> str | None:
+    """The user's words for a call the link failed (refused, reset, stalled); None for the API's own
+    errors. gRPC's details ("failed to connect to all addresses; last error: UNKNOWN: ipv4:…")
+    name the cause deep inside; a one-line message or a chart panel shows this instead."""
+    if status is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"no answer within {deadline_s:g} s: the link is stalled"
+    if status is not grpc.StatusCode.UNAVAILABLE:
+        return None
+    if "reset by peer" in details.lower():
+        return "the connection was reset"
+    return unreachable_problem(details)

@@ -8,7 +8,7 @@ import grpc.aio
 
 from monitor.market import HistoryInterval, Interval, SecondsInterval
 from monitor.pb import common_pb2, instruments_pb2, instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
-from monitor.sim import convert
+from monitor.sim import convert, listing
 from monitor.sim.catalogue import SimInstrument
 from monitor.sim.errors import ApiError
 from monitor.sim.gate import INSTRUMENTS, MARKET_DATA, Gate, unary
@@ -140,7 +140,8 @@ class MarketDataService(marketdata_pb2_grpc.MarketDataServiceServicer):
 
 
 class InstrumentsService(Listings, instruments_pb2_grpc.InstrumentsServiceServicer):
-    """ShareBy, GetInstrumentBy, FindInstrument over the catalogue; the bulk listings are Listings'."""
+    """ShareBy, BondBy, EtfBy, FutureBy, CurrencyBy, GetInstrumentBy, FindInstrument over the catalogue;
+    the bulk listings are Listings'."""
 
     def __init__(self, state: SimState, gate: Gate) -> None:
         self.state = state
@@ -169,14 +170,47 @@ class InstrumentsService(Listings, instruments_pb2_grpc.InstrumentsServiceServic
             raise ApiError("50002")
         return item
 
+    def _lookup_kind(self, request: instruments_pb2.InstrumentRequest, kind: int) -> SimInstrument:
+        """A *By look-up: an instrument of another kind is not found (50002), as the real API answers."""
+        item = self._lookup(request)
+        if item.kind != kind:
+            raise ApiError("50002")
+        return item
+
     @unary(INSTRUMENTS)
     async def ShareBy(
         self, request: instruments_pb2.InstrumentRequest, context: Context
     ) -> instruments_pb2.ShareResponse:
-        item = self._lookup(request)
-        if item.kind != common_pb2.INSTRUMENT_TYPE_SHARE:
-            raise ApiError("50002")
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_SHARE)
         return instruments_pb2.ShareResponse(instrument=convert.share(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def BondBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.BondResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_BOND)
+        return instruments_pb2.BondResponse(instrument=listing.bond(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def EtfBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.EtfResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_ETF)
+        return instruments_pb2.EtfResponse(instrument=listing.etf(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def FutureBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.FutureResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_FUTURES)
+        return instruments_pb2.FutureResponse(instrument=listing.future(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def CurrencyBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.CurrencyResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_CURRENCY)
+        return instruments_pb2.CurrencyResponse(instrument=listing.currency(item, self._status()))
 
     @unary(INSTRUMENTS)
     async def GetInstrumentBy(

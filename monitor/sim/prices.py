@@ -28,6 +28,8 @@ LAST_TRADE_S = 60.0 - 0.001
 """Seconds into a trading minute of its last trade: the model trades continuously, so the last trade
 of a finished minute is at its very end (a forming candle sent at :59.8 said :59.8, so the closed
 candle's `last_trade_ts` must not say an earlier :59); the feed measures lag from these stamps."""
+SHAPES_KEPT = 8
+"""Day shapes an instrument keeps (~100 bytes each): today and the days a last price looks back over."""
 _CORRECTED = -0.9  # a minute whose "c" knot is below this gets a late correction (one in twenty)
 
 
@@ -100,6 +102,32 @@ def merge(bars: list[Bar]) -> Bar | None:
     )
 
 
+def path_price(o: int, c: int, turn1: tuple[float, int], turn2: tuple[float, int], fraction: float) -> float:
+    """A minute's price `fraction` (0..1) of the way through it: open → turn1 → turn2 → close, each
+    turn (fraction of the minute, price) the minute's high or low."""
+    (f1, x1), (f2, x2) = turn1, turn2
+    if fraction < f1:
+        return o + (x1 - o) * fraction / f1
+    if fraction < f2:
+        return x1 + (x2 - x1) * (fraction - f1) / (f2 - f1)
+    return x2 + (c - x2) * (fraction - f2) / (1.0 - f2)
+
+
+@dataclass(frozen=True, slots=True)
+class DayShape:
+    """What places one minute on its day's path without the other 1440 (see `PriceModel.path_at`):
+    the scales of the noise above and below the open→close line, the noise at the day's two ends,
+    and the first boundaries where the path is highest and lowest (those minutes touch the day's
+    high and low)."""
+
+    up: float
+    down: float
+    start: float
+    end: float
+    top: int
+    bottom: int
+
+
 @dataclass(frozen=True, slots=True)
 class Correction:
     """How a minute's preliminary close differs from its final one (ticks, lots)."""
@@ -153,13 +181,7 @@ class DayMinutes:
 
     def _price(self, p: int, fraction: float) -> float:
         """Position p's price `fraction` (0..1) of the way through its minute (open → x1 → x2 → close)."""
-        (f1, x1), (f2, x2) = self._turns(p)
-        o, c = self.open[p], self.close[p]
-        if fraction < f1:
-            return o + (x1 - o) * fraction / f1
-        if fraction < f2:
-            return x1 + (x2 - x1) * (fraction - f1) / (f2 - f1)
-        return x2 + (c - x2) * (fraction - f2) / (1.0 - f2)
+        return path_price(self.open[p], self.close[p], *self._turns(p), fraction)
 
     def partial(self, minute: int, fraction: float, at: float) -> Bar | None:
         """Minute `minute` of the day as seen `fraction` (0..1) of the way through it."""
@@ -190,6 +212,7 @@ class PriceModel:
         self.daily_vol = daily_vol
         self.day_volume = max(day_volume, 20 * MINUTES)
         self.day_bar = lru_cache(maxsize=8192)(self._day_bar)
+        self._shapes: dict[int, DayShape] = {}  # by day, the newest SHAPES_KEPT
 
     def boundary(self, day: int) -> int:
         """The price (ticks) at 00:00 UTC of `day` (days since the epoch)."""
@@ -216,7 +239,8 @@ class PriceModel:
     def minutes(self, day: int, trading: list[int] | None) -> DayMinutes:
         """Every minute candle of `day`; only `trading` minutes kept when given."""
         bar = self.day_bar(day)
-        path = self._path(day, bar)
+        path, shape_of_day = self._path(day, bar)
+        self._remember(day, shape_of_day)
         rng = [_uniforms(d) for d in _digests(self.seed, self.uid, "m", start=day * MINUTES, count=MINUTES)]
         typical = max(1, (bar.high - bar.low) // 30)
         opens, closes = path[:-1], path[1:]
@@ -227,12 +251,8 @@ class PriceModel:
             max(bar.low, min(o, c) - int(u[1] * typical)) for o, c, u in zip(opens, closes, rng, strict=True)
         ]
         # The scaled path touches the day's extremes; pin them to a minute in case rounding missed.
-        top, bottom = (
-            max(range(MINUTES + 1), key=path.__getitem__),
-            min(range(MINUTES + 1), key=path.__getitem__),
-        )
-        highs[min(top, MINUTES - 1)] = bar.high
-        lows[min(bottom, MINUTES - 1)] = bar.low
+        highs[min(shape_of_day.top, MINUTES - 1)] = bar.high
+        lows[min(shape_of_day.bottom, MINUTES - 1)] = bar.low
         weights = [0.3 + u[2] for u in rng]
         total = sum(weights)
         spare = bar.volume - MINUTES
@@ -257,6 +277,40 @@ class PriceModel:
             day * 86_400, opens, highs, lows, closes, volumes, buys, shape, corrections, trading
         )
 
+    def day_shape(self, day: int) -> DayShape:
+        """The day's shape: remembered from `minutes` or one path pass (no minute candles are made)."""
+        shape = self._shapes.get(day)
+        if shape is None:
+            shape = self._path(day, self.day_bar(day))[1]
+            self._remember(day, shape)
+        return shape
+
+    def _remember(self, day: int, shape: DayShape) -> None:
+        self._shapes[day] = shape
+        while len(self._shapes) > SHAPES_KEPT:
+            del self._shapes[next(iter(self._shapes))]  # the oldest remembered
+
+    def path_at(self, day: int, i: int) -> int:
+        """`_path(day, bar)[0][i]` alone: ten knots and the day's shape instead of the 1441 boundaries."""
+        bar, shape = self.day_bar(day), self.day_shape(day)
+        d = self._noise_at(day, i) - (shape.start + (shape.end - shape.start) * i / MINUTES)
+        return self._place(bar, i, d, shape.up, shape.down)
+
+    def minute_at(self, day: int, m: int) -> tuple[int, int, tuple[float, int], tuple[float, int]]:
+        """Minute m of the day as `minutes` makes it, alone: (open, close, first turn, second turn)."""
+        bar, shape = self.day_bar(day), self.day_shape(day)
+        o, c = self.path_at(day, m), self.path_at(day, m + 1)
+        u = _uniforms(_digest(self.seed, self.uid, "m", day * MINUTES + m))
+        typical = max(1, (bar.high - bar.low) // 30)
+        high = min(bar.high, max(o, c) + int(u[0] * typical))
+        low = max(bar.low, min(o, c) - int(u[1] * typical))
+        high = bar.high if m == min(shape.top, MINUTES - 1) else high  # the pins `minutes` sets
+        low = bar.low if m == min(shape.bottom, MINUTES - 1) else low
+        f1, f2 = 0.1 + 0.35 * u[4], 0.55 + 0.35 * u[5]
+        if u[6] < 0.5:  # the high comes first
+            return o, c, (f1, high), (f2, low)
+        return o, c, (f1, low), (f2, high)
+
     def is_corrected(self, minute: int) -> bool:
         """Whether epoch minute `minute` gets a late correction (one in twenty; one hash, no day)."""
         return _knot(self.seed, self.uid, "c", 1, minute) < _CORRECTED
@@ -270,8 +324,8 @@ class PriceModel:
         lots = min(volume - 1, 1 + int(volume * 0.2 * u))
         return Correction(close=shift, volume=lots, volume_buy=min(buy, lots))
 
-    def _path(self, day: int, bar: Bar) -> list[int]:
-        """Prices at the 1441 minute boundaries of the day, from bar.open to bar.close within [low, high]."""
+    def _noise(self, day: int) -> list[float]:
+        """The minute-scale value noise at the 1441 minute boundaries of the day (`_noise_at` in bulk)."""
         first = day * MINUTES
         layers: list[list[float]] = []
         for scale in _MINUTE_SCALES:
@@ -283,12 +337,45 @@ class PriceModel:
                 layer.extend([amplitude * (a + step * r) for r in range(scale)])
             layer.append(amplitude * knots[-1])
             layers.append(layer)
-        noise = [sum(values) for values in zip(*layers, strict=True)]
+        return [sum(values) for values in zip(*layers, strict=True)]
+
+    def _noise_at(self, day: int, i: int) -> float:
+        """`_noise(day)[i]` from the ten knots around boundary i, bit for bit (same terms, same order)."""
+        first = day * MINUTES
+        values: list[float] = []
+        for scale in _MINUTE_SCALES:
+            k, r = divmod(i, scale)
+            a = _knot(self.seed, self.uid, "m", scale, first // scale + k)
+            amplitude = math.sqrt(scale)
+            if r == 0:  # a knot: amplitude * (a + step * 0) is amplitude * a
+                values.append(amplitude * a)
+            else:
+                b = _knot(self.seed, self.uid, "m", scale, first // scale + k + 1)
+                values.append(amplitude * (a + (b - a) / scale * r))
+        return sum(values)
+
+    @staticmethod
+    def _place(bar: Bar, i: int, d: float, up: float, down: float) -> int:
+        """Boundary i's price from its noise deviation `d`: the line plus the scaled deviation, in range."""
+        if i == 0:
+            p = bar.open
+        elif i == MINUTES:
+            p = bar.close
+        else:
+            y = bar.open + (bar.close - bar.open) * i / MINUTES
+            p = round(y + d * (up if d > 0 else down))
+        return min(bar.high, max(bar.low, p))
+
+    def _path(self, day: int, bar: Bar) -> tuple[list[int], DayShape]:
+        """Prices at the 1441 minute boundaries of the day, from bar.open to bar.close within [low, high],
+        and the day's shape (what `path_at` needs to give any one of them alone)."""
+        noise = self._noise(day)
         start, end = noise[0], noise[MINUTES]
         dev = [x - (start + (end - start) * i / MINUTES) for i, x in enumerate(noise)]
         line = [bar.open + (bar.close - bar.open) * i / MINUTES for i in range(MINUTES + 1)]
         up = min(((bar.high - y) / d for y, d in zip(line, dev, strict=True) if d > 0), default=0.0)
         down = min(((y - bar.low) / -d for y, d in zip(line, dev, strict=True) if d < 0), default=0.0)
-        path = [round(y + d * (up if d > 0 else down)) for y, d in zip(line, dev, strict=True)]
-        path[0], path[MINUTES] = bar.open, bar.close
-        return [min(bar.high, max(bar.low, p)) for p in path]
+        path = [self._place(bar, i, d, up, down) for i, d in enumerate(dev)]
+        top = max(range(MINUTES + 1), key=path.__getitem__)
+        bottom = min(range(MINUTES + 1), key=path.__getitem__)
+        return path, DayShape(up, down, start, end, top, bottom)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc.aio
@@ -18,6 +19,7 @@ from monitor.sim.state import SimState
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _DAY = 86_400
+_PRICES_PER_YIELD = 64
 
 # CandleInterval -> (longest from..to window in seconds, largest `limit`) per tinvest-contract.md §3.7;
 # "3 months" and "N years" get a couple of days of slack, as the real API's windows are approximate.
@@ -105,14 +107,22 @@ class MarketDataService(marketdata_pb2_grpc.MarketDataServiceServicer):
     async def GetLastPrices(
         self, request: marketdata_pb2.GetLastPricesRequest, context: Context
     ) -> marketdata_pb2.GetLastPricesResponse:
+        """The named instruments' last prices; without ids every tradable instrument's (instrument_status
+        BASE, the default) or every listed one's (ALL), all at one instant."""
         ids = list(request.instrument_id) + list(request.figi)
-        items = [self._instrument(i) for i in ids] if ids else list(self.state.catalogue.items)
+        if ids:
+            items = [self._instrument(i) for i in ids]
+        else:
+            everything = request.instrument_status == common_pb2.INSTRUMENT_STATUS_ALL
+            items = [i for i in self.state.catalogue.items if everything or i.api_tradable]
         now = self.state.clock.now()
         prices = []
-        for item in items:
+        for n, item in enumerate(items, start=1):
             found = self.state.market.last_price(item.uid, now)
             if found is not None:
                 prices.append(convert.last_price(item, found[0], found[1]))
+            if n % _PRICES_PER_YIELD == 0:
+                await asyncio.sleep(0)  # a cold catalogue-wide call: let the streams tick meanwhile
         return marketdata_pb2.GetLastPricesResponse(last_prices=prices)
 
     def _status(self, item: SimInstrument) -> marketdata_pb2.GetTradingStatusResponse:

@@ -98,10 +98,10 @@ async def test_outside_trading_the_price_is_the_last_closed_candles_close() -> N
                 if item.first_1min > at:  # not trading yet: no price, as no candle
                     assert item.uid not in prices
                     continue
-                request = marketdata_pb2.GetCandlesRequest(instrument_id=item.uid, interval=M1)
-                getattr(request, "from").seconds = int(at) - 20 * 3600
-                request.to.seconds = int(at)
-                last = (await md.GetCandles(request, metadata=meta)).candles[-1]
+                window = marketdata_pb2.GetCandlesRequest(instrument_id=item.uid, interval=M1)
+                getattr(window, "from").seconds = int(at) - 20 * 3600
+                window.to.seconds = int(at)
+                last = (await md.GetCandles(window, metadata=meta)).candles[-1]
                 assert last.is_complete and last.close == prices[item.uid].price
                 stamp = timestamp_to_seconds(prices[item.uid].time)
                 assert last.time.seconds < stamp < last.time.seconds + 60 < at

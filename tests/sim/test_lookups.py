@@ -57,7 +57,7 @@ def test_the_lookups_are_methods_of_the_service_with_their_own_responses() -> No
         assert descriptor.output_type.name == f"{record}Response"
         # {instrument = 1}: the response is field 1 holding the record, per tinvest-contract.md §3.8.
         field = descriptor.output_type.fields_by_name["instrument"]
-        assert field.number == 1 and field.message_type.name == record
+        assert field.number == 1 and field.message_type is not None and field.message_type.name == record
 
 
 async def test_each_lookup_finds_its_kind_by_figi_ticker_and_uid_as_listed(

@@ -330,14 +330,19 @@ class PriceModel:
         layers: list[list[float]] = []
         for scale in _MINUTE_SCALES:
             knots = _knots(self.seed, self.uid, "m", scale, first // scale, MINUTES // scale + 1)
+            if scale == 1:  # amplitude 1 and no steps between knots: the knots themselves
+                layers.append(knots)
+                continue
             amplitude = math.sqrt(scale)
-            layer: list[float] = []
-            for a, b in itertools.pairwise(knots):
-                step = (b - a) / scale
-                layer.extend([amplitude * (a + step * r) for r in range(scale)])
+            steps = [(b - a) / scale for a, b in itertools.pairwise(knots)]
+            layer = [
+                amplitude * (a + step * r)
+                for a, step in zip(knots[:-1], steps, strict=True)
+                for r in range(scale)
+            ]
             layer.append(amplitude * knots[-1])
             layers.append(layer)
-        return [sum(values) for values in zip(*layers, strict=True)]
+        return list(map(sum, zip(*layers, strict=True)))
 
     def _noise_at(self, day: int, i: int) -> float:
         """`_noise(day)[i]` from the ten knots around boundary i, bit for bit (same terms, same order)."""
@@ -375,7 +380,11 @@ class PriceModel:
         line = [bar.open + (bar.close - bar.open) * i / MINUTES for i in range(MINUTES + 1)]
         up = min(((bar.high - y) / d for y, d in zip(line, dev, strict=True) if d > 0), default=0.0)
         down = min(((y - bar.low) / -d for y, d in zip(line, dev, strict=True) if d < 0), default=0.0)
-        path = [self._place(bar, i, d, up, down) for i, d in enumerate(dev)]
-        top = max(range(MINUTES + 1), key=path.__getitem__)
-        bottom = min(range(MINUTES + 1), key=path.__getitem__)
+        high, low = bar.high, bar.low  # `_place` inlined: this pass runs per instrument and day
+        path = [
+            min(high, max(low, round(y + d * (up if d > 0 else down))))
+            for y, d in zip(line, dev, strict=True)
+        ]
+        path[0], path[MINUTES] = min(high, max(low, bar.open)), min(high, max(low, bar.close))
+        top, bottom = path.index(max(path)), path.index(min(path))  # the first of each
         return path, DayShape(up, down, start, end, top, bottom)

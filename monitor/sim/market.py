@@ -6,8 +6,9 @@ from bisect import bisect_left
 from functools import lru_cache
 
 from monitor.market import Candle, HistoryInterval, Interval, Origin, SecondsInterval
+from monitor.sim.bars import LAST_TRADE_S, Bar, Correction, DayMinutes, merge, path_price
 from monitor.sim.catalogue import Catalogue, SimInstrument
-from monitor.sim.prices import LAST_TRADE_S, Bar, Correction, DayMinutes, PriceModel, merge, path_price
+from monitor.sim.prices import PriceModel
 from monitor.sim.sessions import NORMAL, Sessions
 
 DAY = 86_400

@@ -9,6 +9,10 @@ LAST_TRADE_S = 60.0 - 0.001
 """Seconds into a trading minute of its last trade: the model trades continuously, so the last trade
 of a finished minute is at its very end (a forming candle sent at :59.8 said :59.8, so the closed
 candle's `last_trade_ts` must not say an earlier :59); the feed measures lag from these stamps."""
+Turn = tuple[float, int]
+"""Where in its minute (0..1) a price path turns, and at what price: the minute's high or low."""
+MinutePath = tuple[int, int, Turn, Turn]
+"""A minute's price path: (open, close, first turn, second turn)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ def merge(bars: list[Bar]) -> Bar | None:
     )
 
 
-def path_price(o: int, c: int, turn1: tuple[float, int], turn2: tuple[float, int], fraction: float) -> float:
+def path_price(o: int, c: int, turn1: Turn, turn2: Turn, fraction: float) -> float:
     """A minute's price `fraction` (0..1) of the way through it: open → turn1 → turn2 → close, each
     turn (fraction of the minute, price) the minute's high or low."""
     (f1, x1), (f2, x2) = turn1, turn2
@@ -97,7 +101,7 @@ class DayMinutes:
             self.base + self.index[hi - 1] * 60 + LAST_TRADE_S,
         )
 
-    def _turns(self, p: int) -> tuple[tuple[float, int], tuple[float, int]]:
+    def _turns(self, p: int) -> tuple[Turn, Turn]:
         """Where (fraction of the minute) and at what price position p's path turns: high and low."""
         f1, f2, high_first = self.shape[p]
         x1, x2 = (self.high[p], self.low[p]) if high_first else (self.low[p], self.high[p])

@@ -6,7 +6,7 @@ from bisect import bisect_left
 from functools import lru_cache
 
 from monitor.market import Candle, HistoryInterval, Interval, Origin, SecondsInterval
-from monitor.sim.bars import LAST_TRADE_S, Bar, Correction, DayMinutes, merge, path_price
+from monitor.sim.bars import LAST_TRADE_S, Bar, Correction, DayMinutes, MinutePath, merge, path_price
 from monitor.sim.catalogue import Catalogue, SimInstrument
 from monitor.sim.prices import PriceModel
 from monitor.sim.sessions import NORMAL, Sessions
@@ -15,6 +15,8 @@ DAY = 86_400
 DAY_CACHE = 1024
 """Instrument-days of minute candles kept (~0.8 MB each): each instrument a stream serves needs its
 current day on every tick, so this bounds how many instruments the streams can serve cheaply."""
+MINUTE_CACHE = 4096
+"""Instrument-minutes of last-price shape kept (~0.2 KB each): a few minutes of the whole catalogue."""
 CORRECTION_DELAY = 5.0  # sim seconds between a preliminary closing candle and its correction
 
 
@@ -36,6 +38,8 @@ class Market:
         self.day_minutes = lru_cache(maxsize=DAY_CACHE)(self._day_minutes)
         self._day_bar = lru_cache(maxsize=16_384)(self._compute_day_bar)
         self._trading = lru_cache(maxsize=16)(self._trading_minutes)
+        # A stream asks each last-price subscription's minute on every tick: keep a few minutes of all.
+        self._minute = lru_cache(maxsize=MINUTE_CACHE)(self._minute_of)
 
     def _model(self, uid: str) -> PriceModel:
         model = self._models.get(uid)
@@ -161,7 +165,7 @@ class Market:
         of_day = (minute - day * DAY) // 60
         trading = self._trading(day)
         if trading is None or of_day in trading[1]:
-            o, c, turn1, turn2 = model.minute_at(day, of_day)
+            o, c, turn1, turn2 = self._minute(uid, day, of_day)
             return round(path_price(o, c, turn1, turn2, (t - minute) / 60.0)), t
         for back in range(8):
             found = self._trading(day - back)
@@ -171,6 +175,9 @@ class Market:
                 last = index[p - 1]
                 return model.path_at(day - back, last + 1), (day - back) * DAY + last * 60 + LAST_TRADE_S
         return None
+
+    def _minute_of(self, uid: str, day: int, of_day: int) -> MinutePath:
+        return self._model(uid).minute_at(day, of_day)
 
     def _trading_minutes(self, day: int) -> tuple[list[int], frozenset[int]] | None:
         """The day's trading minutes, listed and as a set; None when every minute trades."""

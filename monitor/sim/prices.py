@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import blake2b
 
-from monitor.sim.bars import LAST_TRADE_S, MINUTES, Bar, Correction, DayMinutes
+from monitor.sim.bars import LAST_TRADE_S, MINUTES, Bar, Correction, DayMinutes, MinutePath
 
 _DAY_SCALES = (1, 4, 16, 64, 256)  # days between knots of each inter-day layer
 _MINUTE_SCALES = (1, 5, 15, 60, 240)  # minutes between knots; each divides a day, so knots meet at 00:00
@@ -178,7 +178,7 @@ class PriceModel:
         d = self._noise_at(day, i) - (shape.start + (shape.end - shape.start) * i / MINUTES)
         return self._place(bar, i, d, shape.up, shape.down)
 
-    def minute_at(self, day: int, m: int) -> tuple[int, int, tuple[float, int], tuple[float, int]]:
+    def minute_at(self, day: int, m: int) -> MinutePath:
         """Minute m of the day as `minutes` makes it, alone: (open, close, first turn, second turn)."""
         bar, shape = self.day_bar(day), self.day_shape(day)
         o, c = self.path_at(day, m), self.path_at(day, m + 1)

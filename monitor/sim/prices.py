@@ -258,15 +258,14 @@ class PriceModel:
         and the day's shape (what `path_at` needs to give any one of them alone)."""
         noise = self._noise(day)
         start, end = noise[0], noise[MINUTES]
-        dev = [x - (start + (end - start) * i / MINUTES) for i, x in enumerate(noise)]
-        line = [bar.open + (bar.close - bar.open) * i / MINUTES for i in range(MINUTES + 1)]
-        up = min(((bar.high - y) / d for y, d in zip(line, dev, strict=True) if d > 0), default=0.0)
-        down = min(((y - bar.low) / -d for y, d in zip(line, dev, strict=True) if d < 0), default=0.0)
-        high, low = bar.high, bar.low  # `_place` inlined: this pass runs per instrument and day
-        path = [
-            min(high, max(low, round(y + d * (up if d > 0 else down))))
-            for y, d in zip(line, dev, strict=True)
-        ]
-        path[0], path[MINUTES] = min(high, max(low, bar.open)), min(high, max(low, bar.close))
+        span, o, move, high, low = end - start, bar.open, bar.close - bar.open, bar.high, bar.low
+        dev = [x - (start + span * i / MINUTES) for i, x in enumerate(noise)]
+        line = [o + move * i / MINUTES for i in range(MINUTES + 1)]
+        up = min([(high - y) / d for y, d in zip(line, dev, strict=True) if d > 0], default=0.0)
+        down = min([(y - low) / -d for y, d in zip(line, dev, strict=True) if d < 0], default=0.0)
+        # `_place` inlined (this pass runs per instrument and day), its clamp as comparisons.
+        path = [round(y + d * (up if d > 0 else down)) for y, d in zip(line, dev, strict=True)]
+        path = [p if low <= p <= high else (high if p > high else low) for p in path]
+        path[0], path[MINUTES] = min(high, max(low, o)), min(high, max(low, bar.close))
         top, bottom = path.index(max(path)), path.index(min(path))  # the first of each
         return path, DayShape(up, down, start, end, top, bottom)

@@ -13,10 +13,12 @@ from tests.perf.procs import child_main, quiet_logs, results_in_child
 
 START = 1_764_000_000.0 + 37.25  # a Monday afternoon, part-way through a minute
 DAY = 86_400
-COLD_BUDGET = 1.0
-"""The cold no-ids call against N cold per-id calls: asking for all at once is never slower."""
-OLD_BUDGET = 0.5
-"""Against building a day of minute candles per instrument (what the call did before): half at most."""
+FAR = 1_000  # days between the measured instants: more than the slowest noise layer's 2 × 256 days
+COLD_BUDGET = 1.2
+"""The cold no-ids call against N cold per-id calls: both make each instrument's day shape once, so
+all at once is no slower than one by one (~0.7-0.95 measured; the margin is a loaded machine's)."""
+OLD_BUDGET = 0.6
+"""Against building a day of minute candles per instrument, what the call did before (~0.35-0.45)."""
 RSS_BUDGET = 0.05
 """Peak RSS growth against the days built × N: a twentieth at most (it was ~850 MB)."""
 
@@ -52,8 +54,8 @@ async def _measure(quick: bool) -> dict[str, float]:
         started = time.perf_counter()
         await md.GetLastPrices(marketdata_pb2.GetLastPricesRequest(), metadata=meta)
         out["warm_s"] = time.perf_counter() - started
-        # Reference 1: per-id calls on a day nothing has been asked about yet (cold too), × N.
-        clock.advance(3 * DAY)
+        # Reference 1: per-id calls, × N, on a day so far off that no cache holds any of its noise.
+        clock.advance(FAR * DAY)
         sample = items[:: max(1, len(items) // (20 if quick else 60))]
         started = time.perf_counter()
         for item in sample:
@@ -61,7 +63,7 @@ async def _measure(quick: bool) -> dict[str, float]:
             await md.GetLastPrices(one, metadata=meta)
         out["per_id_x_n_s"] = (time.perf_counter() - started) / len(sample) * n
         # Reference 2: a day of minute candles per instrument, as the call used to build, × N.
-        market, day = sim.state.market, int(clock.now()) // DAY + 3
+        market, day = sim.state.market, int(clock.now()) // DAY + FAR
         days = sample[: 10 if quick else 25]
         gc.collect()
         before = process.memory_info().rss

@@ -61,6 +61,8 @@ class FakeInstruments(instruments_pb2_grpc.InstrumentsServiceServicer):
     def ShareBy(self, request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
 
+    BondBy = EtfBy = FutureBy = CurrencyBy = ShareBy
+
     def Shares(self, request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "12001")
 

@@ -324,6 +324,28 @@ class BondsResponse(_message.Message):
 Global___BondsResponse: _TypeAlias = BondsResponse  # noqa: Y015
 
 @_typing.final
+class BondResponse(_message.Message):
+    """BondBy: one bond looked up by an InstrumentRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def instrument(self) -> Global___Bond: ...
+    def __init__(
+        self,
+        *,
+        instrument: Global___Bond | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BondResponse: _TypeAlias = BondResponse  # noqa: Y015
+
+@_typing.final
 class Etf(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -413,6 +435,28 @@ class EtfsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EtfsResponse: _TypeAlias = EtfsResponse  # noqa: Y015
+
+@_typing.final
+class EtfResponse(_message.Message):
+    """EtfBy: one etf looked up by an InstrumentRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def instrument(self) -> Global___Etf: ...
+    def __init__(
+        self,
+        *,
+        instrument: Global___Etf | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EtfResponse: _TypeAlias = EtfResponse  # noqa: Y015
 
 @_typing.final
 class Future(_message.Message):
@@ -516,6 +560,28 @@ class FuturesResponse(_message.Message):
 Global___FuturesResponse: _TypeAlias = FuturesResponse  # noqa: Y015
 
 @_typing.final
+class FutureResponse(_message.Message):
+    """FutureBy: one future looked up by an InstrumentRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def instrument(self) -> Global___Future: ...
+    def __init__(
+        self,
+        *,
+        instrument: Global___Future | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FutureResponse: _TypeAlias = FutureResponse  # noqa: Y015
+
+@_typing.final
 class Currency(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -605,6 +671,28 @@ class CurrenciesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CurrenciesResponse: _TypeAlias = CurrenciesResponse  # noqa: Y015
+
+@_typing.final
+class CurrencyResponse(_message.Message):
+    """CurrencyBy: one currency looked up by an InstrumentRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def instrument(self) -> Global___Currency: ...
+    def __init__(
+        self,
+        *,
+        instrument: Global___Currency | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CurrencyResponse: _TypeAlias = CurrencyResponse  # noqa: Y015
 
 @_typing.final
 class Instrument(_message.Message):

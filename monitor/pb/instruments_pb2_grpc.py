@@ -49,20 +49,40 @@ class InstrumentsServiceStub:
                 request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
                 response_deserializer=monitor_dot_pb_dot_instruments__pb2.BondsResponse.FromString,
                 _registered_method=True)
+        self.BondBy = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/BondBy',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.BondResponse.FromString,
+                _registered_method=True)
         self.Etfs = channel.unary_unary(
                 '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Etfs',
                 request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
                 response_deserializer=monitor_dot_pb_dot_instruments__pb2.EtfsResponse.FromString,
+                _registered_method=True)
+        self.EtfBy = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/EtfBy',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.EtfResponse.FromString,
                 _registered_method=True)
         self.Futures = channel.unary_unary(
                 '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Futures',
                 request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
                 response_deserializer=monitor_dot_pb_dot_instruments__pb2.FuturesResponse.FromString,
                 _registered_method=True)
+        self.FutureBy = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/FutureBy',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.FutureResponse.FromString,
+                _registered_method=True)
         self.Currencies = channel.unary_unary(
                 '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Currencies',
                 request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
                 response_deserializer=monitor_dot_pb_dot_instruments__pb2.CurrenciesResponse.FromString,
+                _registered_method=True)
+        self.CurrencyBy = channel.unary_unary(
+                '/tinkoff.public.invest.api.contract.v1.InstrumentsService/CurrencyBy',
+                request_serializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+                response_deserializer=monitor_dot_pb_dot_instruments__pb2.CurrencyResponse.FromString,
                 _registered_method=True)
         self.GetInstrumentBy = channel.unary_unary(
                 '/tinkoff.public.invest.api.contract.v1.InstrumentsService/GetInstrumentBy',
@@ -97,7 +117,19 @@ class InstrumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BondBy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Etfs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EtfBy(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,7 +141,19 @@ class InstrumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FutureBy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Currencies(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CurrencyBy(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -145,20 +189,40 @@ def add_InstrumentsServiceServicer_to_server(servicer, server):
                     request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
                     response_serializer=monitor_dot_pb_dot_instruments__pb2.BondsResponse.SerializeToString,
             ),
+            'BondBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.BondBy,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.BondResponse.SerializeToString,
+            ),
             'Etfs': grpc.unary_unary_rpc_method_handler(
                     servicer.Etfs,
                     request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
                     response_serializer=monitor_dot_pb_dot_instruments__pb2.EtfsResponse.SerializeToString,
+            ),
+            'EtfBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.EtfBy,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.EtfResponse.SerializeToString,
             ),
             'Futures': grpc.unary_unary_rpc_method_handler(
                     servicer.Futures,
                     request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
                     response_serializer=monitor_dot_pb_dot_instruments__pb2.FuturesResponse.SerializeToString,
             ),
+            'FutureBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.FutureBy,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.FutureResponse.SerializeToString,
+            ),
             'Currencies': grpc.unary_unary_rpc_method_handler(
                     servicer.Currencies,
                     request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.FromString,
                     response_serializer=monitor_dot_pb_dot_instruments__pb2.CurrenciesResponse.SerializeToString,
+            ),
+            'CurrencyBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.CurrencyBy,
+                    request_deserializer=monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.FromString,
+                    response_serializer=monitor_dot_pb_dot_instruments__pb2.CurrencyResponse.SerializeToString,
             ),
             'GetInstrumentBy': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInstrumentBy,
@@ -263,6 +327,33 @@ class InstrumentsService:
             _registered_method=True)
 
     @staticmethod
+    def BondBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/BondBy',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.BondResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Etfs(request,
             target,
             options=(),
@@ -279,6 +370,33 @@ class InstrumentsService:
             '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Etfs',
             monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
             monitor_dot_pb_dot_instruments__pb2.EtfsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EtfBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/EtfBy',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.EtfResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -317,6 +435,33 @@ class InstrumentsService:
             _registered_method=True)
 
     @staticmethod
+    def FutureBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/FutureBy',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.FutureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Currencies(request,
             target,
             options=(),
@@ -333,6 +478,33 @@ class InstrumentsService:
             '/tinkoff.public.invest.api.contract.v1.InstrumentsService/Currencies',
             monitor_dot_pb_dot_instruments__pb2.InstrumentsRequest.SerializeToString,
             monitor_dot_pb_dot_instruments__pb2.CurrenciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CurrencyBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tinkoff.public.invest.api.contract.v1.InstrumentsService/CurrencyBy',
+            monitor_dot_pb_dot_instruments__pb2.InstrumentRequest.SerializeToString,
+            monitor_dot_pb_dot_instruments__pb2.CurrencyResponse.FromString,
             options,
             channel_credentials,
             insecure,

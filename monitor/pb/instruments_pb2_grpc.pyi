@@ -34,9 +34,13 @@ class InstrumentsServiceStub:
     ShareBy: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.ShareResponse]
     Shares: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.SharesResponse]
     Bonds: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.BondsResponse]
+    BondBy: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.BondResponse]
     Etfs: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.EtfsResponse]
+    EtfBy: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.EtfResponse]
     Futures: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.FuturesResponse]
+    FutureBy: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.FutureResponse]
     Currencies: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.CurrenciesResponse]
+    CurrencyBy: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.CurrencyResponse]
     GetInstrumentBy: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.InstrumentResponse]
     FindInstrument: _grpc.UnaryUnaryMultiCallable[_instruments_pb2.FindInstrumentRequest, _instruments_pb2.FindInstrumentResponse]
 
@@ -46,9 +50,13 @@ class InstrumentsServiceAsyncStub(InstrumentsServiceStub):
     ShareBy: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.ShareResponse]  # type: ignore[assignment]
     Shares: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.SharesResponse]  # type: ignore[assignment]
     Bonds: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.BondsResponse]  # type: ignore[assignment]
+    BondBy: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.BondResponse]  # type: ignore[assignment]
     Etfs: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.EtfsResponse]  # type: ignore[assignment]
+    EtfBy: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.EtfResponse]  # type: ignore[assignment]
     Futures: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.FuturesResponse]  # type: ignore[assignment]
+    FutureBy: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.FutureResponse]  # type: ignore[assignment]
     Currencies: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentsRequest, _instruments_pb2.CurrenciesResponse]  # type: ignore[assignment]
+    CurrencyBy: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.CurrencyResponse]  # type: ignore[assignment]
     GetInstrumentBy: _aio.UnaryUnaryMultiCallable[_instruments_pb2.InstrumentRequest, _instruments_pb2.InstrumentResponse]  # type: ignore[assignment]
     FindInstrument: _aio.UnaryUnaryMultiCallable[_instruments_pb2.FindInstrumentRequest, _instruments_pb2.FindInstrumentResponse]  # type: ignore[assignment]
 
@@ -75,11 +83,25 @@ class InstrumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_instruments_pb2.BondsResponse, _abc.Awaitable[_instruments_pb2.BondsResponse]]: ...
 
     @_abc_1.abstractmethod
+    def BondBy(
+        self,
+        request: _instruments_pb2.InstrumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instruments_pb2.BondResponse, _abc.Awaitable[_instruments_pb2.BondResponse]]: ...
+
+    @_abc_1.abstractmethod
     def Etfs(
         self,
         request: _instruments_pb2.InstrumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_instruments_pb2.EtfsResponse, _abc.Awaitable[_instruments_pb2.EtfsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def EtfBy(
+        self,
+        request: _instruments_pb2.InstrumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instruments_pb2.EtfResponse, _abc.Awaitable[_instruments_pb2.EtfResponse]]: ...
 
     @_abc_1.abstractmethod
     def Futures(
@@ -89,11 +111,25 @@ class InstrumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_instruments_pb2.FuturesResponse, _abc.Awaitable[_instruments_pb2.FuturesResponse]]: ...
 
     @_abc_1.abstractmethod
+    def FutureBy(
+        self,
+        request: _instruments_pb2.InstrumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instruments_pb2.FutureResponse, _abc.Awaitable[_instruments_pb2.FutureResponse]]: ...
+
+    @_abc_1.abstractmethod
     def Currencies(
         self,
         request: _instruments_pb2.InstrumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_instruments_pb2.CurrenciesResponse, _abc.Awaitable[_instruments_pb2.CurrenciesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CurrencyBy(
+        self,
+        request: _instruments_pb2.InstrumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instruments_pb2.CurrencyResponse, _abc.Awaitable[_instruments_pb2.CurrencyResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetInstrumentBy(

@@ -27,5 +27,7 @@ class SimConfig:
     instruments_limit_per_minute: int = 200  # InstrumentsService's
     subscription_requests_per_minute: int = 100
     max_subscriptions_per_stream: int = 300
+    max_streams_per_token: int = 16  # open market-data streams (limits.md, grades 1-4); then 80001
+    stream_counter_refresh_seconds: float = 120.0  # a closed stream's place frees at the next refresh
     idle_stream_seconds: float = 120.0  # a stream with no subscriptions this long ends with 80004
     tick_seconds: float = 0.02  # wall time between market ticks

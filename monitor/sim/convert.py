@@ -9,9 +9,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from monitor.market import Interval
 from monitor.pb import common_pb2, instruments_pb2, marketdata_pb2
+from monitor.sim.bars import Bar
 from monitor.sim.catalogue import SimInstrument
 from monitor.sim.market import price_parts
-from monitor.sim.prices import Bar
 from monitor.wire import seconds_to_timestamp, to_quotation
 
 

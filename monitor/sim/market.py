@@ -6,14 +6,17 @@ from bisect import bisect_left
 from functools import lru_cache
 
 from monitor.market import Candle, HistoryInterval, Interval, Origin, SecondsInterval
+from monitor.sim.bars import LAST_TRADE_S, Bar, Correction, DayMinutes, MinutePath, merge, path_price
 from monitor.sim.catalogue import Catalogue, SimInstrument
-from monitor.sim.prices import LAST_TRADE_S, Bar, Correction, DayMinutes, PriceModel, merge
+from monitor.sim.prices import PriceModel
 from monitor.sim.sessions import NORMAL, Sessions
 
 DAY = 86_400
 DAY_CACHE = 1024
 """Instrument-days of minute candles kept (~0.8 MB each): each instrument a stream serves needs its
 current day on every tick, so this bounds how many instruments the streams can serve cheaply."""
+MINUTE_CACHE = 4096
+"""Instrument-minutes of last-price shape kept (~0.2 KB each): a few minutes of the whole catalogue."""
 CORRECTION_DELAY = 5.0  # sim seconds between a preliminary closing candle and its correction
 
 
@@ -34,6 +37,9 @@ class Market:
         # A day of minutes per instrument a stream serves must stay cached, or every tick rebuilds it.
         self.day_minutes = lru_cache(maxsize=DAY_CACHE)(self._day_minutes)
         self._day_bar = lru_cache(maxsize=16_384)(self._compute_day_bar)
+        self._trading = lru_cache(maxsize=16)(self._trading_minutes)
+        # A stream asks each last-price subscription's minute on every tick: keep a few minutes of all.
+        self._minute = lru_cache(maxsize=MINUTE_CACHE)(self._minute_of)
 
     def _model(self, uid: str) -> PriceModel:
         model = self._models.get(uid)
@@ -138,20 +144,45 @@ class Market:
         return self._model(uid).is_corrected(minute // 60) and self.sessions.status(minute) == NORMAL
 
     def last_price(self, uid: str, t: float) -> tuple[int, float] | None:
-        """(ticks, trade time) of the last trade at or before t, looking back up to a week."""
+        """(ticks, trade time) of the last trade at or before t, looking back up to a week.
+
+        Made from the one minute it falls in (`PriceModel.minute_at`), never from a day of minute
+        candles, so every instrument's price at once stays cheap (GetLastPrices without ids); it is
+        bit for bit the close of the forming candle at t, or of the last closed one. None before the
+        instrument's first candle (a future not trading yet), as GetCandles has no candle then.
+        """
+        found = self._last_trade(uid, t)
+        return found if found is not None and found[1] >= self._first_minute(uid) else None
+
+    def _first_minute(self, uid: str) -> int:
+        item = self.catalogue.by_uid(uid)
+        return item.first_1min if item is not None else 0
+
+    def _last_trade(self, uid: str, t: float) -> tuple[int, float] | None:
+        model = self._model(uid)
         minute = int(t) // 60 * 60
         day = minute // DAY
-        minutes = self.day_minutes(uid, day)
-        partial = minutes.partial((minute - day * DAY) // 60, (t - minute) / 60.0, t)
-        if partial is not None:
-            return partial.close, t
+        of_day = (minute - day * DAY) // 60
+        trading = self._trading(day)
+        if trading is None or of_day in trading[1]:
+            o, c, turn1, turn2 = self._minute(uid, day, of_day)
+            return round(path_price(o, c, turn1, turn2, (t - minute) / 60.0)), t
         for back in range(8):
-            minutes = self.day_minutes(uid, day - back)
-            limit = (minute - (day - back) * DAY) // 60 if back == 0 else 1440
-            p = _position(minutes, limit)
-            if p > 0:
-                return minutes.close[p - 1], minutes.base + minutes.index[p - 1] * 60 + LAST_TRADE_S
+            found = self._trading(day - back)
+            index = found[0] if found is not None else range(1440)
+            p = bisect_left(index, of_day if back == 0 else 1440)
+            if p > 0:  # the last trade was the end of that day's last trading minute before t
+                last = index[p - 1]
+                return model.path_at(day - back, last + 1), (day - back) * DAY + last * 60 + LAST_TRADE_S
         return None
+
+    def _minute_of(self, uid: str, day: int, of_day: int) -> MinutePath:
+        return self._model(uid).minute_at(day, of_day)
+
+    def _trading_minutes(self, day: int) -> tuple[list[int], frozenset[int]] | None:
+        """The day's trading minutes, listed and as a set; None when every minute trades."""
+        minutes = self.sessions.trading_minutes(day)
+        return None if minutes is None else (minutes, frozenset(minutes))
 
     def periods(self, interval: HistoryInterval, start: int, end: int) -> list[int]:
         """Starts of the periods from the one containing `start` up to those starting before `end`."""

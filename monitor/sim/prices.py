@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import blake2b
 
-MINUTES = 1440
+from monitor.sim.bars import LAST_TRADE_S, MINUTES, Bar, Correction, DayMinutes, MinutePath
+
 _DAY_SCALES = (1, 4, 16, 64, 256)  # days between knots of each inter-day layer
 _MINUTE_SCALES = (1, 5, 15, 60, 240)  # minutes between knots; each divides a day, so knots meet at 00:00
 _U32 = float(1 << 32)
-LAST_TRADE_S = 60.0 - 0.001
-"""Seconds into a trading minute of its last trade: the model trades continuously, so the last trade
-of a finished minute is at its very end (a forming candle sent at :59.8 said :59.8, so the closed
-candle's `last_trade_ts` must not say an earlier :59); the feed measures lag from these stamps."""
+SHAPES_KEPT = 8
+"""Day shapes an instrument keeps (~100 bytes each): today and the days a last price looks back over."""
 _CORRECTED = -0.9  # a minute whose "c" knot is below this gets a late correction (one in twenty)
 
 
@@ -71,113 +70,18 @@ def _knot(seed: int, uid: str, layer: str, scale: int, index: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Bar:
-    """An aggregated candle in ticks and lots; `last_trade` is epoch seconds of its newest trade."""
+class DayShape:
+    """What places one minute on its day's path without the other 1440 (see `PriceModel.path_at`):
+    the scales of the noise above and below the open→close line, the noise at the day's two ends,
+    and the first boundaries where the path is highest and lowest (those minutes touch the day's
+    high and low)."""
 
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-    volume_buy: int
-    last_trade: float
-
-
-def merge(bars: list[Bar]) -> Bar | None:
-    """The aggregate of consecutive bars (None for none)."""
-    if not bars:
-        return None
-    if len(bars) == 1:
-        return bars[0]
-    return Bar(
-        bars[0].open,
-        max(b.high for b in bars),
-        min(b.low for b in bars),
-        bars[-1].close,
-        sum(b.volume for b in bars),
-        sum(b.volume_buy for b in bars),
-        bars[-1].last_trade,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Correction:
-    """How a minute's preliminary close differs from its final one (ticks, lots)."""
-
-    close: int
-    volume: int
-    volume_buy: int
-
-
-class DayMinutes:
-    """The 1440 minute candles of one instrument on one UTC day, restricted to trading minutes."""
-
-    __slots__ = ("base", "close", "corrections", "first", "high", "index", "low", "open", "position",
-                 "shape", "volume", "volume_buy")  # fmt: skip
-
-    def __init__(self, base: int, open_: list[int], high: list[int], low: list[int], close: list[int],
-                 volume: list[int], volume_buy: list[int], shape: list[tuple[float, float, bool]],
-                 corrections: dict[int, Correction], trading: list[int] | None) -> None:  # fmt: skip
-        self.base = base  # epoch seconds of 00:00 UTC
-        self.index = list(range(MINUTES)) if trading is None else trading
-        keep = self.index
-        self.position = {m: p for p, m in enumerate(keep)}
-        self.open = [open_[m] for m in keep] if trading is not None else open_
-        self.high = [high[m] for m in keep] if trading is not None else high
-        self.low = [low[m] for m in keep] if trading is not None else low
-        self.close = [close[m] for m in keep] if trading is not None else close
-        self.volume = [volume[m] for m in keep] if trading is not None else volume
-        self.volume_buy = [volume_buy[m] for m in keep] if trading is not None else volume_buy
-        self.shape = [shape[m] for m in keep] if trading is not None else shape
-        self.corrections = corrections
-
-    def aggregate(self, lo: int, hi: int) -> Bar | None:
-        """The aggregate of trading positions [lo, hi) (positions index the trading minutes)."""
-        if hi <= lo:
-            return None
-        return Bar(
-            self.open[lo],
-            max(self.high[lo:hi]),
-            min(self.low[lo:hi]),
-            self.close[hi - 1],
-            sum(self.volume[lo:hi]),
-            sum(self.volume_buy[lo:hi]),
-            self.base + self.index[hi - 1] * 60 + LAST_TRADE_S,
-        )
-
-    def _turns(self, p: int) -> tuple[tuple[float, int], tuple[float, int]]:
-        """Where (fraction of the minute) and at what price position p's path turns: high and low."""
-        f1, f2, high_first = self.shape[p]
-        x1, x2 = (self.high[p], self.low[p]) if high_first else (self.low[p], self.high[p])
-        return (f1, x1), (f2, x2)
-
-    def _price(self, p: int, fraction: float) -> float:
-        """Position p's price `fraction` (0..1) of the way through its minute (open → x1 → x2 → close)."""
-        (f1, x1), (f2, x2) = self._turns(p)
-        o, c = self.open[p], self.close[p]
-        if fraction < f1:
-            return o + (x1 - o) * fraction / f1
-        if fraction < f2:
-            return x1 + (x2 - x1) * (fraction - f1) / (f2 - f1)
-        return x2 + (c - x2) * (fraction - f2) / (1.0 - f2)
-
-    def partial(self, minute: int, fraction: float, at: float) -> Bar | None:
-        """Minute `minute` of the day as seen `fraction` (0..1) of the way through it."""
-        p = self.position.get(minute)
-        return None if p is None else self.span(p, 0.0, fraction, at)
-
-    def span(self, p: int, lo: float, hi: float, last_trade: float) -> Bar:
-        """Position p's trading over fractions [lo, hi] of its minute as one bar.
-
-        Prices follow the minute's path and its turns inside the span; volumes are the minute's
-        cumulative share at `hi` less that at `lo`, so spans that tile the minute sum to it exactly,
-        and [0, f] is the forming minute at f.
-        """
-        o, c = round(self._price(p, lo)), round(self._price(p, hi))
-        seen = [o, c] + [x for f, x in self._turns(p) if lo <= f <= hi]
-        volume, buy = self.volume[p], self.volume_buy[p]
-        return Bar(o, max(seen), min(seen), c, int(volume * hi) - int(volume * lo),
-                   int(buy * hi) - int(buy * lo), last_trade)  # fmt: skip
+    up: float
+    down: float
+    start: float
+    end: float
+    top: int
+    bottom: int
 
 
 class PriceModel:
@@ -190,6 +94,7 @@ class PriceModel:
         self.daily_vol = daily_vol
         self.day_volume = max(day_volume, 20 * MINUTES)
         self.day_bar = lru_cache(maxsize=8192)(self._day_bar)
+        self._shapes: dict[int, DayShape] = {}  # by day, the newest SHAPES_KEPT
 
     def boundary(self, day: int) -> int:
         """The price (ticks) at 00:00 UTC of `day` (days since the epoch)."""
@@ -216,7 +121,8 @@ class PriceModel:
     def minutes(self, day: int, trading: list[int] | None) -> DayMinutes:
         """Every minute candle of `day`; only `trading` minutes kept when given."""
         bar = self.day_bar(day)
-        path = self._path(day, bar)
+        path, shape_of_day = self._path(day, bar)
+        self._remember(day, shape_of_day)
         rng = [_uniforms(d) for d in _digests(self.seed, self.uid, "m", start=day * MINUTES, count=MINUTES)]
         typical = max(1, (bar.high - bar.low) // 30)
         opens, closes = path[:-1], path[1:]
@@ -227,12 +133,8 @@ class PriceModel:
             max(bar.low, min(o, c) - int(u[1] * typical)) for o, c, u in zip(opens, closes, rng, strict=True)
         ]
         # The scaled path touches the day's extremes; pin them to a minute in case rounding missed.
-        top, bottom = (
-            max(range(MINUTES + 1), key=path.__getitem__),
-            min(range(MINUTES + 1), key=path.__getitem__),
-        )
-        highs[min(top, MINUTES - 1)] = bar.high
-        lows[min(bottom, MINUTES - 1)] = bar.low
+        highs[min(shape_of_day.top, MINUTES - 1)] = bar.high
+        lows[min(shape_of_day.bottom, MINUTES - 1)] = bar.low
         weights = [0.3 + u[2] for u in rng]
         total = sum(weights)
         spare = bar.volume - MINUTES
@@ -257,6 +159,40 @@ class PriceModel:
             day * 86_400, opens, highs, lows, closes, volumes, buys, shape, corrections, trading
         )
 
+    def day_shape(self, day: int) -> DayShape:
+        """The day's shape: remembered from `minutes` or one path pass (no minute candles are made)."""
+        shape = self._shapes.get(day)
+        if shape is None:
+            shape = self._path(day, self.day_bar(day))[1]
+            self._remember(day, shape)
+        return shape
+
+    def _remember(self, day: int, shape: DayShape) -> None:
+        self._shapes[day] = shape
+        while len(self._shapes) > SHAPES_KEPT:
+            del self._shapes[next(iter(self._shapes))]  # the oldest remembered
+
+    def path_at(self, day: int, i: int) -> int:
+        """`_path(day, bar)[0][i]` alone: ten knots and the day's shape instead of the 1441 boundaries."""
+        bar, shape = self.day_bar(day), self.day_shape(day)
+        d = self._noise_at(day, i) - (shape.start + (shape.end - shape.start) * i / MINUTES)
+        return self._place(bar, i, d, shape.up, shape.down)
+
+    def minute_at(self, day: int, m: int) -> MinutePath:
+        """Minute m of the day as `minutes` makes it, alone: (open, close, first turn, second turn)."""
+        bar, shape = self.day_bar(day), self.day_shape(day)
+        o, c = self.path_at(day, m), self.path_at(day, m + 1)
+        u = _uniforms(_digest(self.seed, self.uid, "m", day * MINUTES + m))
+        typical = max(1, (bar.high - bar.low) // 30)
+        high = min(bar.high, max(o, c) + int(u[0] * typical))
+        low = max(bar.low, min(o, c) - int(u[1] * typical))
+        high = bar.high if m == min(shape.top, MINUTES - 1) else high  # the pins `minutes` sets
+        low = bar.low if m == min(shape.bottom, MINUTES - 1) else low
+        f1, f2 = 0.1 + 0.35 * u[4], 0.55 + 0.35 * u[5]
+        if u[6] < 0.5:  # the high comes first
+            return o, c, (f1, high), (f2, low)
+        return o, c, (f1, low), (f2, high)
+
     def is_corrected(self, minute: int) -> bool:
         """Whether epoch minute `minute` gets a late correction (one in twenty; one hash, no day)."""
         return _knot(self.seed, self.uid, "c", 1, minute) < _CORRECTED
@@ -270,25 +206,66 @@ class PriceModel:
         lots = min(volume - 1, 1 + int(volume * 0.2 * u))
         return Correction(close=shift, volume=lots, volume_buy=min(buy, lots))
 
-    def _path(self, day: int, bar: Bar) -> list[int]:
-        """Prices at the 1441 minute boundaries of the day, from bar.open to bar.close within [low, high]."""
+    def _noise(self, day: int) -> list[float]:
+        """The minute-scale value noise at the 1441 minute boundaries of the day (`_noise_at` in bulk)."""
         first = day * MINUTES
         layers: list[list[float]] = []
         for scale in _MINUTE_SCALES:
             knots = _knots(self.seed, self.uid, "m", scale, first // scale, MINUTES // scale + 1)
+            if scale == 1:  # amplitude 1 and no steps between knots: the knots themselves
+                layers.append(knots)
+                continue
             amplitude = math.sqrt(scale)
-            layer: list[float] = []
-            for a, b in itertools.pairwise(knots):
-                step = (b - a) / scale
-                layer.extend([amplitude * (a + step * r) for r in range(scale)])
+            steps = [(b - a) / scale for a, b in itertools.pairwise(knots)]
+            layer = [
+                amplitude * (a + step * r)
+                for a, step in zip(knots[:-1], steps, strict=True)
+                for r in range(scale)
+            ]
             layer.append(amplitude * knots[-1])
             layers.append(layer)
-        noise = [sum(values) for values in zip(*layers, strict=True)]
+        return list(map(sum, zip(*layers, strict=True)))
+
+    def _noise_at(self, day: int, i: int) -> float:
+        """`_noise(day)[i]` from the ten knots around boundary i, bit for bit (same terms, same order)."""
+        first = day * MINUTES
+        values: list[float] = []
+        for scale in _MINUTE_SCALES:
+            k, r = divmod(i, scale)
+            a = _knot(self.seed, self.uid, "m", scale, first // scale + k)
+            amplitude = math.sqrt(scale)
+            if r == 0:  # a knot: amplitude * (a + step * 0) is amplitude * a
+                values.append(amplitude * a)
+            else:
+                b = _knot(self.seed, self.uid, "m", scale, first // scale + k + 1)
+                values.append(amplitude * (a + (b - a) / scale * r))
+        return sum(values)
+
+    @staticmethod
+    def _place(bar: Bar, i: int, d: float, up: float, down: float) -> int:
+        """Boundary i's price from its noise deviation `d`: the line plus the scaled deviation, in range."""
+        if i == 0:
+            p = bar.open
+        elif i == MINUTES:
+            p = bar.close
+        else:
+            y = bar.open + (bar.close - bar.open) * i / MINUTES
+            p = round(y + d * (up if d > 0 else down))
+        return min(bar.high, max(bar.low, p))
+
+    def _path(self, day: int, bar: Bar) -> tuple[list[int], DayShape]:
+        """Prices at the 1441 minute boundaries of the day, from bar.open to bar.close within [low, high],
+        and the day's shape (what `path_at` needs to give any one of them alone)."""
+        noise = self._noise(day)
         start, end = noise[0], noise[MINUTES]
-        dev = [x - (start + (end - start) * i / MINUTES) for i, x in enumerate(noise)]
-        line = [bar.open + (bar.close - bar.open) * i / MINUTES for i in range(MINUTES + 1)]
-        up = min(((bar.high - y) / d for y, d in zip(line, dev, strict=True) if d > 0), default=0.0)
-        down = min(((y - bar.low) / -d for y, d in zip(line, dev, strict=True) if d < 0), default=0.0)
+        span, o, move, high, low = end - start, bar.open, bar.close - bar.open, bar.high, bar.low
+        dev = [x - (start + span * i / MINUTES) for i, x in enumerate(noise)]
+        line = [o + move * i / MINUTES for i in range(MINUTES + 1)]
+        up = min([(high - y) / d for y, d in zip(line, dev, strict=True) if d > 0], default=0.0)
+        down = min([(y - low) / -d for y, d in zip(line, dev, strict=True) if d < 0], default=0.0)
+        # `_place` inlined (this pass runs per instrument and day), its clamp as comparisons.
         path = [round(y + d * (up if d > 0 else down)) for y, d in zip(line, dev, strict=True)]
-        path[0], path[MINUTES] = bar.open, bar.close
-        return [min(bar.high, max(bar.low, p)) for p in path]
+        path = [p if low <= p <= high else (high if p > high else low) for p in path]
+        path[0], path[MINUTES] = min(high, max(low, o)), min(high, max(low, bar.close))
+        top, bottom = path.index(max(path)), path.index(min(path))  # the first of each
+        return path, DayShape(up, down, start, end, top, bottom)

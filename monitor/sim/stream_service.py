@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
 from monitor.sim.errors import abort
 from monitor.sim.gate import Gate
 from monitor.sim.kinds import StreamEnd
+from monitor.sim.limits import StreamCounter
 from monitor.sim.state import SimState
 from monitor.sim.stream import StreamSession
 
@@ -28,9 +28,6 @@ _ENDINGS: dict[StreamEnd, tuple[grpc.StatusCode, str]] = {
 }
 
 _CODES = {StreamEnd.INTERNAL: "70001", StreamEnd.LIFETIME: "80005"}
-
-MAX_STREAMS_PER_TOKEN = 16
-"""Open market-data streams one token may hold (limits.md, grades 1-4); the next one gets 80001."""
 
 
 def _token(context: Context) -> str:
@@ -46,15 +43,16 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
     def __init__(self, state: SimState, gate: Gate) -> None:
         self.state = state
         self.gate = gate
-        self.open_streams: Counter[str] = Counter()  # per token (the limit is the user's)
+        config = state.config
+        # Per token (the limit is the user's), refreshed on the sim clock like the real counter.
+        self.streams = StreamCounter(config.max_streams_per_token, config.stream_counter_refresh_seconds)
 
     async def _admit(self, context: Context) -> str:
         """The gate's checks, then the per-token stream limit; returns the token the stream counts on."""
         await self.gate.admit_stream(context)
         token = _token(context)
-        if self.open_streams[token] >= MAX_STREAMS_PER_TOKEN:
+        if not self.streams.admit(token, self.state.clock.now()):
             await abort(context, "80001")
-        self.open_streams[token] += 1
         return token
 
     @contextlib.contextmanager
@@ -62,9 +60,7 @@ class StreamService(marketdata_pb2_grpc.MarketDataStreamServiceServicer):
         try:
             yield
         finally:
-            self.open_streams[token] -= 1
-            if self.open_streams[token] <= 0:
-                del self.open_streams[token]
+            self.streams.release(token, self.state.clock.now())
             self.state.stats.sessions.pop(session.stream_id, None)
 
     def _open(self) -> StreamSession:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc.aio
 
 from monitor.market import HistoryInterval, Interval, SecondsInterval
 from monitor.pb import common_pb2, instruments_pb2, instruments_pb2_grpc, marketdata_pb2, marketdata_pb2_grpc
-from monitor.sim import convert
+from monitor.sim import convert, listing
 from monitor.sim.catalogue import SimInstrument
 from monitor.sim.errors import ApiError
 from monitor.sim.gate import INSTRUMENTS, MARKET_DATA, Gate, unary
@@ -18,6 +19,7 @@ from monitor.sim.state import SimState
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _DAY = 86_400
+_PRICES_PER_YIELD = 64
 
 # CandleInterval -> (longest from..to window in seconds, largest `limit`) per tinvest-contract.md §3.7;
 # "3 months" and "N years" get a couple of days of slack, as the real API's windows are approximate.
@@ -105,14 +107,22 @@ class MarketDataService(marketdata_pb2_grpc.MarketDataServiceServicer):
     async def GetLastPrices(
         self, request: marketdata_pb2.GetLastPricesRequest, context: Context
     ) -> marketdata_pb2.GetLastPricesResponse:
+        """The named instruments' last prices; without ids every tradable instrument's (instrument_status
+        BASE, the default) or every listed one's (ALL), all at one instant."""
         ids = list(request.instrument_id) + list(request.figi)
-        items = [self._instrument(i) for i in ids] if ids else list(self.state.catalogue.items)
+        if ids:
+            items = [self._instrument(i) for i in ids]
+        else:
+            everything = request.instrument_status == common_pb2.INSTRUMENT_STATUS_ALL
+            items = [i for i in self.state.catalogue.items if everything or i.api_tradable]
         now = self.state.clock.now()
         prices = []
-        for item in items:
+        for n, item in enumerate(items, start=1):
             found = self.state.market.last_price(item.uid, now)
             if found is not None:
                 prices.append(convert.last_price(item, found[0], found[1]))
+            if n % _PRICES_PER_YIELD == 0:
+                await asyncio.sleep(0)  # a cold catalogue-wide call: let the streams tick meanwhile
         return marketdata_pb2.GetLastPricesResponse(last_prices=prices)
 
     def _status(self, item: SimInstrument) -> marketdata_pb2.GetTradingStatusResponse:
@@ -140,7 +150,8 @@ class MarketDataService(marketdata_pb2_grpc.MarketDataServiceServicer):
 
 
 class InstrumentsService(Listings, instruments_pb2_grpc.InstrumentsServiceServicer):
-    """ShareBy, GetInstrumentBy, FindInstrument over the catalogue; the bulk listings are Listings'."""
+    """ShareBy, BondBy, EtfBy, FutureBy, CurrencyBy, GetInstrumentBy, FindInstrument over the catalogue;
+    the bulk listings are Listings'."""
 
     def __init__(self, state: SimState, gate: Gate) -> None:
         self.state = state
@@ -169,14 +180,47 @@ class InstrumentsService(Listings, instruments_pb2_grpc.InstrumentsServiceServic
             raise ApiError("50002")
         return item
 
+    def _lookup_kind(self, request: instruments_pb2.InstrumentRequest, kind: int) -> SimInstrument:
+        """A *By look-up: an instrument of another kind is not found (50002), as the real API answers."""
+        item = self._lookup(request)
+        if item.kind != kind:
+            raise ApiError("50002")
+        return item
+
     @unary(INSTRUMENTS)
     async def ShareBy(
         self, request: instruments_pb2.InstrumentRequest, context: Context
     ) -> instruments_pb2.ShareResponse:
-        item = self._lookup(request)
-        if item.kind != common_pb2.INSTRUMENT_TYPE_SHARE:
-            raise ApiError("50002")
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_SHARE)
         return instruments_pb2.ShareResponse(instrument=convert.share(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def BondBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.BondResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_BOND)
+        return instruments_pb2.BondResponse(instrument=listing.bond(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def EtfBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.EtfResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_ETF)
+        return instruments_pb2.EtfResponse(instrument=listing.etf(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def FutureBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.FutureResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_FUTURES)
+        return instruments_pb2.FutureResponse(instrument=listing.future(item, self._status()))
+
+    @unary(INSTRUMENTS)
+    async def CurrencyBy(
+        self, request: instruments_pb2.InstrumentRequest, context: Context
+    ) -> instruments_pb2.CurrencyResponse:
+        item = self._lookup_kind(request, common_pb2.INSTRUMENT_TYPE_CURRENCY)
+        return instruments_pb2.CurrencyResponse(instrument=listing.currency(item, self._status()))
 
     @unary(INSTRUMENTS)
     async def GetInstrumentBy(

@@ -35,6 +35,7 @@ BENCHMARKS = [
     "store",
     "scrollback",
     "warm_start",
+    "lastprices",
 ]
 
 

@@ -141,10 +141,14 @@ async def test_sixteen_streams_per_token_the_seventeenth_gets_80001(manual_clock
         other = second.stream()  # the limit is per token
         await other.write(candles_request("GAZP_TQBR"))
         await read_until(other, kind("subscribe_candles_response"))
-        calls.pop().cancel()  # closing one frees its place, once the server has seen it go
+        calls.pop().cancel()  # closed: its place frees at the counter's next refresh, not at once
         async with asyncio.timeout(10):
             while len(sim.stats.sessions) > 16:
                 await asyncio.sleep(0.01)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await first.stream().read()
+        assert error.value.details() == "80001"
+        manual_clock.advance(sim.config.stream_counter_refresh_seconds)
         again = first.stream()
         await again.write(candles_request("LKOH_TQBR"))
         await read_until(again, kind("subscribe_candles_response"))

@@ -159,6 +159,10 @@ def silence(stream: TextIO) -> None:
         os.dup2(devnull, stream.fileno())
 
 
+class Unreachable(Exception):
+    """The endpoint cannot be reached (refused, DNS, TLS): the message says which."""
+
+
 @contextlib.asynccontextmanager
 async def history_source(
     config: FeedConfig,
@@ -176,16 +180,28 @@ async def history_source(
 
     Raises:
         InstrumentError: the id is malformed or not found.
-        grpc.aio.AioRpcError: the API refused or could not be reached.
+        grpc.aio.AioRpcError: the API refused the call.
+        Unreachable: the endpoint could not be reached (the reason named).
     """
     # Imported here: `monitor --help` imports this module and must not load grpc.
-    from monitor.feed import HistoryClient, InstrumentResolver, metadata, open_channel
+    import grpc
+
+    from monitor.feed import HistoryClient, InstrumentResolver, connect_problem, metadata, open_channel
 
     channel = open_channel(config)
     try:
         headers = metadata(config)
         resolver = InstrumentResolver(channel, headers, cache=cache, max_age_s=max_age_s)
-        instrument = await resolver.resolve(watch_id)
+        try:
+            instrument = await resolver.resolve(watch_id)
+        except grpc.aio.AioRpcError as exc:
+            # The look-up waits for the channel: a refused or unresolvable endpoint ends as its
+            # deadline. Say what the channel meets instead.
+            waited = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+            problem = await connect_problem(channel, config.ca_file) if waited else None
+            if problem is None:
+                raise
+            raise Unreachable(f"cannot reach {config.endpoint}: {problem}") from None
         yield instrument, HistoryClient(channel, headers, clock=clock)
     finally:
         await channel.close()
@@ -210,4 +226,7 @@ async def fetch_or_exit_status(fetching: Awaitable[T], err: TextIO, *, unknown_i
         return EXIT_FAILED
     except grpc.aio.AioRpcError as exc:
         print(f"monitor: error: {exc.code().name}: {exc.details() or 'request failed'}", file=err)
+        return EXIT_FAILED
+    except Unreachable as exc:
+        print(f"monitor: error: {exc}", file=err)
         return EXIT_FAILED

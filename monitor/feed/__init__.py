@@ -12,6 +12,7 @@ from monitor.feed.view import HistoryState, WatchView
 if TYPE_CHECKING:
     from monitor.feed.auth import TokenRejected
     from monitor.feed.channel import metadata, open_channel
+    from monitor.feed.connectivity import connect_problem
     from monitor.feed.history import HistoryClient, HistoryError
     from monitor.feed.instruments import InstrumentError, InstrumentResolver, instrument_request
     from monitor.feed.supervisor import Feed
@@ -35,6 +36,7 @@ __all__ = [
     "TokenRejected",
     "WatchState",
     "WatchView",
+    "connect_problem",
     "instrument_request",
     "metadata",
     "open_channel",
@@ -46,6 +48,7 @@ _LAZY = {
     "Feed": "monitor.feed.supervisor",
     "open_channel": "monitor.feed.channel",
     "metadata": "monitor.feed.channel",
+    "connect_problem": "monitor.feed.connectivity",
     "HistoryClient": "monitor.feed.history",
     "HistoryError": "monitor.feed.history",
     "InstrumentResolver": "monitor.feed.instruments",

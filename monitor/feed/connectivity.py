@@ -74,6 +74,13 @@ async def probe(channel: aio.Channel) -> str:
     return ""
 
 
+async def connect_problem(channel: aio.Channel, ca_file: str | None) -> str | None:
+    """Why `channel` cannot connect right now (TLS, DNS or TCP), by one fail-fast probe; None when
+    it connects or the failure is something else. For a call that waited for the channel and ran
+    out of time: its DEADLINE_EXCEEDED hides the refusal behind it."""
+    return channel_problem(await probe(channel), ca_file)
+
+
 async def watch_channel(
     connection: Connection, ca_file: str | None, report: Callable[[str | None], None]
 ) -> None:

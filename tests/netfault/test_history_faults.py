@@ -188,11 +188,6 @@ async def test_a_stalled_link_ends_at_the_call_deadline_with_one_line(
     assert export.output.read_text() == ORIGINAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the instrument look-up (cli.common.history_source → InstrumentResolver) waits for the "
-    "channel (wait_for_ready) and ends at its deadline: DEADLINE_EXCEEDED, not the refusal",
-)
 async def test_a_link_refused_before_the_instrument_is_known_names_the_refusal(
     export: Export, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from itertools import compress, pairwise
+from operator import ne
 
 from monitor.market.candle import Candle, Origin
 from monitor.market.intervals import Interval
@@ -30,33 +32,32 @@ def aggregate(candles: Sequence[Candle], n: int, interval: Interval) -> list[Can
     """
     if n <= 1:
         return list(candles)
+    if not candles:
+        return []
     size = n * interval.seconds
-    out: list[Candle] = []
-    members: list[Candle] = []
-    current: int | None = None
-    for candle in candles:
-        key = candle.time // size
-        if key != current and members:
-            out.append(_merge(members, current, size, interval))
-            members = []
-        current = key
-        members.append(candle)
-    if members:
-        out.append(_merge(members, current, size, interval))
-    return out
+    keys = [candle.time // size for candle in candles]
+    # Group boundaries found at C speed: where a candle's key differs from its left neighbour's.
+    bounds = [0, *compress(range(1, len(keys)), map(ne, keys[1:], keys)), len(keys)]
+    daily = interval.seconds >= DAY
+    return [
+        _merge(candles[start:stop], candles[start].time if daily else keys[start] * size)
+        for start, stop in pairwise(bounds)
+    ]
 
 
-def _merge(members: Iterable[Candle], key: int | None, size: int, interval: Interval) -> Candle:
-    group = list(members)
-    first, last = group[0], group[-1]
-    start = (key or 0) * size if interval.seconds < DAY else first.time
+def _merge(group: Sequence[Candle], start: int) -> Candle:
+    """One group's candle. The members' fields are transposed by zip (C speed): no Python call
+    per member, which is what a zoomed-out page of thousands of candles spends its time on."""
+    _, opens, highs, lows, closes, volumes, closed, origins = zip(*group, strict=True)
+    backfilled = Origin.BACKFILL in origins
+    # Positional: the keyword form runs the namedtuple's Python-level __new__ argument parsing.
     return Candle(
-        time=start,
-        open=first.open,
-        high=max(c.high for c in group),
-        low=min(c.low for c in group),
-        close=last.close,
-        volume=sum(c.volume for c in group),
-        closed=all(c.closed for c in group),
-        origin=Origin.BACKFILL if any(c.origin is Origin.BACKFILL for c in group) else Origin.STREAM,
+        start,
+        opens[0],
+        max(highs),
+        min(lows),
+        closes[-1],
+        sum(volumes),
+        all(closed),
+        Origin.BACKFILL if backfilled else Origin.STREAM,
     )

@@ -98,3 +98,62 @@ def test_alignment_is_stable_as_candles_are_appended(
         assert partial[-1].high == max(c.high for c in members)
         assert partial[-1].low == min(c.low for c in members)
         assert partial[-1].open == members[0].open and partial[-1].close == members[-1].close
+
+
+def _folded(candles: list[Candle], n: int, interval: Interval) -> list[Candle]:
+    """The definition of aggregate(), one member at a time: consecutive candles of equal key fold."""
+    size = n * interval.seconds
+    out: list[tuple[int, Candle]] = []
+    for candle in candles:
+        key = candle.time // size
+        if out and out[-1][0] == key:
+            held = out[-1][1]
+            high, low = max(held.high, candle.high), min(held.low, candle.low)
+            origin = Origin.BACKFILL if Origin.BACKFILL in (held.origin, candle.origin) else Origin.STREAM
+            merged = Candle(
+                held.time,
+                held.open,
+                high,
+                low,
+                candle.close,
+                held.volume + candle.volume,
+                held.closed and candle.closed,
+                origin,
+            )
+            out[-1] = (key, merged)
+        else:
+            start = key * size if interval.seconds < 86_400 else candle.time
+            out.append((key, candle._replace(time=start)))
+    return [candle for _, candle in out]
+
+
+prices = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(2, 20),
+    interval=st.sampled_from([Interval.M1, Interval.H1, Interval.D1]),
+    rows=st.lists(
+        st.tuples(
+            st.integers(-3, 6),
+            prices,
+            prices,
+            prices,
+            prices,
+            st.integers(0, 10**6),
+            st.booleans(),
+            st.sampled_from(list(Origin)),
+        ),
+        max_size=60,
+    ),
+)
+def test_a_group_equals_its_members_folded_one_by_one_in_any_order(
+    n: int, interval: Interval, rows: list[tuple[int, float, float, float, float, int, bool, Origin]]
+) -> None:
+    # Steps back and forth in time too: a key that comes back later starts a group of its own.
+    candles, at = [], T0
+    for step, o, h, low, c, v, closed, origin in rows:
+        at += step * interval.seconds
+        candles.append(Candle(at, o, h, low, c, v, closed, origin))
+    assert aggregate(candles, n, interval) == _folded(candles, n, interval)

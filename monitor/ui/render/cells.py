@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress, pairwise, repeat
+from itertools import compress, repeat
 from operator import is_not
 
 from rich.cells import get_character_cell_size
@@ -179,14 +179,20 @@ class Canvas:
             return [Strip([], 0) for _ in self.chars]
         cache, users = _ROWS, _USERS
         keys: list[RowKey] = []
+        columns = range(1, width)
         for chars, styles in zip(self.chars, self.styles, strict=True):
             # Most rows of a live chart are the same as in the last frame: reuse their Strip (and
             # with it Textual's caches on it) instead of building the segments again.
             text = "".join(chars)
-            key = (text, tuple(map(id, styles)))
+            # Run boundaries found at C speed: where a cell's style object differs from its left
+            # neighbour's (palette styles are shared objects, so identity finds the runs without
+            # hashing). They are found once and serve as the key and, on a miss, as the runs.
+            bounds = [0, *compress(columns, map(is_not, styles[1:], styles)), width]
+            run_styles = list(map(styles.__getitem__, bounds[:-1]))
+            key = (text, tuple(bounds), tuple(map(id, run_styles)))
             strip = cache.get(key)
             if strip is None:
-                strip = cache[key] = _strip(text if len(text) == width else None, chars, styles, width)
+                strip = cache[key] = _strip(text if len(text) == width else None, chars, bounds, run_styles)
             users[key] = users.get(key, 0) + 1
             keys.append(key)
             result.append(strip)
@@ -198,10 +204,10 @@ class Canvas:
         return result
 
 
-RowKey = tuple[str, tuple[int, ...]]
+RowKey = tuple[str, tuple[int, ...], tuple[int, ...]]
 _ROWS: dict[RowKey, Strip] = {}
-"""Row strips by (glyphs, identities of the cell styles), for the rows some renderer's last frame
-drew. An entry holds the very Style objects its key names, so no other object can take one of
+"""Row strips by (glyphs, run bounds, identities of the runs' styles), for the rows some renderer's
+last frame drew. An entry holds the very Style objects its key names, so no other object can take one of
 those ids while the entry exists. Only rows in use are kept: a Strip is ~40 GC-tracked objects
 (segments, Textual's caches on it), and every full collection walks all that is held (a
 4,096-row cache of rows scrolled out of view made each one cost tens of ms)."""
@@ -230,17 +236,15 @@ class RowsInUse:
         weakref.finalize(self, _release, self.keys)
 
 
-def _strip(text: str | None, chars: list[str], styles: list[Style], width: int) -> Strip:
-    """The row's Strip; `text` is its glyphs joined when each cell holds one code point (then runs
-    are slices of it), else None."""
-    # Run boundaries found at C speed: where a cell's style object differs from its left
-    # neighbour's (palette styles are shared objects, so identity finds the runs without hashing).
-    bounds = [0, *compress(range(1, width), map(is_not, styles[1:], styles)), width]
+def _strip(text: str | None, chars: list[str], bounds: list[int], run_styles: list[Style]) -> Strip:
+    """The row's Strip from its run `bounds` ([0, ..., width]) and each run's style; `text` is its
+    glyphs joined when each cell holds one code point (then runs are slices of it), else None."""
+    starts, stops = bounds[:-1], bounds[1:]
     if text is None:
-        texts = ["".join(chars[start:stop]) for start, stop in pairwise(bounds)]
+        texts = ["".join(chars[start:stop]) for start, stop in zip(starts, stops, strict=True)]
     else:
-        texts = [text[start:stop] for start, stop in pairwise(bounds)]
+        texts = list(map(text.__getitem__, map(slice, starts, stops)))
     # Segment is a NamedTuple (text, style, control): built by tuple.__new__ directly, the very
     # object Segment(text, style) makes, without a Python-level __new__ call per run.
-    runs = zip(texts, map(styles.__getitem__, bounds[:-1]), repeat(None))
-    return Strip(list(map(tuple.__new__, repeat(Segment), runs)), width)
+    runs = zip(texts, run_styles, repeat(None))
+    return Strip(list(map(tuple.__new__, repeat(Segment), runs)), bounds[-1])

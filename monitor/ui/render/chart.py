@@ -123,6 +123,13 @@ class Chart:
             _, centre, body = layout.columns(index)
             style = candle_styles[(candle.close >= candle.open, not candle.closed)]
             cells = _candle_cells(candle.open, candle.high, candle.low, candle.close, lo, hi, rows)
+            if len(body) == 1:
+                # One column a candle (zoomed out, or many candles): only the centre glyph,
+                # the common case of a wide view, without the side columns' checks per cell.
+                for row, glyph, _ in cells:
+                    chars[row + top][centre] = glyph
+                    styles[row + top][centre] = style
+                continue
             others = [col for col in body if col != centre]
             for row, glyph, side in cells:
                 row_chars, row_styles = chars[row + top], styles[row + top]

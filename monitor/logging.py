@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
+import json
 import logging
 import os
 import re
@@ -21,6 +23,11 @@ if TYPE_CHECKING:
 
 
 REDACTED = "***"
+WHOLE_RUN_BELOW = 8
+"""A token shorter than this is blanked only where it stands alone, not inside a longer run."""
+_RUN = r"A-Za-z0-9_\-"
+"""Characters that continue a run of token characters (base64url, a T-Invest token's alphabet);
+not `.`, which ends sentences."""
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 # T-Invest tokens look like t.<base64url>; Bearer values are credentials whatever their shape.
 _SECRET_SHAPES = (
@@ -114,26 +121,65 @@ class Redactor:
     """A structlog processor that replaces the token and token-shaped strings with `***`.
 
     Placed after the renderer, it sees the final line, so nothing nested escapes it (exception
-    text, reprs of objects, stdlib messages formatted from args).
+    text, reprs of objects, stdlib messages formatted from args). A JSON line is redacted as
+    decoded text, so an escape can neither hide the token (`\\"`) nor be cut in half by the mask.
+
+    Where the token is blanked: a token of WHOLE_RUN_BELOW characters or more (a real one has
+    ~90) wherever it appears, inside a longer word too, since 8 characters of the user's secret
+    there are the secret leaking, not a coincidence. A shorter one (a simulator's `--token tk`)
+    only where no letter, digit, `_` or `-` continues it, so `ab` leaves "table" whole, yet is
+    blanked standing alone, beside punctuation, in a URL, a repr or a JSON string.
     """
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token or None
+        self._pattern: re.Pattern[str] | None = None
+        self._mask = REDACTED
+        if self.token:
+            self._mask = _mask_for(self.token)
+            forms = "|".join(map(re.escape, written_forms(self.token)))
+            if len(self.token) < WHOLE_RUN_BELOW:
+                forms = rf"(?<![{_RUN}])(?:{forms})(?![{_RUN}])"
+            self._pattern = re.compile(forms)
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced."""
-        if self.token:
-            text = text.replace(self.token, REDACTED)
         for pattern in _SECRET_SHAPES:
             text = pattern.sub(REDACTED, text)
+        if self._pattern is not None:
+            # Until none is left: a short token beside a blanked one may stand alone only then.
+            # Each pass blanks token characters for mask ones it never matches, so this ends.
+            count = 1
+            while count:
+                text, count = self._pattern.subn(self._mask, text)
         return text
 
     def __call__(self, _logger: WrappedLogger, _method_name: str, event: Any) -> Any:
         if isinstance(event, str):
-            return self.redact(event)
+            return self._line(event)
         if isinstance(event, MutableMapping):
             return {key: self._value(value) for key, value in event.items()}
         return event
+
+    def _line(self, line: str) -> str:
+        try:
+            decoded = json.loads(line)
+        except ValueError:
+            return self.redact(line)
+        if not isinstance(decoded, dict):
+            return self.redact(line)
+        redacted = self._decoded(decoded)
+        # Unchanged, the line stays byte for byte as the renderer wrote it.
+        return line if redacted == decoded else json.dumps(redacted)
+
+    def _decoded(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact(str(key)): self._decoded(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._decoded(item) for item in value]
+        return value
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -141,6 +187,23 @@ class Redactor:
         if isinstance(value, dict | list | tuple):
             return self.redact(repr(value))
         return value
+
+
+def written_forms(token: str) -> list[str]:
+    """How text may hold `token`: as is, in a repr (backslashes doubled, maybe `\\'`), and either
+    of those in a JSON string (`"` and `\\` escaped); longest first, so the alternation takes it."""
+    in_repr = token.replace("\\", "\\\\")
+    forms = {token, in_repr, in_repr.replace("'", "\\'")}
+    forms |= {json.dumps(form)[1:-1] for form in forms}
+    return sorted(forms, key=len, reverse=True)
+
+
+def _mask_for(token: str) -> str:
+    """`***`, unless the token holds a `*`: then three of a character it lacks, so a mask and
+    its neighbours can never spell the token again."""
+    if "*" not in token:
+        return REDACTED
+    return next(char for char in map(chr, itertools.count(0x2022)) if char not in token) * 3
 
 
 def _shared_processors() -> list[Processor]:

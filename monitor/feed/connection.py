@@ -40,6 +40,7 @@ class Connection:
         self._stubs: dict[Any, Any] = {}
         self._replaced = asyncio.Event()
         self._closing: set[asyncio.Task[None]] = set()
+        self._renewable = True
         self.renewals = 0
         """Channels replaced by a stream attempt since this connection opened."""
 
@@ -47,6 +48,7 @@ class Connection:
     def of(cls, channel: aio.Channel) -> Connection:
         """A connection that only ever holds `channel` (one-shot commands: nothing renews it)."""
         fixed = cls(lambda: channel)
+        fixed._renewable = False  # its factory gives back the same channel: renewing would close it
         fixed.open()
         return fixed
 
@@ -122,13 +124,13 @@ class Connection:
         return renewed
 
     def renew_failed(self) -> None:
-        """The user asked to reconnect (`r`): a channel whose connect failed is replaced now.
+        """The user asked to reconnect (`r`) or searched: a channel whose connect failed is replaced now.
 
         With no stream to hold (nothing watched, only searches) no attempt would replace it, and
         gRPC core would not retry it for minutes. The old channel closes in the background.
         """
         current = self._channel
-        if current is None:
+        if current is None or not self._renewable:
             return
         state = current.get_state(try_to_connect=False)
         if state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:

@@ -12,6 +12,7 @@ import structlog
 from monitor.feed.auth import TokenGate, TokenRejected, rejection
 from monitor.feed.cache import CandleCache
 from monitor.feed.connection import Connection
+from monitor.feed.connectivity import unreachable_problem
 from monitor.feed.convert import instrument, short_instrument
 from monitor.feed.history import reset_seconds
 from monitor.feed.listing import BULK_MIN_IDS, Listing, index, listed_instrument, listing_order, match_key
@@ -44,6 +45,19 @@ class InstrumentError(Exception):
         super().__init__(f"{watch_id}: {reason}")
         self.watch_id = watch_id
         self.reason = reason
+
+
+class SearchFailed(Exception):
+    """A search the server did not answer; the message says why in the user's words."""
+
+
+def search_failure(exc: grpc.aio.AioRpcError) -> SearchFailed:
+    """The SearchFailed for a failed FindInstrument: a refused or unreachable server named as such."""
+    details = (exc.details() or "").strip()
+    if exc.code() is grpc.StatusCode.UNAVAILABLE:
+        why = unreachable_problem(details) or details.split(";")[0] or "no answer"
+        return SearchFailed(f"the server is unavailable ({why})")
+    return SearchFailed(f"{exc.code().name}: {details}" if details else exc.code().name)
 
 
 def instrument_request(watch_id: str) -> instruments_pb2.InstrumentRequest:
@@ -213,13 +227,19 @@ class InstrumentResolver:
     async def search(self, query: str) -> list[Instrument]:
         """Instruments matching `query` (FindInstrument, api-tradable only).
 
+        A search is the user's own attempt: a channel whose connect failed is replaced first (one
+        new connect), as `r` would, or the server's return would go unseen until a stream attempt
+        or gRPC core's 240 s timer, and with nothing watched there is no stream attempt.
+
         Raises:
             TokenRejected: the token is (or just got) rejected. A search does not wait for the
                 reconnect (the user is typing): it says why it cannot find anything.
+            SearchFailed: the call failed (the server unavailable, a deadline): the reason.
         """
         auth = self._auth
         if auth is not None and auth.rejected:
             raise TokenRejected(auth.reason)
+        self._connection.renew_failed()
         try:
             response = await self._connection.call(
                 lambda: self._stub().FindInstrument(
@@ -230,7 +250,7 @@ class InstrumentResolver:
             )
         except grpc.aio.AioRpcError as exc:
             if auth is None or (rejected := rejection(exc)) is None:
-                raise
+                raise search_failure(exc) from None
             auth.reject(*rejected)
             raise TokenRejected(rejected[0]) from None
         return [short_instrument(item) for item in response.instruments if item.uid]

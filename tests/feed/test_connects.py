@@ -18,7 +18,7 @@ from monitor.feed.connection import Connection
 from monitor.feed.connectivity import probe
 from monitor.feed.health import ConnectionState
 from monitor.feed.history import HistoryClient, HistoryError
-from monitor.feed.instruments import InstrumentResolver
+from monitor.feed.instruments import InstrumentResolver, SearchFailed
 from monitor.feed.supervisor import Feed
 from monitor.market import Interval
 from tests.feed.feedkit import WATCH, Running, wait_for
@@ -256,19 +256,19 @@ async def test_a_look_up_caught_on_a_replaced_channel_goes_again_on_the_new_one(
 async def test_r_renews_a_failed_channel_when_no_stream_would(
     counter: ConnectCounter, slow_sim: Any, slow_clock: ScaledClock
 ) -> None:
-    """Nothing watched, so no stream attempt replaces the channel: a search on it fails without
-    a connect of its own, and `r` (reconnect_now) replaces it, so the next search is answered."""
+    """Nothing watched, so no stream attempt replaces the channel: `r` (reconnect_now) replaces
+    the failed one, so the next search is answered (a search renews it too: test_search_reconnect)."""
     run = _feed(counter, slow_clock)
     run.feed.watch(())
     try:
         await wait_for(lambda: bool(run.events), 10, "the feed to start")
-        with pytest.raises(grpc.aio.AioRpcError):
+        with pytest.raises(SearchFailed):
             await run.feed.search("SBER")  # the first call connects: the server is not there
         counter.restore(slow_sim.port)
-        with pytest.raises(grpc.aio.AioRpcError):
-            await run.feed.search("SBER")  # a failed channel: core would retry in minutes
-        assert counter.accepts == 1
+        failed = run.feed._connection.channel if run.feed._connection else None
         run.feed.reconnect_now()
+        assert failed is not None and run.feed._connection is not None
+        assert run.feed._connection.channel is not failed and counter.accepts == 1
         found = await run.feed.search("SBER")
         assert any(i.ticker == "SBER" for i in found) and counter.accepts == 2
     finally:

@@ -29,22 +29,23 @@ models:
   instruments   16 real MOEX instruments plus 1,000 generated from the seed: shares, bonds, ETFs,
                 futures, currencies, each with uid, FIGI, ISIN, ticker, class code, lot, price
                 step, currency, first-candle dates, API-tradable flag and trading status
-  calls         GetInstrumentBy, ShareBy, FindInstrument, Shares/Bonds/Etfs/Futures/Currencies
-                (INSTRUMENT_STATUS_BASE / _ALL); GetCandles (per-interval windows and limit caps),
+  calls         GetInstrumentBy, ShareBy/BondBy/EtfBy/FutureBy/CurrencyBy, FindInstrument,
+                Shares/Bonds/Etfs/Futures/Currencies (INSTRUMENT_STATUS_BASE / _ALL); GetCandles
+                (per-interval windows and limit caps, nothing before the first-candle dates),
                 GetLastPrices, GetTradingStatus(es); the bidi and server-side market-data streams
                 with candles (forming, closed, waiting_close, late corrections), last prices,
                 trading statuses, pings (5-180 s) and GetMySubscriptions
   limits        300 candle subscriptions a stream (LIMIT_IS_EXCEEDED), 100 subscription requests a
-                minute a stream (TOO_MANY_REQUESTS), 16 open streams a token (80001), a per-minute
-                unary window with x-ratelimit-* headers (80002), idle streams end (80004)
+                minute a stream (TOO_MANY_REQUESTS), 16 streams a token (80001; a closed stream
+                counts until the counter's refresh every 120 s), a per-minute unary window with
+                x-ratelimit-* headers (80002), idle streams end (80004)
   errors        Bearer-token auth (40003), x-tracking-id, API codes in the status details with the
                 text in the `message` trailer; TLS with --tls-cert/--tls-key; MOEX-like trading
                 sessions with --sessions
 not modelled:
   orders, accounts, portfolios, operations, users, the sandbox; order-book, trade and
-  open-interest subscriptions; options, indices, BondBy/EtfBy/FutureBy/CurrencyBy, assets and
-  TradingSchedules; dealer (weekend) trading; per-kind trading hours (one schedule for all);
-  candles before an instrument's first-candle dates are still served; real prices
+  open-interest subscriptions; options, indices, assets and TradingSchedules; dealer (weekend)
+  trading; per-kind trading hours (one schedule for all); real prices
 """
 
 _EPILOG = """\

@@ -43,12 +43,12 @@ class GcPolicy:
       else without cycles) go away as before.
 
     Full passes out of frames: even after a freeze, a full pass walks the ~16,000 unfrozen objects
-    (mostly Textual strips and segments, short-lived and acyclic) for 2-7 ms and frees nothing,
-    inside whichever frame tripped it. Once the first freeze happened, the policy raises the gen-2
-    threshold to GEN2_THRESHOLD and runs the full pass itself from `when_idle` (a timer): after
-    IDLE_AFTER_S without input (`note_input`) or a drawn frame (`after_tick`), and in any case
-    BOUND_S after the last one, so cyclic garbage cannot pile up. `stop()` (the app's unmount)
-    puts the thresholds back as they were.
+    (mostly Textual strips and segments) for 2-7 ms inside whichever frame tripped it. Once the
+    first freeze happened, the policy raises the gen-2 threshold to GEN2_THRESHOLD and runs the
+    full pass itself from `when_idle` (a timer): after IDLE_AFTER_S without input (`note_input`)
+    or a drawn frame (`after_tick`); when the collector would have run one by its old threshold;
+    and in any case BOUND_S after the last one. So cyclic garbage cannot pile up: RSS stays where
+    the collector's own schedule kept it. `stop()` (the app's unmount) puts the thresholds back.
     """
 
     def __init__(
@@ -88,11 +88,16 @@ class GcPolicy:
         Called from a timer, so it never runs inside a frame. Idle, it runs once per burst of
         activity: with nothing new since the last pass there is nothing new to collect.
         """
-        if not self.active:
+        if self._thresholds is None:
             return False
         now = self._now()
         idle = now - self._last_activity >= self._idle_after and self._last_activity > self._last_full
-        if not idle and now - self._last_full < self._bound:
+        # Due by the collector's own count (young passes since the last full one, against the
+        # threshold it had): Textual's strips cache themselves in cycles, tens of thousands of
+        # objects a second while frames are drawn, so a busy app gets its full passes as often as
+        # before, only here, between frames, instead of inside one.
+        due = gc.get_count()[2] >= max(1, self._thresholds[2])
+        if not (idle or due) and now - self._last_full < self._bound:
             return False
         gc.collect()
         self._last_full = self._now()

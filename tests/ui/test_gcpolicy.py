@@ -105,14 +105,29 @@ def test_no_full_pass_runs_during_a_burst_until_the_bound(full_passes: FullPasse
         # A burst: frames and keys, with the app's check between them as its timer would run it.
         policy.after_tick([])
         policy.note_input()
-        junk = [[Cycle() for _ in range(50)] for _ in range(100)]  # frames allocate
-        del junk
         assert not policy.when_idle()
         clock.advance(FRAME_S)
-    assert full_passes.count == 0  # neither the policy's nor an automatic one
+    assert full_passes.count == 0
     clock.advance(FRAME_S)
     policy.after_tick([])
     assert policy.when_idle() and full_passes.count == 1  # the bound: busy or not
+
+
+def test_a_burst_that_allocates_gets_its_full_passes_between_frames_not_inside_them(
+    full_passes: FullPasses,
+) -> None:
+    clock = ManualClock()
+    policy = started(clock)
+    for _ in range(int(BOUND_S / FRAME_S) - 1):
+        policy.after_tick([])
+        before = full_passes.count
+        junk = [[Cycle() for _ in range(50)] for _ in range(200)]  # a frame that allocates a lot
+        del junk
+        assert full_passes.count == before  # none inside the frame: the threshold is raised
+        policy.when_idle()  # between frames, where the app's timer runs it
+        clock.advance(FRAME_S)
+    # As often as the collector's own schedule would have (young passes against its old threshold).
+    assert policy.full_passes >= 2 and full_passes.count == policy.full_passes
 
 
 def test_cyclic_garbage_in_the_old_generation_is_collected_within_the_bound(full_passes: FullPasses) -> None:
@@ -124,12 +139,14 @@ def test_cyclic_garbage_in_the_old_generation_is_collected_within_the_bound(full
         cycle = Cycle()
         made.append((clock.now(), weakref.ref(cycle)))
         gc.collect(1)  # it survives the young passes while held: it is in the old generation now
-        del cycle  # garbage only a full pass can free
+        del cycle
+        gc.collect(1)
+        assert made[-1][1]() is not None  # garbage in the old generation: only a full pass frees it
         policy.when_idle()
         # Anything made a bound (plus one check interval) ago is gone; the newest is not yet.
         assert all(ref() is None for when, ref in made if clock.now() - when > BOUND_S + FRAME_S)
         clock.advance(FRAME_S)
-    assert made[-1][1]() is not None and policy.full_passes >= 2
+    assert policy.full_passes >= 2
     assert full_passes.count == policy.full_passes  # only the policy's passes freed it
 
 

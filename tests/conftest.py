@@ -35,9 +35,12 @@ def _private_data_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 
 @pytest.fixture(autouse=True)
 def _collector_unfrozen() -> Iterator[None]:
-    """An app under test may freeze the collector (monitor.ui.gcpolicy); the next test starts thawed."""
+    """An app under test may freeze the collector and raise its thresholds (monitor.ui.gcpolicy);
+    the next test starts thawed, with the thresholds it had."""
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture

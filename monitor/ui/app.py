@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SystemCommand
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
@@ -24,7 +24,7 @@ from monitor.ui.alerting import AlertActions, AlertDelivery
 from monitor.ui.chart_actions import ChartActions
 from monitor.ui.drawing import draw_panels, draw_sidebar
 from monitor.ui.file_events import FILE_GROUP, WatchlistFileEvents
-from monitor.ui.gcpolicy import GcPolicy
+from monitor.ui.gcpolicy import CHECK_EVERY_S, GcPolicy
 from monitor.ui.keys import bindings, key_help
 from monitor.ui.model import LAYOUT_PANELS, MAX_PANELS, Edit, MonitorModel
 from monitor.ui.notices import LogNotice, channel_banner
@@ -134,7 +134,16 @@ class MonitorApp(ChartActions, AlertActions, WatchlistFileEvents, PaletteApp):
         if self.watch_file:
             self.watch_watchlist_file()
         self.set_interval(1 / self.settings.ui.refresh_hz, self.render_tick)
+        self.set_interval(CHECK_EVERY_S, self.gc_policy.when_idle)  # full passes between frames
         self.render_tick()
+
+    def on_unmount(self) -> None:
+        self.gc_policy.stop()  # the collector's thresholds as they were
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.gc_policy.note_input()  # the user is busy: no idle full pass now
+        await super().on_event(event)
 
     def _theme_changed(self, _theme: Theme) -> None:
         self.apply_theme_colors()

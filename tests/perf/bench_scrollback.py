@@ -66,7 +66,7 @@ async def measure(quick: bool, gc_policy: bool = True) -> dict[str, float | list
     from monitor.market import Interval
     from monitor.settings import Settings
     from monitor.ui.app import make_app
-    from monitor.ui.gcpolicy import GcPolicy
+    from monitor.ui.gcpolicy import CHECK_EVERY_S, IDLE_AFTER_S, GcPolicy
     from monitor.watchlist import load_watchlists
     from tests.perf.procs import quiet_logs
 
@@ -102,11 +102,13 @@ async def measure(quick: bool, gc_policy: bool = True) -> dict[str, float | list
 
             gc.callbacks.append(count_gc)
 
-            def frame(action: str, *args: int) -> float:
+            async def frame(action: str, *args: int) -> float:
                 """One key's work: the action (it redraws the chart) and every line of the panel.
 
                 Timed in this thread's CPU time: the machine's other processes (benchmarks share
-                two cores) must not count as our frame; the wall time is kept beside it.
+                two cores) must not count as our frame; the wall time is kept beside it. Then the
+                event loop runs once, as between two keys in the app: its timers (the GC policy's
+                full passes among them) run there, outside the frame.
                 """
                 start, wall, collections = time.thread_time(), time.perf_counter(), full_gc[0]
                 getattr(app, f"action_{action}")(*args)
@@ -114,7 +116,17 @@ async def measure(quick: bool, gc_policy: bool = True) -> dict[str, float | list
                     panel.render_line(y)
                 walls.append((time.perf_counter() - wall) * 1000)
                 collected.append(full_gc[0] != collections)
-                return (time.thread_time() - start) * 1000
+                spent = (time.thread_time() - start) * 1000
+                await asyncio.sleep(0)
+                return spent
+
+            async def pause() -> None:
+                """The user stops for a moment (after paging back): the policy's idle pass runs."""
+                passes = app.gc_policy.full_passes
+                await asyncio.sleep(IDLE_AFTER_S + 2 * CHECK_EVERY_S)
+                idle_passes[0] += app.gc_policy.full_passes - passes
+
+            idle_passes = [0]
 
             live = []
             for step in range(50 if quick else 200):
@@ -125,22 +137,24 @@ async def measure(quick: bool, gc_policy: bool = True) -> dict[str, float | list
                 for y in range(panel.size.height):
                     panel.render_line(y)
                 live.append((time.thread_time() - start) * 1000)
-            frames = [frame("cursor", -1)]
+            frames = [await frame("cursor", -1)]
             series = feed.view(app.model.panels[0]).series  # type: ignore[arg-type]
             assert series is not None
             while app.model.charts.get(0, app.model.panels[0]).cursor != next(iter(series)).time:
-                frames.append(frame("page", -1))
-            frames.append(frame("live"))
-            frames += [frame("cursor", -1) for _ in range(300 if quick else 1_000)]
-            frames.append(frame("live"))
-            frames += [frame("zoom", 1) for _ in range(4)]
-            frames.append(frame("cursor", -1))
+                frames.append(await frame("page", -1))
+            await pause()
+            frames.append(await frame("live"))
+            frames += [await frame("cursor", -1) for _ in range(300 if quick else 1_000)]
+            frames.append(await frame("live"))
+            frames += [await frame("zoom", 1) for _ in range(4)]
+            frames.append(await frame("cursor", -1))
             for _ in range(200):
-                frames.append(frame("page", -1))
+                frames.append(await frame("page", -1))
                 if app.model.charts.get(0, app.model.panels[0]).cursor == next(iter(series)).time:
                     break
-            frames.append(frame("oldest"))
-            frames.append(frame("live"))
+            frames.append(await frame("oldest"))
+            frames.append(await frame("live"))
+            await pause()
             gc.callbacks.remove(count_gc)
     # The exact bytes the book keeps per candle (RSS moves by whole arenas): a second series.
     tracemalloc.start()
@@ -158,6 +172,9 @@ async def measure(quick: bool, gc_policy: bool = True) -> dict[str, float | list
         "traced_per_candle": traced / CANDLES,
         "max_without_full_gc": max(without_gc, default=0.0),
         "full_gc_frames": float(sum(collected)),
+        "full_gc_total": float(full_gc[0]),
+        "policy_full_passes": float(app.gc_policy.full_passes),
+        "idle_passes": float(idle_passes[0]),
         "reference_ms": reference,
     }
 
@@ -203,6 +220,10 @@ def run(quick: bool) -> list[Result]:
                 "frames": float(len(frames)),
                 "max_no_gen2_gc_ms": stats["max_without_full_gc"],
                 "gen2_gc_frames": stats["full_gc_frames"],
+                # Full passes in the run (frames or between them) and those the policy ran itself.
+                "gen2_gc_total": stats["full_gc_total"],
+                "policy_passes": stats["policy_full_passes"],
+                "idle_passes": stats["idle_passes"],
                 "live_frame_p50_ms": median(live),
                 "live_frame_max_ms": max(live),
                 "no_gc_policy_max_ms": max(reference["frames"]),

@@ -43,6 +43,14 @@ def sim_config(port: int = 0) -> Any:
     return SimConfig(host="127.0.0.1", port=port, tokens=("sim-token",), seed=1, speed=SPEED, sessions=False)
 
 
+def patient(speed: float, wall_s: float = 30.0) -> dict[str, float]:
+    """FeedConfig overrides for a test about scale, not about the watchdog: a stream gets `wall_s`
+    of wall time to be confirmed and to stay silent. A loaded 2-core machine, where the in-process
+    simulator and the feed share one loop, took over 5 s to confirm 300 subscriptions; the
+    watchdog then cancelled the stream, and the reconnects never caught up."""
+    return {"connect_timeout_s": wall_s * speed, "stale_after_s": wall_s * speed}
+
+
 def feed_config(sim: Any, **overrides: Any) -> FeedConfig:
     values: dict[str, Any] = {
         "endpoint": sim.address,

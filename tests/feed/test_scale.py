@@ -10,7 +10,7 @@ from monitor.feed.supervisor import Feed
 from monitor.market import Interval, SeriesKey, WatchKey
 from monitor.sim import SimServer
 from monitor.sim.catalogue import CATALOGUE, Catalogue
-from tests.feed.feedkit import Running, feed_config, sim_config, wait_for
+from tests.feed.feedkit import Running, feed_config, patient, sim_config, wait_for
 from tests.sim.helpers import candle_subscriptions
 
 SPEED = 60.0
@@ -47,7 +47,7 @@ async def test_six_hundred_series_over_four_hundred_instruments_reach_live_on_tw
     kinds = {item.kind for key in watch if (item := sim.state.catalogue.resolve(key.id)) is not None}
     assert len(set(watch)) == 600 and len({key.id for key in watch}) == 400 and len(kinds) == 5
     await sim.start()
-    feed = Feed(config=feed_config(sim, history_candles=0), clock=clock)
+    feed = Feed(config=feed_config(sim, history_candles=0, **patient(SPEED)), clock=clock)
     assert feed.config.subscriptions_per_stream == 300
     feed.watch(watch)
     run = Running(feed)

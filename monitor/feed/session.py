@@ -63,6 +63,7 @@ class StreamSession:
         """
         self.stream = stream
         self._stub = marketdata_pb2_grpc.MarketDataStreamServiceStub(channel)
+        self.channel = channel
         self._metadata = metadata
         self._registry = registry
         self._clock = clock

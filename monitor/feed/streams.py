@@ -10,7 +10,7 @@ from dataclasses import replace
 import grpc
 import structlog
 
-from monitor.clock import Clock, wait_any
+from monitor.clock import Clock, speed_of, wait_any
 from monitor.feed.auth import TokenGate
 from monitor.feed.backfill import Backfiller
 from monitor.feed.backoff import slow_delay
@@ -190,8 +190,12 @@ class StreamSupervisor:
             # Each attempt is where a connect may go out: a channel whose connect failed is replaced
             # now, on this slot's backoff, and never by gRPC core in between.
             slot.channel = await connection.for_attempt(slot.channel, suspect=slot.silent)
-            ending = await self._session(slot.stream, slot.channel)
-            slot.silent = (ending.cancelled_by_us or "").startswith(SILENCE_REASONS)
+            ending, quiet_since = await self._session(slot.stream, slot.channel)
+            silence = (ending.cancelled_by_us or "").startswith(SILENCE_REASONS)
+            # A sibling stream that heard the server meanwhile proves the connection alive: the
+            # silence was the server's (slow to confirm, under load), and replacing the channel
+            # would end the healthy streams on it too.
+            slot.silent = silence and not self._heard_on(slot.channel, quiet_since)
             verdict = self._verdict(ending, slot.stream)
             stable = (
                 ending.confirmed_at is not None and ending.ended_at - ending.confirmed_at >= STABLE_AFTER_S
@@ -207,8 +211,21 @@ class StreamSupervisor:
                 continue
             await self._back_off(slot, verdict, stable)
 
-    async def _session(self, stream: int, channel: grpc.aio.Channel) -> Ending:
-        """Runs one session on the slot; whatever ends it, the slot's subscriptions are lost."""
+    def _heard_on(self, channel: grpc.aio.Channel | None, since: float) -> bool:
+        """Whether a live stream on `channel` received a message after `since` and within the last
+        half silence bound (clock time): streams a blackhole silenced together heard their last
+        messages about as long ago as the one that noticed first, and prove nothing."""
+        recent = self._clock.now() - self._config.stale_bound(speed_of(self._clock)) / 2
+        return any(
+            s.channel is channel and s.last_message_at is not None and s.last_message_at > max(since, recent)
+            for s in self._sessions.values()
+        )
+
+    async def _session(self, stream: int, channel: grpc.aio.Channel) -> tuple[Ending, float]:
+        """Runs one session on the slot; whatever ends it, the slot's subscriptions are lost.
+
+        Returns how it ended and since when it had heard nothing (its last message, or its open).
+        """
         session = StreamSession(
             stream=stream,
             channel=channel,
@@ -225,7 +242,9 @@ class StreamSupervisor:
         self._health.count_from(session)
         self._subscriptions.registry.stream_opened(stream)
         try:
-            return await session.run()
+            ending = await session.run()
+            last = session.last_message_at
+            return ending, last if last is not None else session.opened_at
         finally:
             self._health.stop_counting(session)
             self._health.forget_lag(stream)

@@ -119,7 +119,7 @@ def test_the_last_price_is_the_minute_candles_close_bit_for_bit(manual_sim: SimS
     for sessions in (False, True):
         market = Market(catalogue, manual_sim.config.seed, Sessions(sessions))
         for item in rng.sample([i for i in catalogue.items if i.first_1min < START - 3 * DAY], 4):
-            for _ in range(60):
+            for _ in range(30):
                 t = START + rng.uniform(-3 * DAY, 2 * DAY)
                 minute = int(t) // 60 * 60
                 found = market.candle(item.uid, Interval.M1, minute, t)

@@ -58,6 +58,19 @@ def unreachable_problem(details: str) -> str | None:
     return next((reason for marker, reason in _UNREACHABLE if marker in lowered), None)
 
 
+def link_problem(status: grpc.StatusCode, details: str, deadline_s: float) -> str | None:
+    """The user's words for a call the link failed (refused, reset, stalled); None for the API's own
+    errors. gRPC's details ("failed to connect to all addresses; last error: UNKNOWN: ipv4:…")
+    name the cause deep inside; a one-line message or a chart panel shows this instead."""
+    if status is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"no answer within {deadline_s:g} s: the link is stalled"
+    if status is not grpc.StatusCode.UNAVAILABLE:
+        return None
+    if "reset by peer" in details.lower():
+        return "the connection was reset"
+    return unreachable_problem(details)
+
+
 def channel_problem(details: str, ca_file: str | None) -> str | None:
     """Why the channel cannot connect, from a fail-fast call's details: TLS, DNS or TCP; else None."""
     return tls_problem(details, ca_file) or unreachable_problem(details)

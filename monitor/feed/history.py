@@ -14,7 +14,7 @@ from monitor.clock import Clock
 from monitor.feed.auth import TokenGate, rejection
 from monitor.feed.codes import api_code
 from monitor.feed.connection import Connection
-from monitor.feed.connectivity import unreachable_problem
+from monitor.feed.connectivity import link_problem
 from monitor.feed.convert import historic_candle
 from monitor.market import Candle, Interval
 from monitor.pb import marketdata_pb2, marketdata_pb2_grpc
@@ -354,20 +354,7 @@ def reset_seconds(exc: aio.AioRpcError) -> float | None:
 
 def _error(exc: aio.AioRpcError, deadline_s: float) -> HistoryError:
     details = exc.details() or ""
-    message = _metadata_value(exc.trailing_metadata(), "message") or _link_problem(
+    message = _metadata_value(exc.trailing_metadata(), "message") or link_problem(
         exc.code(), details, deadline_s
     )
     return HistoryError(exc.code(), api_code(details), message or details)
-
-
-def _link_problem(status: grpc.StatusCode, details: str, deadline_s: float) -> str | None:
-    """The user's words for a call the link failed (refused, reset, stalled); None for the API's own
-    errors. gRPC's details ("failed to connect to all addresses; last error: UNKNOWN: ipv4:…")
-    name the cause deep inside; a one-line message or a chart panel shows this instead."""
-    if status is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"no answer within {deadline_s:g} s: the link is stalled"
-    if status is not grpc.StatusCode.UNAVAILABLE:
-        return None
-    if "reset by peer" in details.lower():
-        return "the connection was reset"
-    return unreachable_problem(details)

@@ -12,7 +12,7 @@ import structlog
 from monitor.feed.auth import TokenGate, TokenRejected, rejection
 from monitor.feed.cache import CandleCache
 from monitor.feed.connection import Connection
-from monitor.feed.connectivity import unreachable_problem
+from monitor.feed.connectivity import link_problem
 from monitor.feed.convert import instrument, short_instrument
 from monitor.feed.history import reset_seconds
 from monitor.feed.listing import BULK_MIN_IDS, Listing, index, listed_instrument, listing_order, match_key
@@ -55,7 +55,7 @@ def search_failure(exc: grpc.aio.AioRpcError) -> SearchFailed:
     """The SearchFailed for a failed FindInstrument: a refused or unreachable server named as such."""
     details = (exc.details() or "").strip()
     if exc.code() is grpc.StatusCode.UNAVAILABLE:
-        why = unreachable_problem(details) or details.split(";")[0] or "no answer"
+        why = link_problem(exc.code(), details, UNARY_TIMEOUT_S) or details.split(";")[0] or "no answer"
         return SearchFailed(f"the server is unavailable ({why})")
     return SearchFailed(f"{exc.code().name}: {details}" if details else exc.code().name)
 

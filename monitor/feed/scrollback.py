@@ -257,6 +257,6 @@ def _reason(exc: Exception) -> str:
     """What a failed page says to the user."""
     if isinstance(exc, HistoryError):
         # The message names the link's failure in the user's words (refused, reset, no answer
-        # within the deadline: history._link_problem) or the API's own.
+        # within the deadline: connectivity.link_problem) or the API's own.
         return f"older candles unavailable: {exc.message or exc.status.name}"
     return f"older candles unavailable: {exc or type(exc).__name__}"
